@@ -1,0 +1,217 @@
+/* gbridge-io-loop.h
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#if !defined (GBRIDGE_INSIDE) && !defined (GBRIDGE_COMPILATION)
+# error "Only <gbridge/gbridge.h> can be included directly."
+#endif
+
+#include <glib-object.h>
+
+#include "gbridge-version.h"
+
+G_BEGIN_DECLS
+
+/**
+ * GbridgeIOEvents:
+ * @GBRIDGE_IO_EVENTS_NONE: no event
+ * @GBRIDGE_IO_EVENTS_READ: the file descriptor is readable
+ * @GBRIDGE_IO_EVENTS_WRITE: the file descriptor is writable
+ * @GBRIDGE_IO_EVENTS_ERROR: an error or hang-up occurred on the file
+ *   descriptor; always reported, whether asked for or not
+ *
+ * The events a handler added with gbridge_io_loop_add_handler() waits for and
+ * is called with. The values are Tornado's `IOLoop.READ`, `IOLoop.WRITE` and
+ * `IOLoop.ERROR` bits.
+ */
+typedef enum /*< flags >*/
+{
+  GBRIDGE_IO_EVENTS_NONE  = 0,
+  GBRIDGE_IO_EVENTS_READ  = 1 << 0,
+  GBRIDGE_IO_EVENTS_WRITE = 1 << 2,
+  GBRIDGE_IO_EVENTS_ERROR = 1 << 3,
+} GbridgeIOEvents;
+
+/**
+ * GBRIDGE_IO_LOOP_ERROR:
+ *
+ * The error domain of #GbridgeIOLoop.
+ */
+#define GBRIDGE_IO_LOOP_ERROR (gbridge_io_loop_error_quark ())
+
+/**
+ * GbridgeIOLoopError:
+ * @GBRIDGE_IO_LOOP_ERROR_FAILED: a system call failed; the message says which
+ * @GBRIDGE_IO_LOOP_ERROR_RUNNING: the loop is already running
+ * @GBRIDGE_IO_LOOP_ERROR_CLOSED: the loop has been closed
+ * @GBRIDGE_IO_LOOP_ERROR_EXISTS: the file descriptor already has a handler,
+ *   or the signal already has a handler on another loop
+ * @GBRIDGE_IO_LOOP_ERROR_NOT_FOUND: the file descriptor has no handler
+ * @GBRIDGE_IO_LOOP_ERROR_BAD_FD: the file descriptor is not open
+ * @GBRIDGE_IO_LOOP_ERROR_INVALID_SIGNAL: the signal cannot be caught
+ * @GBRIDGE_IO_LOOP_ERROR_CONTEXT_BUSY: another thread owns the loop's
+ *   #GMainContext
+ *
+ * Errors reported by #GbridgeIOLoop in the %GBRIDGE_IO_LOOP_ERROR domain.
+ */
+typedef enum
+{
+  GBRIDGE_IO_LOOP_ERROR_FAILED,
+  GBRIDGE_IO_LOOP_ERROR_RUNNING,
+  GBRIDGE_IO_LOOP_ERROR_CLOSED,
+  GBRIDGE_IO_LOOP_ERROR_EXISTS,
+  GBRIDGE_IO_LOOP_ERROR_NOT_FOUND,
+  GBRIDGE_IO_LOOP_ERROR_BAD_FD,
+  GBRIDGE_IO_LOOP_ERROR_INVALID_SIGNAL,
+  GBRIDGE_IO_LOOP_ERROR_CONTEXT_BUSY,
+} GbridgeIOLoopError;
+
+/**
+ * GbridgeCallback:
+ * @user_data: the data given when the callback was added
+ *
+ * A callback run by #GbridgeIOLoop: a callback added with
+ * gbridge_io_loop_add_callback(), a timeout, or a #GbridgePeriodicCallback.
+ */
+typedef void (*GbridgeCallback) (gpointer user_data);
+
+/**
+ * GbridgeIOFunc:
+ * @fd: the file descriptor that is ready
+ * @events: the events that occurred, a subset of the events asked for plus
+ *   %GBRIDGE_IO_EVENTS_ERROR
+ * @user_data: the data given to gbridge_io_loop_add_handler()
+ *
+ * A handler for a file descriptor, see gbridge_io_loop_add_handler().
+ */
+typedef void (*GbridgeIOFunc) (int             fd,
+                               GbridgeIOEvents events,
+                               gpointer        user_data);
+
+/**
+ * GbridgeSignalFunc:
+ * @signum: the signal that was delivered
+ * @user_data: the data given to gbridge_io_loop_add_signal_handler()
+ *
+ * A handler for a Unix signal. It runs on the loop, as an ordinary
+ * callback, not in signal context: it may do anything.
+ */
+typedef void (*GbridgeSignalFunc) (int      signum,
+                                   gpointer user_data);
+
+#define GBRIDGE_TYPE_IO_LOOP (gbridge_io_loop_get_type ())
+
+GBRIDGE_AVAILABLE_IN_ALL
+G_DECLARE_FINAL_TYPE (GbridgeIOLoop, gbridge_io_loop, GBRIDGE, IO_LOOP, GObject)
+
+GBRIDGE_AVAILABLE_IN_ALL
+GQuark         gbridge_io_loop_error_quark           (void);
+
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeIOLoop *gbridge_io_loop_new                   (void);
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeIOLoop *gbridge_io_loop_new_for_context       (GMainContext      *context);
+GBRIDGE_AVAILABLE_IN_ALL
+GMainContext  *gbridge_io_loop_get_context           (GbridgeIOLoop     *self);
+
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeIOLoop *gbridge_io_loop_get_default           (void);
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeIOLoop *gbridge_io_loop_get_current           (void);
+GBRIDGE_AVAILABLE_IN_ALL
+void           gbridge_io_loop_make_current          (GbridgeIOLoop     *self);
+GBRIDGE_AVAILABLE_IN_ALL
+void           gbridge_io_loop_clear_current         (void);
+
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean       gbridge_io_loop_start                 (GbridgeIOLoop     *self,
+                                                      GError           **error);
+GBRIDGE_AVAILABLE_IN_ALL
+void           gbridge_io_loop_stop                  (GbridgeIOLoop     *self);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean       gbridge_io_loop_is_running            (GbridgeIOLoop     *self);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean       gbridge_io_loop_close                 (GbridgeIOLoop     *self,
+                                                      gboolean           all_fds,
+                                                      GError           **error);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean       gbridge_io_loop_is_closed             (GbridgeIOLoop     *self);
+
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean       gbridge_io_loop_add_handler           (GbridgeIOLoop     *self,
+                                                      int                fd,
+                                                      GbridgeIOEvents    events,
+                                                      GbridgeIOFunc      func,
+                                                      gpointer           user_data,
+                                                      GDestroyNotify     destroy,
+                                                      GError           **error);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean       gbridge_io_loop_update_handler        (GbridgeIOLoop     *self,
+                                                      int                fd,
+                                                      GbridgeIOEvents    events,
+                                                      GError           **error);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean       gbridge_io_loop_remove_handler        (GbridgeIOLoop     *self,
+                                                      int                fd);
+
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean       gbridge_io_loop_add_callback          (GbridgeIOLoop     *self,
+                                                      GbridgeCallback    func,
+                                                      gpointer           user_data,
+                                                      GDestroyNotify     destroy);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean       gbridge_io_loop_spawn_callback        (GbridgeIOLoop     *self,
+                                                      GbridgeCallback    func,
+                                                      gpointer           user_data,
+                                                      GDestroyNotify     destroy);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean       gbridge_io_loop_add_callback_from_signal (GbridgeIOLoop  *self,
+                                                      GbridgeCallback    func,
+                                                      gpointer           user_data);
+
+GBRIDGE_AVAILABLE_IN_ALL
+double         gbridge_io_loop_time                  (GbridgeIOLoop     *self);
+GBRIDGE_AVAILABLE_IN_ALL
+guint64        gbridge_io_loop_add_timeout           (GbridgeIOLoop     *self,
+                                                      double             deadline,
+                                                      GbridgeCallback    func,
+                                                      gpointer           user_data,
+                                                      GDestroyNotify     destroy);
+GBRIDGE_AVAILABLE_IN_ALL
+guint64        gbridge_io_loop_call_at               (GbridgeIOLoop     *self,
+                                                      double             when,
+                                                      GbridgeCallback    func,
+                                                      gpointer           user_data,
+                                                      GDestroyNotify     destroy);
+GBRIDGE_AVAILABLE_IN_ALL
+guint64        gbridge_io_loop_call_later            (GbridgeIOLoop     *self,
+                                                      double             delay,
+                                                      GbridgeCallback    func,
+                                                      gpointer           user_data,
+                                                      GDestroyNotify     destroy);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean       gbridge_io_loop_remove_timeout        (GbridgeIOLoop     *self,
+                                                      guint64            timeout);
+
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean       gbridge_io_loop_add_signal_handler    (GbridgeIOLoop     *self,
+                                                      int                signum,
+                                                      GbridgeSignalFunc  func,
+                                                      gpointer           user_data,
+                                                      GDestroyNotify     destroy,
+                                                      GError           **error);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean       gbridge_io_loop_remove_signal_handler (GbridgeIOLoop     *self,
+                                                      int                signum);
+
+GBRIDGE_AVAILABLE_IN_ALL
+void           gbridge_io_loop_use_virtual_clock     (GbridgeIOLoop     *self,
+                                                      double             now);
+GBRIDGE_AVAILABLE_IN_ALL
+void           gbridge_io_loop_advance_clock         (GbridgeIOLoop     *self,
+                                                      double             seconds);
+
+G_END_DECLS
