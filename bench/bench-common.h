@@ -1,0 +1,98 @@
+/* bench-common.h
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * What the three loop benchmarks (gbridge, raw GLib, libuv) share: the
+ * clock, the ping-pong pipes, the idle fds, the command line and the
+ * calibrated drivers.  Each bench-<impl>.c only fills in a BenchImpl with
+ * the loop-specific parts and calls bench_main(); every number is then
+ * measured the same way for every implementation.
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Two pipes; the handler on a's read end forwards one byte to b and the
+ * handler on b's read end forwards it back to a.  Exactly one byte is in
+ * flight, so each loop iteration dispatches exactly one ready fd: one hop. */
+typedef struct
+{
+  int     a[2];
+  int     b[2];
+  guint64 hops;
+  guint64 target;
+} BenchPingPong;
+
+typedef struct _BenchImpl BenchImpl;
+
+/* Functions returning gint64 return the elapsed time in nanoseconds of the
+ * part they time themselves, so that loop creation stays outside. */
+struct _BenchImpl
+{
+  const char *name;
+  char     *(*version)            (void);
+
+  /* Watch pp's two read ends, add @n_timers timers @timer_ms ms ahead
+   * (far future: they must never fire) and watch the @n_idle @idle_fds for
+   * reading (they never become ready). */
+  gpointer  (*ping_pong_setup)    (BenchPingPong *pp,
+                                   const guint   *timer_ms,
+                                   guint          n_timers,
+                                   const int     *idle_fds,
+                                   guint          n_idle);
+  /* Iterate the loop until pp->hops reaches pp->target. */
+  void      (*ping_pong_run)      (gpointer       state,
+                                   BenchPingPong *pp);
+  void      (*ping_pong_teardown) (gpointer       state);
+
+  /* Add @n callbacks from the loop thread, then run until all ran; with
+   * @in_dispatch from a callback running on the loop, else from outside
+   * any dispatch (before iterating). */
+  gint64    (*callbacks_batch)    (guint          n,
+                                   gboolean       in_dispatch);
+  /* @n callbacks, each one adding the next. */
+  gint64    (*callbacks_chain)    (guint          n);
+
+  /* The loop thread calls threads_setup() and threads_run(); each producer
+   * thread calls threads_produce() once, concurrently with threads_run(). */
+  gpointer  (*threads_setup)      (guint64        total);
+  void      (*threads_produce)    (gpointer       state,
+                                   guint          n);
+  void      (*threads_run)        (gpointer       state);
+  void      (*threads_teardown)   (gpointer       state);
+
+  /* Schedule @n timers @delay_ms ahead, then cancel them all in the order
+   * @cancel_order (a permutation of 0 .. n - 1). */
+  gint64    (*churn_bulk)         (const guint   *delay_ms,
+                                   const guint   *cancel_order,
+                                   guint          n);
+  /* @n times: schedule one timer, cancel it at once. */
+  gint64    (*churn_pair)         (const guint   *delay_ms,
+                                   guint          n);
+
+  /* @n timers in sequence, each @delay_ms[i] after the previous fired, on
+   * an otherwise idle loop; store g_get_monotonic_time() at the callback
+   * minus the deadline (time of scheduling + delay) in @lateness_us. */
+  void      (*lateness)           (const guint   *delay_ms,
+                                   gint64        *lateness_us,
+                                   guint          n);
+};
+
+int     bench_main          (int              argc,
+                             char           **argv,
+                             const BenchImpl *impl);
+
+gint64  bench_now_ns        (void);
+void    bench_ping_pong_hop (BenchPingPong   *pp,
+                             int              fd);
+void    bench_unexpected    (void);
+void    bench_check         (gboolean         ok,
+                             const char      *what);
+G_GNUC_NORETURN G_GNUC_PRINTF (1, 2)
+void    bench_fail          (const char      *format,
+                             ...);
+
+G_END_DECLS

@@ -1,0 +1,349 @@
+/* bench-glib.c: the raw GLib anchor, one GSource per fd, timer and callback.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "bench-common.h"
+
+#include <glib-unix.h>
+
+typedef struct
+{
+  GMainContext *context;
+  guint64       count;
+  guint64       total;
+} Counter;
+
+static char *
+glib_version (void)
+{
+  return g_strdup_printf ("%u.%u.%u", glib_major_version, glib_minor_version,
+                          glib_micro_version);
+}
+
+static gboolean
+never_cb (gpointer user_data)
+{
+  bench_unexpected ();
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+never_fd_cb (int          fd,
+             GIOCondition condition,
+             gpointer     user_data)
+{
+  bench_unexpected ();
+  return G_SOURCE_CONTINUE;
+}
+
+/* g_timeout_add_full() and g_unix_fd_add_full(), but on @context. */
+static GSource *
+add_timeout (GMainContext *context,
+             guint         ms,
+             GSourceFunc   func,
+             gpointer      user_data)
+{
+  GSource *source = g_timeout_source_new (ms);
+
+  g_source_set_callback (source, func, user_data, NULL);
+  g_source_attach (source, context);
+  return source;
+}
+
+static void
+add_fd (GMainContext     *context,
+        int               fd,
+        GUnixFDSourceFunc func,
+        gpointer          user_data)
+{
+  GSource *source = g_unix_fd_source_new (fd, G_IO_IN);
+
+  g_source_set_callback (source, G_SOURCE_FUNC (func), user_data, NULL);
+  g_source_attach (source, context);
+  g_source_unref (source);
+}
+
+static gboolean
+ping_pong_cb (int          fd,
+              GIOCondition condition,
+              gpointer     user_data)
+{
+  bench_ping_pong_hop (user_data, fd);
+  return G_SOURCE_CONTINUE;
+}
+
+static gpointer
+glib_ping_pong_setup (BenchPingPong *pp,
+                      const guint   *timer_ms,
+                      guint          n_timers,
+                      const int     *idle_fds,
+                      guint          n_idle)
+{
+  GMainContext *context = g_main_context_new ();
+  guint i;
+
+  add_fd (context, pp->a[0], ping_pong_cb, pp);
+  add_fd (context, pp->b[0], ping_pong_cb, pp);
+  for (i = 0; i < n_timers; i++)
+    g_source_unref (add_timeout (context, timer_ms[i], never_cb, NULL));
+  for (i = 0; i < n_idle; i++)
+    add_fd (context, idle_fds[i], never_fd_cb, NULL);
+  return context;
+}
+
+static void
+glib_ping_pong_run (gpointer       state,
+                    BenchPingPong *pp)
+{
+  while (pp->hops < pp->target)
+    g_main_context_iteration (state, TRUE);
+}
+
+static void
+glib_ping_pong_teardown (gpointer state)
+{
+  g_main_context_unref (state);
+}
+
+static gboolean
+count_cb (gpointer user_data)
+{
+  Counter *counter = user_data;
+
+  counter->count++;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+add_idle (Counter    *counter,
+          GSourceFunc func)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_callback (source, func, counter, NULL);
+  g_source_attach (source, counter->context);
+  g_source_unref (source);
+}
+
+static void
+run_until_counted (Counter *counter)
+{
+  while (counter->count < counter->total)
+    g_main_context_iteration (counter->context, TRUE);
+  /* Nothing must run twice. */
+  while (g_main_context_iteration (counter->context, FALSE))
+    ;
+  bench_check (counter->count == counter->total, "a callback ran twice");
+}
+
+static gboolean
+add_batch_cb (gpointer user_data)
+{
+  Counter *counter = user_data;
+  guint64 i;
+
+  for (i = 0; i < counter->total; i++)
+    add_idle (counter, count_cb);
+  return G_SOURCE_REMOVE;
+}
+
+static gint64
+glib_callbacks_batch (guint    n,
+                      gboolean in_dispatch)
+{
+  Counter counter = { g_main_context_new (), 0, n };
+  gint64 start, elapsed;
+
+  start = bench_now_ns ();
+  if (in_dispatch)
+    add_idle (&counter, add_batch_cb);
+  else
+    add_batch_cb (&counter);
+  run_until_counted (&counter);
+  elapsed = bench_now_ns () - start;
+
+  g_main_context_unref (counter.context);
+  return elapsed;
+}
+
+static gboolean
+chain_cb (gpointer user_data)
+{
+  Counter *counter = user_data;
+
+  if (++counter->count < counter->total)
+    add_idle (counter, chain_cb);
+  return G_SOURCE_REMOVE;
+}
+
+static gint64
+glib_callbacks_chain (guint n)
+{
+  Counter counter = { g_main_context_new (), 0, n };
+  gint64 start, elapsed;
+
+  start = bench_now_ns ();
+  add_idle (&counter, chain_cb);
+  run_until_counted (&counter);
+  elapsed = bench_now_ns () - start;
+
+  g_main_context_unref (counter.context);
+  return elapsed;
+}
+
+static gpointer
+glib_threads_setup (guint64 total)
+{
+  Counter *counter = g_new0 (Counter, 1);
+
+  counter->context = g_main_context_new ();
+  counter->total = total;
+  /* Owned by the loop thread throughout: otherwise g_main_context_invoke()
+   * may acquire the context and run the callback in the producer. */
+  g_main_context_acquire (counter->context);
+  return counter;
+}
+
+static void
+glib_threads_produce (gpointer state,
+                      guint    n)
+{
+  Counter *counter = state;
+  guint i;
+
+  for (i = 0; i < n; i++)
+    g_main_context_invoke (counter->context, count_cb, counter);
+}
+
+static void
+glib_threads_run (gpointer state)
+{
+  run_until_counted (state);
+}
+
+static void
+glib_threads_teardown (gpointer state)
+{
+  Counter *counter = state;
+
+  g_main_context_release (counter->context);
+  g_main_context_unref (counter->context);
+  g_free (counter);
+}
+
+static gint64
+glib_churn_bulk (const guint *delay_ms,
+                 const guint *cancel_order,
+                 guint        n)
+{
+  GMainContext *context = g_main_context_new ();
+  GSource **sources = g_new (GSource *, n);
+  gint64 start, elapsed;
+  guint i;
+
+  start = bench_now_ns ();
+  for (i = 0; i < n; i++)
+    sources[i] = add_timeout (context, delay_ms[i], never_cb, NULL);
+  for (i = 0; i < n; i++)
+    {
+      g_source_destroy (sources[cancel_order[i]]);
+      g_source_unref (sources[cancel_order[i]]);
+    }
+  elapsed = bench_now_ns () - start;
+
+  g_main_context_iteration (context, FALSE);
+  g_main_context_unref (context);
+  g_free (sources);
+  return elapsed;
+}
+
+static gint64
+glib_churn_pair (const guint *delay_ms,
+                 guint        n)
+{
+  GMainContext *context = g_main_context_new ();
+  gint64 start, elapsed;
+  guint i;
+
+  start = bench_now_ns ();
+  for (i = 0; i < n; i++)
+    {
+      GSource *source = add_timeout (context, delay_ms[i], never_cb, NULL);
+
+      g_source_destroy (source);
+      g_source_unref (source);
+    }
+  elapsed = bench_now_ns () - start;
+
+  g_main_context_iteration (context, FALSE);
+  g_main_context_unref (context);
+  return elapsed;
+}
+
+typedef struct
+{
+  GMainContext *context;
+  const guint  *delay_ms;
+  gint64       *lateness_us;
+  guint         n;
+  guint         i;
+  gint64        deadline;
+} Lateness;
+
+static gboolean lateness_cb (gpointer user_data);
+
+static void
+lateness_schedule (Lateness *l)
+{
+  l->deadline = g_get_monotonic_time () + l->delay_ms[l->i] * 1000;
+  g_source_unref (add_timeout (l->context, l->delay_ms[l->i], lateness_cb, l));
+}
+
+static gboolean
+lateness_cb (gpointer user_data)
+{
+  Lateness *l = user_data;
+
+  l->lateness_us[l->i] = g_get_monotonic_time () - l->deadline;
+  if (++l->i < l->n)
+    lateness_schedule (l);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+glib_lateness (const guint *delay_ms,
+               gint64      *lateness_us,
+               guint        n)
+{
+  Lateness l = { g_main_context_new (), delay_ms, lateness_us, n, 0, 0 };
+
+  lateness_schedule (&l);
+  while (l.i < n)
+    g_main_context_iteration (l.context, TRUE);
+  g_main_context_unref (l.context);
+}
+
+static const BenchImpl glib_impl = {
+  .name = "glib",
+  .version = glib_version,
+  .ping_pong_setup = glib_ping_pong_setup,
+  .ping_pong_run = glib_ping_pong_run,
+  .ping_pong_teardown = glib_ping_pong_teardown,
+  .callbacks_batch = glib_callbacks_batch,
+  .callbacks_chain = glib_callbacks_chain,
+  .threads_setup = glib_threads_setup,
+  .threads_produce = glib_threads_produce,
+  .threads_run = glib_threads_run,
+  .threads_teardown = glib_threads_teardown,
+  .churn_bulk = glib_churn_bulk,
+  .churn_pair = glib_churn_pair,
+  .lateness = glib_lateness,
+};
+
+int
+main (int    argc,
+      char **argv)
+{
+  return bench_main (argc, argv, &glib_impl);
+}

@@ -1,0 +1,2236 @@
+/* gbridge-io-loop.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "gbridge-io-loop.h"
+#include "gbridge-io-loop-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gi18n-lib.h>
+#include <glib-unix.h>
+
+#ifdef HAVE_EPOLL
+# include <sys/epoll.h>
+#endif
+#ifdef HAVE_TIMERFD
+# include <sys/timerfd.h>
+#endif
+
+/**
+ * SECTION:gbridge-io-loop
+ * @title: GbridgeIOLoop
+ * @short_description: A Tornado-style I/O loop on a GMainContext
+ *
+ * #GbridgeIOLoop is Tornado's `IOLoop` rebuilt on a #GMainContext: callbacks,
+ * timeouts, file descriptor handlers and Unix signal handlers all run on the
+ * context, so GTK, GIO and code written against Tornado, Twisted or asyncio
+ * share one loop.
+ *
+ * Unlike plain GLib, the loop attaches exactly one #GSource to its context,
+ * whatever the number of callbacks, timers and file descriptors. Timers live
+ * in a binary heap ordered by deadline (equal deadlines run in the order they
+ * were added), file descriptors beyond the first few live in one epoll set,
+ * and the next deadline is tracked by a timerfd with microsecond precision.
+ * An iteration therefore costs the same with 100,000 pending timers as with
+ * none, where GLib walks every source on every iteration.
+ *
+ * Each iteration runs, in Tornado's order: the callbacks that were queued
+ * before it began (callbacks added while they run wait for the next
+ * iteration), then the timeouts that are due, then the handlers of the file
+ * descriptors that are ready. A timeout or handler removed during the
+ * iteration is not called after its removal.
+ *
+ * Only gbridge_io_loop_add_callback(), gbridge_io_loop_spawn_callback() and
+ * gbridge_io_loop_stop() may be called from any thread;
+ * gbridge_io_loop_add_callback_from_signal() may also be called from a Unix
+ * signal handler. Everything else belongs to the thread that runs the loop.
+ *
+ * A loop can be driven by gbridge_io_loop_start(), or by anything that
+ * iterates its context: g_main_loop_run(), gtk_main() or a GApplication. A
+ * nested main loop started from a gbridge callback (a modal dialog, for
+ * instance) keeps running gbridge callbacks, timers and handlers.
+ *
+ * Every callback comes with a #GDestroyNotify that is called exactly once:
+ * after the callback ran, when it is removed, when the loop is closed, or
+ * when it is refused because the loop is already closed.
+ */
+
+typedef struct _Callback   Callback;
+typedef struct _Handler    Handler;
+typedef struct _SignalSlot SignalSlot;
+
+struct _Callback
+{
+  Callback        *next;
+  GbridgeCallback  func;
+  gpointer         user_data;
+  GDestroyNotify   destroy;
+};
+
+typedef struct
+{
+  Callback *head;
+  Callback *tail;
+} CallbackList;
+
+typedef struct
+{
+  gint64 deadline;
+  guint64 seq;
+  guint slot;
+} HeapEntry;
+
+#define SLOT_FREE G_MAXUINT
+#define SLOT_DUE  (G_MAXUINT - 1)
+
+typedef struct
+{
+  GbridgeCallback func;
+  gpointer        user_data;
+  GDestroyNotify  destroy;
+  guint           generation;
+  guint           heap_index; /* index in the heap, SLOT_DUE or SLOT_FREE */
+  guint           next_free;
+} TimerSlot;
+
+typedef struct
+{
+  guint slot;
+  guint generation;
+} DueTimer;
+
+struct _Handler
+{
+  int              fd;
+  GbridgeIOEvents  events;
+  GbridgeIOFunc    func;
+  gpointer         user_data;
+  GDestroyNotify   destroy;
+  gpointer         tag;        /* watched directly on the source, or NULL */
+  guint32          serial;     /* tells this handler from an earlier one on the same fd */
+  guint            ref_count;
+  guint            removed : 1;
+  guint            nval : 1;
+  guint            in_epoll : 1;
+};
+
+typedef struct
+{
+  Handler *handler;
+  guint    events;
+} ReadyFd;
+
+/* add_callback_from_signal() cannot allocate or lock, so it writes into a
+ * fixed ring: a bounded multi-producer queue (Vyukov's), lock-free and
+ * therefore safe to use from a signal handler that interrupts a producer. */
+#define SIGNAL_RING_SIZE 256
+
+typedef struct
+{
+  gint            seq;
+  GbridgeCallback func;
+  gpointer        user_data;
+} RingCell;
+
+typedef struct
+{
+  GSource        source;
+  GbridgeIOLoop *loop;
+} LoopSource;
+
+struct _GbridgeIOLoop
+{
+  GObject parent_instance;
+
+  GMainContext *context;
+  GSource      *source;
+
+  /* Callbacks. next_local is only touched by the thread dispatching the
+   * loop; remote is shared and guarded by remote_lock. */
+  CallbackList     batch;
+  CallbackList     next_local;
+  pthread_mutex_t  remote_lock;
+  CallbackList     remote;
+  gint             remote_pending;
+  Callback        *free_callbacks;
+  guint            n_free_callbacks;
+
+  RingCell ring[SIGNAL_RING_SIZE];
+  gint     ring_enqueue;
+  gint     ring_dequeue;
+
+  /* Timers */
+  HeapEntry *heap;
+  guint      heap_len;
+  guint      heap_alloc;
+  TimerSlot *slots;
+  guint      slots_len;
+  guint      slots_alloc;
+  guint      free_slot;
+  guint64    timer_seq;
+  GArray    *due;
+  guint      due_pos;
+  int        timer_fd;
+  gpointer   timer_tag;
+  gint64     armed_deadline;
+  gint64     virtual_now;
+  guint      virtual_clock : 1;
+
+  /* File descriptors */
+  GPtrArray *handlers;    /* indexed by fd */
+  GPtrArray *direct;      /* the handlers watched directly on the source */
+  guint      n_handlers;
+  guint32    next_serial;
+  int        epoll_fd;
+  gpointer   epoll_tag;
+  GArray    *ready;
+  guint      ready_pos;
+
+  /* Signals */
+  gint signals_pending;
+
+  guint dispatch_depth;
+  gint  running;
+  gint  stop_requested;
+  gint  closed;
+};
+
+enum {
+  PROP_0,
+  PROP_CONTEXT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+G_DEFINE_FINAL_TYPE (GbridgeIOLoop, gbridge_io_loop, G_TYPE_OBJECT)
+
+G_DEFINE_QUARK (gbridge-io-loop-error-quark, gbridge_io_loop_error)
+
+/* The loop whose source this thread is dispatching right now: callbacks it
+ * adds to that loop need no lock. */
+static __thread GbridgeIOLoop *dispatching_loop;
+
+static GPrivate current_loop = G_PRIVATE_INIT (g_object_unref);
+
+/* Signal handlers are process-wide: one loop owns each signal. */
+struct _SignalSlot
+{
+  GbridgeIOLoop     *loop;
+  int                signum;
+  guint              ref_count;
+  gboolean           removed;
+  GbridgeSignalFunc  func;
+  gpointer           user_data;
+  GDestroyNotify     destroy;
+  struct sigaction   previous;
+};
+
+static pthread_mutex_t  signal_lock = PTHREAD_MUTEX_INITIALIZER;
+static SignalSlot      *signal_slots[NSIG];
+static GbridgeIOLoop   *signal_loops[NSIG];
+static gint             signal_pending[NSIG];
+
+static void gbridge_io_loop_close_internal (GbridgeIOLoop *self,
+                                            gboolean       all_fds);
+
+/* Callbacks */
+
+static inline void
+callback_list_push (CallbackList *list,
+                    Callback     *cb)
+{
+  cb->next = NULL;
+  if (list->tail != NULL)
+    list->tail->next = cb;
+  else
+    list->head = cb;
+  list->tail = cb;
+}
+
+static inline void
+callback_list_concat (CallbackList *list,
+                      CallbackList *other)
+{
+  if (other->head == NULL)
+    return;
+  if (list->tail != NULL)
+    list->tail->next = other->head;
+  else
+    list->head = other->head;
+  list->tail = other->tail;
+  other->head = other->tail = NULL;
+}
+
+static void
+callback_list_destroy (CallbackList *list)
+{
+  Callback *cb = list->head;
+
+  list->head = list->tail = NULL;
+  while (cb != NULL)
+    {
+      Callback *next = cb->next;
+
+      if (cb->destroy != NULL)
+        cb->destroy (cb->user_data);
+      g_free (cb);
+      cb = next;
+    }
+}
+
+static inline Callback *
+callback_new_local (GbridgeIOLoop *self)
+{
+  Callback *cb = self->free_callbacks;
+
+  if (cb != NULL)
+    {
+      self->free_callbacks = cb->next;
+      self->n_free_callbacks--;
+      return cb;
+    }
+  return g_new (Callback, 1);
+}
+
+static inline void
+callback_free_local (GbridgeIOLoop *self,
+                     Callback      *cb)
+{
+  if (self->n_free_callbacks < 4096)
+    {
+      cb->next = self->free_callbacks;
+      self->free_callbacks = cb;
+      self->n_free_callbacks++;
+    }
+  else
+    g_free (cb);
+}
+
+/* Timer heap: a binary min-heap of (deadline, seq); every slot knows where
+ * its entry sits so that cancelling is O(log n). */
+
+static inline gboolean
+heap_less (const HeapEntry *a,
+           const HeapEntry *b)
+{
+  return a->deadline < b->deadline ||
+         (a->deadline == b->deadline && a->seq < b->seq);
+}
+
+static inline void
+heap_set (GbridgeIOLoop *self,
+          guint          index,
+          HeapEntry      entry)
+{
+  self->heap[index] = entry;
+  self->slots[entry.slot].heap_index = index;
+}
+
+static void
+heap_sift_up (GbridgeIOLoop *self,
+              guint          index)
+{
+  HeapEntry entry = self->heap[index];
+
+  while (index > 0)
+    {
+      guint parent = (index - 1) / 2;
+
+      if (!heap_less (&entry, &self->heap[parent]))
+        break;
+      heap_set (self, index, self->heap[parent]);
+      index = parent;
+    }
+  heap_set (self, index, entry);
+}
+
+static void
+heap_sift_down (GbridgeIOLoop *self,
+                guint          index)
+{
+  HeapEntry entry = self->heap[index];
+
+  for (;;)
+    {
+      guint child = 2 * index + 1;
+
+      if (child >= self->heap_len)
+        break;
+      if (child + 1 < self->heap_len &&
+          heap_less (&self->heap[child + 1], &self->heap[child]))
+        child++;
+      if (!heap_less (&self->heap[child], &entry))
+        break;
+      heap_set (self, index, self->heap[child]);
+      index = child;
+    }
+  heap_set (self, index, entry);
+}
+
+static void
+heap_remove (GbridgeIOLoop *self,
+             guint          index)
+{
+  HeapEntry last;
+
+  self->heap_len--;
+  if (index == self->heap_len)
+    return;
+
+  last = self->heap[self->heap_len];
+  heap_set (self, index, last);
+  if (index > 0 && heap_less (&last, &self->heap[(index - 1) / 2]))
+    heap_sift_up (self, index);
+  else
+    heap_sift_down (self, index);
+}
+
+static guint
+timer_slot_alloc (GbridgeIOLoop *self)
+{
+  guint slot;
+
+  if (self->free_slot != SLOT_FREE)
+    {
+      slot = self->free_slot;
+      self->free_slot = self->slots[slot].next_free;
+      return slot;
+    }
+
+  if (self->slots_len == self->slots_alloc)
+    {
+      self->slots_alloc = MAX (64, self->slots_alloc * 2);
+      self->slots = g_renew (TimerSlot, self->slots, self->slots_alloc);
+    }
+  slot = self->slots_len++;
+  self->slots[slot].generation = 0;
+  return slot;
+}
+
+/* Frees @slot and returns its callback so the caller can run and destroy it
+ * after the loop's state is consistent again. */
+static TimerSlot
+timer_slot_release (GbridgeIOLoop *self,
+                    guint          slot)
+{
+  TimerSlot *ts = &self->slots[slot];
+  TimerSlot copy = *ts;
+
+  ts->func = NULL;
+  ts->user_data = NULL;
+  ts->destroy = NULL;
+  ts->heap_index = SLOT_FREE;
+  ts->next_free = self->free_slot;
+  self->free_slot = slot;
+  return copy;
+}
+
+static inline gint64
+seconds_to_us (double seconds)
+{
+  double us = seconds * G_USEC_PER_SEC;
+
+  if (us >= (double) G_MAXINT64 / 2)
+    return G_MAXINT64 / 2;
+  if (us <= (double) G_MININT64 / 2)
+    return G_MININT64 / 2;
+  return (gint64) llround (us);
+}
+
+static inline gint64
+loop_now_us (GbridgeIOLoop *self)
+{
+  return self->virtual_clock ? self->virtual_now : g_get_monotonic_time ();
+}
+
+/* Runs @destroy on @user_data now, when a callback is refused. */
+static inline void
+refuse (gpointer       user_data,
+        GDestroyNotify destroy)
+{
+  if (destroy != NULL)
+    destroy (user_data);
+}
+
+/* File descriptor handlers */
+
+static void
+handler_unref (Handler *h)
+{
+  if (--h->ref_count == 0)
+    {
+      if (h->destroy != NULL)
+        h->destroy (h->user_data);
+      g_free (h);
+    }
+}
+
+static Handler *
+lookup_handler (GbridgeIOLoop *self,
+                int            fd)
+{
+  if (fd < 0 || (guint) fd >= self->handlers->len)
+    return NULL;
+  return g_ptr_array_index (self->handlers, fd);
+}
+
+static GIOCondition
+events_to_condition (GbridgeIOEvents events)
+{
+  GIOCondition cond = G_IO_ERR | G_IO_HUP;
+
+  if (events & GBRIDGE_IO_EVENTS_READ)
+    cond |= G_IO_IN | G_IO_PRI;
+  if (events & GBRIDGE_IO_EVENTS_WRITE)
+    cond |= G_IO_OUT;
+  return cond;
+}
+
+static guint
+condition_to_events (GIOCondition cond)
+{
+  guint events = 0;
+
+  if (cond & (G_IO_IN | G_IO_PRI))
+    events |= GBRIDGE_IO_EVENTS_READ;
+  if (cond & G_IO_OUT)
+    events |= GBRIDGE_IO_EVENTS_WRITE;
+  if (cond & (G_IO_ERR | G_IO_HUP | G_IO_NVAL))
+    events |= GBRIDGE_IO_EVENTS_ERROR;
+  return events;
+}
+
+#ifdef HAVE_EPOLL
+static guint32
+events_to_epoll (GbridgeIOEvents events)
+{
+  guint32 ev = EPOLLERR | EPOLLHUP;
+
+  if (events & GBRIDGE_IO_EVENTS_READ)
+    ev |= EPOLLIN | EPOLLPRI;
+  if (events & GBRIDGE_IO_EVENTS_WRITE)
+    ev |= EPOLLOUT;
+  return ev;
+}
+
+static guint
+epoll_to_events (guint32 ev)
+{
+  guint events = 0;
+
+  if (ev & (EPOLLIN | EPOLLPRI))
+    events |= GBRIDGE_IO_EVENTS_READ;
+  if (ev & EPOLLOUT)
+    events |= GBRIDGE_IO_EVENTS_WRITE;
+  if (ev & (EPOLLERR | EPOLLHUP))
+    events |= GBRIDGE_IO_EVENTS_ERROR;
+  return events;
+}
+
+static int
+epoll_register (GbridgeIOLoop *self,
+                Handler       *h,
+                int            op)
+{
+  struct epoll_event ev = { 0, };
+
+  if (self->epoll_fd < 0)
+    {
+      self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+      if (self->epoll_fd < 0)
+        return errno;
+      self->epoll_tag = g_source_add_unix_fd (self->source, self->epoll_fd, G_IO_IN);
+    }
+
+  ev.events = events_to_epoll (h->events);
+  ev.data.u64 = ((guint64) h->serial << 32) | (guint32) h->fd;
+  if (epoll_ctl (self->epoll_fd, op, h->fd, &ev) < 0)
+    return errno;
+  return 0;
+}
+#endif
+
+static void
+handler_detach (GbridgeIOLoop *self,
+                Handler       *h)
+{
+  if (h->tag != NULL)
+    {
+      g_source_remove_unix_fd (self->source, h->tag);
+      h->tag = NULL;
+      g_ptr_array_remove_fast (self->direct, h);
+    }
+#ifdef HAVE_EPOLL
+  else if (h->in_epoll)
+    {
+      /* Fails harmlessly when the fd was already closed: the kernel then
+       * dropped the registration itself. */
+      epoll_ctl (self->epoll_fd, EPOLL_CTL_DEL, h->fd, NULL);
+      h->in_epoll = FALSE;
+    }
+#endif
+}
+
+/* Signals */
+
+static void
+signal_slot_unref (gpointer data)
+{
+  SignalSlot *slot = data;
+
+  if (g_atomic_int_dec_and_test (&slot->ref_count))
+    {
+      if (slot->destroy != NULL)
+        slot->destroy (slot->user_data);
+      g_free (slot);
+    }
+}
+
+static void
+signal_trampoline (int signum)
+{
+  int saved_errno = errno;
+  GbridgeIOLoop *loop = g_atomic_pointer_get (&signal_loops[signum]);
+
+  if (loop != NULL)
+    {
+      g_atomic_int_set (&signal_pending[signum], 1);
+      g_atomic_int_set (&loop->signals_pending, 1);
+      /* Only writes to the context's eventfd: async-signal-safe, and what
+       * GLib's own Unix signal source does from its handler. */
+      g_main_context_wakeup (loop->context);
+    }
+  errno = saved_errno;
+}
+
+static void
+run_signal_slot (gpointer data)
+{
+  SignalSlot *slot = data;
+
+  if (!g_atomic_int_get (&slot->removed))
+    slot->func (slot->signum, slot->user_data);
+}
+
+/* Removes @signum's handler if @self owns it; returns the slot to unref. */
+static SignalSlot *
+signal_slot_steal (GbridgeIOLoop *self,
+                   int            signum)
+{
+  SignalSlot *slot = NULL;
+
+  pthread_mutex_lock (&signal_lock);
+  if (signal_loops[signum] == self)
+    {
+      slot = signal_slots[signum];
+      sigaction (signum, &slot->previous, NULL);
+      g_atomic_pointer_set (&signal_loops[signum], NULL);
+      signal_slots[signum] = NULL;
+      g_atomic_int_set (&slot->removed, TRUE);
+    }
+  pthread_mutex_unlock (&signal_lock);
+  return slot;
+}
+
+/* The signal ring */
+
+static gboolean
+ring_push (GbridgeIOLoop   *self,
+           GbridgeCallback  func,
+           gpointer         user_data)
+{
+  gint pos = g_atomic_int_get (&self->ring_enqueue);
+
+  for (;;)
+    {
+      RingCell *cell = &self->ring[(guint) pos % SIGNAL_RING_SIZE];
+      gint seq = g_atomic_int_get (&cell->seq);
+      gint dif = (gint) ((guint) seq - (guint) pos);
+
+      if (dif == 0)
+        {
+          if (g_atomic_int_compare_and_exchange (&self->ring_enqueue, pos, (gint) ((guint) pos + 1)))
+            {
+              cell->func = func;
+              cell->user_data = user_data;
+              g_atomic_int_set (&cell->seq, (gint) ((guint) pos + 1));
+              return TRUE;
+            }
+          pos = g_atomic_int_get (&self->ring_enqueue);
+        }
+      else if (dif < 0)
+        return FALSE;
+      else
+        pos = g_atomic_int_get (&self->ring_enqueue);
+    }
+}
+
+static inline gboolean
+ring_ready (GbridgeIOLoop *self)
+{
+  guint pos = (guint) self->ring_dequeue;
+
+  return (guint) g_atomic_int_get (&self->ring[pos % SIGNAL_RING_SIZE].seq) == pos + 1;
+}
+
+static gboolean
+ring_pop (GbridgeIOLoop   *self,
+          GbridgeCallback *func,
+          gpointer        *user_data)
+{
+  guint pos = (guint) self->ring_dequeue;
+  RingCell *cell = &self->ring[pos % SIGNAL_RING_SIZE];
+
+  if ((guint) g_atomic_int_get (&cell->seq) != pos + 1)
+    return FALSE;
+  *func = cell->func;
+  *user_data = cell->user_data;
+  self->ring_dequeue = (gint) (pos + 1);
+  g_atomic_int_set (&cell->seq, (gint) (pos + SIGNAL_RING_SIZE));
+  return TRUE;
+}
+
+/* The source */
+
+static inline gboolean
+has_pending_work (GbridgeIOLoop *self)
+{
+  return self->batch.head != NULL ||
+         self->due_pos < self->due->len ||
+         self->ready_pos < self->ready->len ||
+         self->next_local.head != NULL ||
+         g_atomic_int_get (&self->remote_pending) ||
+         g_atomic_int_get (&self->signals_pending) ||
+         ring_ready (self);
+}
+
+static void
+arm_timer (GbridgeIOLoop *self,
+           gint64         deadline,
+           gint          *timeout)
+{
+#ifdef HAVE_TIMERFD
+  if (self->timer_fd < 0)
+    {
+      self->timer_fd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+      if (self->timer_fd >= 0)
+        self->timer_tag = g_source_add_unix_fd (self->source, self->timer_fd, G_IO_IN);
+    }
+
+  if (self->timer_fd >= 0)
+    {
+      if (deadline != self->armed_deadline)
+        {
+          struct itimerspec its = { { 0, 0 }, { 0, 0 } };
+
+          /* g_get_monotonic_time() reads CLOCK_MONOTONIC too. */
+          its.it_value.tv_sec = deadline / G_USEC_PER_SEC;
+          its.it_value.tv_nsec = (deadline % G_USEC_PER_SEC) * 1000;
+          if (timerfd_settime (self->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+            self->armed_deadline = deadline;
+        }
+      if (self->armed_deadline == deadline)
+        return;
+    }
+#endif
+
+  /* No timerfd: let GLib wake us, rounding up to whole milliseconds. */
+  {
+    gint64 wait_us = deadline - g_get_monotonic_time ();
+    gint64 wait_ms = (wait_us + 999) / 1000;
+
+    *timeout = (gint) CLAMP (wait_ms, 0, G_MAXINT);
+  }
+}
+
+static gboolean
+loop_source_prepare (GSource *source,
+                     gint    *timeout)
+{
+  GbridgeIOLoop *self = ((LoopSource *) source)->loop;
+
+  *timeout = -1;
+
+  if (has_pending_work (self))
+    {
+      *timeout = 0;
+      return TRUE;
+    }
+
+  if (self->heap_len > 0)
+    {
+      gint64 deadline = self->heap[0].deadline;
+
+      if (deadline <= loop_now_us (self))
+        {
+          *timeout = 0;
+          return TRUE;
+        }
+      if (!self->virtual_clock)
+        arm_timer (self, deadline, timeout);
+    }
+
+  return FALSE;
+}
+
+static gboolean
+loop_source_check (GSource *source)
+{
+  GbridgeIOLoop *self = ((LoopSource *) source)->loop;
+
+  if (has_pending_work (self))
+    return TRUE;
+  if (self->heap_len > 0 && self->heap[0].deadline <= loop_now_us (self))
+    return TRUE;
+  if (self->timer_tag != NULL && g_source_query_unix_fd (source, self->timer_tag) != 0)
+    return TRUE;
+  if (self->epoll_tag != NULL && g_source_query_unix_fd (source, self->epoll_tag) != 0)
+    return TRUE;
+  for (guint i = 0; i < self->direct->len; i++)
+    {
+      Handler *h = g_ptr_array_index (self->direct, i);
+
+      if (g_source_query_unix_fd (source, h->tag) != 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+push_ready (GbridgeIOLoop *self,
+            Handler       *h,
+            guint          events)
+{
+  ReadyFd r = { h, events };
+
+  h->ref_count++;
+  g_array_append_val (self->ready, r);
+}
+
+static void
+collect_direct_fds (GbridgeIOLoop *self)
+{
+  for (guint i = 0; i < self->direct->len; i++)
+    {
+      Handler *h = g_ptr_array_index (self->direct, i);
+      GIOCondition cond = g_source_query_unix_fd (self->source, h->tag);
+
+      if (cond == 0)
+        continue;
+      /* Closed behind our back: report it once, then run_iteration() removes
+       * the handler so that poll() does not spin on it. */
+      if (cond & G_IO_NVAL)
+        h->nval = TRUE;
+      push_ready (self, h, condition_to_events (cond));
+    }
+}
+
+static void
+collect_epoll_fds (GbridgeIOLoop *self)
+{
+#ifdef HAVE_EPOLL
+  struct epoll_event events[256];
+  int n;
+
+  if (self->epoll_tag == NULL || g_source_query_unix_fd (self->source, self->epoll_tag) == 0)
+    return;
+
+  do
+    n = epoll_wait (self->epoll_fd, events, G_N_ELEMENTS (events), 0);
+  while (n < 0 && errno == EINTR);
+
+  for (int i = 0; i < n; i++)
+    {
+      int fd = (int) (guint32) events[i].data.u64;
+      guint32 serial = (guint32) (events[i].data.u64 >> 32);
+      Handler *h = lookup_handler (self, fd);
+
+      if (h != NULL && h->in_epoll && h->serial == serial)
+        push_ready (self, h, epoll_to_events (events[i].events));
+      else if (h == NULL)
+        /* A registration that outlived its handler (the file is still open
+         * through a dup); drop it so it stops waking us. */
+        epoll_ctl (self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+    }
+#endif
+}
+
+static void
+begin_iteration (GbridgeIOLoop *self)
+{
+  GbridgeCallback ring_func;
+  gpointer ring_data;
+  gint64 now;
+
+  /* Callbacks: ours first, then other threads', then signal contexts'. Per
+   * producer this is FIFO: a loop-thread callback added outside a dispatch
+   * went to remote before the previous batch was taken. */
+  callback_list_concat (&self->batch, &self->next_local);
+  if (g_atomic_int_get (&self->remote_pending))
+    {
+      pthread_mutex_lock (&self->remote_lock);
+      callback_list_concat (&self->batch, &self->remote);
+      g_atomic_int_set (&self->remote_pending, FALSE);
+      pthread_mutex_unlock (&self->remote_lock);
+    }
+  while (ring_pop (self, &ring_func, &ring_data))
+    {
+      Callback *cb = callback_new_local (self);
+
+      cb->func = ring_func;
+      cb->user_data = ring_data;
+      cb->destroy = NULL;
+      callback_list_push (&self->batch, cb);
+    }
+  if (g_atomic_int_compare_and_exchange (&self->signals_pending, TRUE, FALSE))
+    {
+      for (int signum = 1; signum < NSIG; signum++)
+        {
+          SignalSlot *slot = NULL;
+
+          if (!g_atomic_int_compare_and_exchange (&signal_pending[signum], 1, 0))
+            continue;
+          pthread_mutex_lock (&signal_lock);
+          if (signal_loops[signum] == self)
+            {
+              slot = signal_slots[signum];
+              g_atomic_int_inc (&slot->ref_count);
+            }
+          pthread_mutex_unlock (&signal_lock);
+          if (slot != NULL)
+            {
+              Callback *cb = callback_new_local (self);
+
+              cb->func = run_signal_slot;
+              cb->user_data = slot;
+              cb->destroy = signal_slot_unref;
+              callback_list_push (&self->batch, cb);
+            }
+        }
+    }
+
+  /* Timers that are due, in deadline order. */
+#ifdef HAVE_TIMERFD
+  if (self->timer_tag != NULL && g_source_query_unix_fd (self->source, self->timer_tag) != 0)
+    {
+      guint64 expirations;
+
+      if (read (self->timer_fd, &expirations, sizeof expirations) > 0)
+        self->armed_deadline = G_MAXINT64;
+    }
+#endif
+  g_array_set_size (self->due, 0);
+  self->due_pos = 0;
+  if (self->heap_len > 0)
+    {
+      now = loop_now_us (self);
+      while (self->heap_len > 0 && self->heap[0].deadline <= now)
+        {
+          DueTimer d;
+
+          d.slot = self->heap[0].slot;
+          d.generation = self->slots[d.slot].generation;
+          heap_remove (self, 0);
+          self->slots[d.slot].heap_index = SLOT_DUE;
+          g_array_append_val (self->due, d);
+        }
+    }
+
+  /* Ready file descriptors. */
+  g_array_set_size (self->ready, 0);
+  self->ready_pos = 0;
+  collect_direct_fds (self);
+  collect_epoll_fds (self);
+}
+
+static void
+run_iteration (GbridgeIOLoop *self)
+{
+  Callback *cb;
+
+  /* Every cursor lives on the loop, not on the stack, so that a nested main
+   * loop started from one of these callbacks carries on where we stopped. */
+  while ((cb = self->batch.head) != NULL)
+    {
+      self->batch.head = cb->next;
+      if (self->batch.head == NULL)
+        self->batch.tail = NULL;
+
+      cb->func (cb->user_data);
+      if (cb->destroy != NULL)
+        cb->destroy (cb->user_data);
+      callback_free_local (self, cb);
+    }
+
+  while (self->due_pos < self->due->len)
+    {
+      DueTimer d = g_array_index (self->due, DueTimer, self->due_pos++);
+      TimerSlot *ts = &self->slots[d.slot];
+      TimerSlot t;
+
+      /* Cancelled (and maybe reused) since it was found due. */
+      if (ts->generation != d.generation || ts->heap_index != SLOT_DUE)
+        continue;
+
+      t = timer_slot_release (self, d.slot);
+      t.func (t.user_data);
+      if (t.destroy != NULL)
+        t.destroy (t.user_data);
+    }
+
+  while (self->ready_pos < self->ready->len)
+    {
+      ReadyFd r = g_array_index (self->ready, ReadyFd, self->ready_pos++);
+      Handler *h = r.handler;
+      guint events = r.events & (h->events | GBRIDGE_IO_EVENTS_ERROR);
+
+      if (!h->removed && events != 0)
+        h->func (h->fd, events, h->user_data);
+      if (!h->removed && h->nval)
+        gbridge_io_loop_remove_handler (self, h->fd);
+      handler_unref (h);
+    }
+}
+
+static gboolean
+loop_source_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
+{
+  GbridgeIOLoop *self = ((LoopSource *) source)->loop;
+  GbridgeIOLoop *previous = dispatching_loop;
+
+  g_object_ref (self);
+  dispatching_loop = self;
+  self->dispatch_depth++;
+
+  if (self->batch.head == NULL &&
+      self->due_pos >= self->due->len &&
+      self->ready_pos >= self->ready->len)
+    begin_iteration (self);
+  run_iteration (self);
+
+  self->dispatch_depth--;
+  dispatching_loop = previous;
+  g_object_unref (self);
+
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs loop_source_funcs = {
+  loop_source_prepare,
+  loop_source_check,
+  loop_source_dispatch,
+  NULL,
+  NULL,
+  NULL,
+};
+
+/* GObject */
+
+static void
+gbridge_io_loop_dispose (GObject *object)
+{
+  GbridgeIOLoop *self = (GbridgeIOLoop *) object;
+
+  gbridge_io_loop_close_internal (self, FALSE);
+
+  G_OBJECT_CLASS (gbridge_io_loop_parent_class)->dispose (object);
+}
+
+static void
+gbridge_io_loop_finalize (GObject *object)
+{
+  GbridgeIOLoop *self = (GbridgeIOLoop *) object;
+
+  while (self->free_callbacks != NULL)
+    {
+      Callback *cb = self->free_callbacks;
+
+      self->free_callbacks = cb->next;
+      g_free (cb);
+    }
+  g_clear_pointer (&self->heap, g_free);
+  g_clear_pointer (&self->slots, g_free);
+  g_clear_pointer (&self->due, g_array_unref);
+  g_clear_pointer (&self->ready, g_array_unref);
+  g_clear_pointer (&self->handlers, g_ptr_array_unref);
+  g_clear_pointer (&self->direct, g_ptr_array_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  pthread_mutex_destroy (&self->remote_lock);
+
+  G_OBJECT_CLASS (gbridge_io_loop_parent_class)->finalize (object);
+}
+
+static void
+gbridge_io_loop_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  GbridgeIOLoop *self = GBRIDGE_IO_LOOP (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONTEXT:
+      g_value_set_boxed (value, self->context);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gbridge_io_loop_set_property (GObject      *object,
+                              guint         prop_id,
+                              const GValue *value,
+                              GParamSpec   *pspec)
+{
+  GbridgeIOLoop *self = GBRIDGE_IO_LOOP (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONTEXT:
+      self->context = g_value_dup_boxed (value);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gbridge_io_loop_constructed (GObject *object)
+{
+  GbridgeIOLoop *self = (GbridgeIOLoop *) object;
+
+  G_OBJECT_CLASS (gbridge_io_loop_parent_class)->constructed (object);
+
+  if (self->context == NULL)
+    self->context = g_main_context_new ();
+
+  self->source = g_source_new (&loop_source_funcs, sizeof (LoopSource));
+  ((LoopSource *) self->source)->loop = self;
+  g_source_set_name (self->source, "GbridgeIOLoop");
+  g_source_set_can_recurse (self->source, TRUE);
+  g_source_attach (self->source, self->context);
+}
+
+static void
+gbridge_io_loop_class_init (GbridgeIOLoopClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructed = gbridge_io_loop_constructed;
+  object_class->dispose = gbridge_io_loop_dispose;
+  object_class->finalize = gbridge_io_loop_finalize;
+  object_class->get_property = gbridge_io_loop_get_property;
+  object_class->set_property = gbridge_io_loop_set_property;
+
+  /**
+   * GbridgeIOLoop:context:
+   *
+   * The #GMainContext the loop runs on. When %NULL at construction, the loop
+   * creates a private context.
+   */
+  properties[PROP_CONTEXT] =
+    g_param_spec_boxed ("context", NULL, NULL,
+                        G_TYPE_MAIN_CONTEXT,
+                        (G_PARAM_READWRITE |
+                         G_PARAM_CONSTRUCT_ONLY |
+                         G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+gbridge_io_loop_init (GbridgeIOLoop *self)
+{
+  pthread_mutex_init (&self->remote_lock, NULL);
+  for (guint i = 0; i < SIGNAL_RING_SIZE; i++)
+    self->ring[i].seq = (gint) i;
+  self->free_slot = SLOT_FREE;
+  self->due = g_array_new (FALSE, FALSE, sizeof (DueTimer));
+  self->ready = g_array_new (FALSE, FALSE, sizeof (ReadyFd));
+  self->handlers = g_ptr_array_new ();
+  self->direct = g_ptr_array_new ();
+  self->timer_fd = -1;
+  self->epoll_fd = -1;
+  self->armed_deadline = G_MAXINT64;
+}
+
+/* Public API */
+
+/**
+ * gbridge_io_loop_new:
+ *
+ * Creates a loop on a new, private #GMainContext: Tornado's `AsyncIOLoop`,
+ * for a worker thread that runs its own loop with gbridge_io_loop_start().
+ *
+ * Returns: (transfer full): a new #GbridgeIOLoop
+ */
+GbridgeIOLoop *
+gbridge_io_loop_new (void)
+{
+  return g_object_new (GBRIDGE_TYPE_IO_LOOP, NULL);
+}
+
+/**
+ * gbridge_io_loop_new_for_context:
+ * @context: (nullable): a #GMainContext, or %NULL for the global default
+ *   context that GTK and g_main_loop_run() use
+ *
+ * Creates a loop on @context: Tornado's `AsyncIOMainLoop`. Whatever iterates
+ * @context (a #GMainLoop, a GTK application, gbridge_io_loop_start()) runs
+ * the loop's callbacks.
+ *
+ * Returns: (transfer full): a new #GbridgeIOLoop
+ */
+GbridgeIOLoop *
+gbridge_io_loop_new_for_context (GMainContext *context)
+{
+  return g_object_new (GBRIDGE_TYPE_IO_LOOP,
+                       "context", context != NULL ? context : g_main_context_default (),
+                       NULL);
+}
+
+/**
+ * gbridge_io_loop_get_context:
+ * @self: a #GbridgeIOLoop
+ *
+ * Gets the #GMainContext the loop runs on.
+ *
+ * Returns: (transfer none): the loop's #GMainContext
+ */
+GMainContext *
+gbridge_io_loop_get_context (GbridgeIOLoop *self)
+{
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), NULL);
+
+  return self->context;
+}
+
+/**
+ * gbridge_io_loop_get_default:
+ *
+ * Gets the process-wide loop on the global default #GMainContext, creating it
+ * on first use: Tornado's `IOLoop.instance()`. It is never finalized.
+ *
+ * Returns: (transfer none): the default #GbridgeIOLoop
+ */
+GbridgeIOLoop *
+gbridge_io_loop_get_default (void)
+{
+  static GbridgeIOLoop *default_loop;
+
+  if (g_once_init_enter (&default_loop))
+    g_once_init_leave (&default_loop, gbridge_io_loop_new_for_context (NULL));
+
+  return default_loop;
+}
+
+/**
+ * gbridge_io_loop_get_current:
+ *
+ * Gets the calling thread's current loop: the loop that
+ * gbridge_io_loop_make_current() made current, or the loop that
+ * gbridge_io_loop_start() is running on this thread.
+ *
+ * Returns: (transfer none) (nullable): the current #GbridgeIOLoop, or %NULL
+ */
+GbridgeIOLoop *
+gbridge_io_loop_get_current (void)
+{
+  return g_private_get (&current_loop);
+}
+
+/**
+ * gbridge_io_loop_make_current:
+ * @self: a #GbridgeIOLoop
+ *
+ * Makes @self the calling thread's current loop, replacing any other. The
+ * thread keeps a reference to it until gbridge_io_loop_clear_current() or
+ * the thread's exit.
+ */
+void
+gbridge_io_loop_make_current (GbridgeIOLoop *self)
+{
+  g_return_if_fail (GBRIDGE_IS_IO_LOOP (self));
+
+  if (g_private_get (&current_loop) != self)
+    g_private_replace (&current_loop, g_object_ref (self));
+}
+
+/**
+ * gbridge_io_loop_clear_current:
+ *
+ * Leaves the calling thread without a current loop.
+ */
+void
+gbridge_io_loop_clear_current (void)
+{
+  g_private_replace (&current_loop, NULL);
+}
+
+/**
+ * gbridge_io_loop_start:
+ * @self: a #GbridgeIOLoop
+ * @error: return location for a #GError
+ *
+ * Runs the loop until gbridge_io_loop_stop() is called. While it runs, @self
+ * is the thread's current loop and, for a private context, the thread-default
+ * #GMainContext, so GIO operations started from its callbacks complete on it.
+ *
+ * If gbridge_io_loop_stop() was called since the loop last ran, returns at
+ * once.
+ *
+ * Returns: %TRUE once stopped; %FALSE with @error set if the loop is already
+ *   running (%GBRIDGE_IO_LOOP_ERROR_RUNNING), closed
+ *   (%GBRIDGE_IO_LOOP_ERROR_CLOSED), or its context is owned by another thread
+ *   (%GBRIDGE_IO_LOOP_ERROR_CONTEXT_BUSY)
+ */
+gboolean
+gbridge_io_loop_start (GbridgeIOLoop  *self,
+                       GError        **error)
+{
+  GbridgeIOLoop *previous;
+  gboolean push;
+
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (g_atomic_int_get (&self->closed))
+    {
+      g_set_error_literal (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED,
+                           _("The loop is closed"));
+      return FALSE;
+    }
+
+  if (!g_atomic_int_compare_and_exchange (&self->running, FALSE, TRUE))
+    {
+      g_set_error_literal (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_RUNNING,
+                           _("The loop is already running"));
+      return FALSE;
+    }
+
+  if (g_atomic_int_compare_and_exchange (&self->stop_requested, TRUE, FALSE))
+    {
+      g_atomic_int_set (&self->running, FALSE);
+      return TRUE;
+    }
+
+  if (!g_main_context_acquire (self->context))
+    {
+      g_atomic_int_set (&self->running, FALSE);
+      g_set_error_literal (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CONTEXT_BUSY,
+                           _("The loop’s main context is owned by another thread"));
+      return FALSE;
+    }
+
+  push = self->context != g_main_context_default ();
+  if (push)
+    g_main_context_push_thread_default (self->context);
+  previous = g_private_get (&current_loop);
+  if (previous != NULL)
+    g_object_ref (previous);
+  g_private_replace (&current_loop, g_object_ref (self));
+
+  while (!g_atomic_int_get (&self->stop_requested))
+    g_main_context_iteration (self->context, TRUE);
+  g_atomic_int_set (&self->stop_requested, FALSE);
+
+  g_private_replace (&current_loop, previous);
+  if (push)
+    g_main_context_pop_thread_default (self->context);
+  g_main_context_release (self->context);
+  g_atomic_int_set (&self->running, FALSE);
+
+  return TRUE;
+}
+
+/**
+ * gbridge_io_loop_stop:
+ * @self: a #GbridgeIOLoop
+ *
+ * Makes gbridge_io_loop_start() return once the current iteration is done.
+ * May be called from any thread. If the loop is not running, the next
+ * gbridge_io_loop_start() returns at once.
+ */
+void
+gbridge_io_loop_stop (GbridgeIOLoop *self)
+{
+  g_return_if_fail (GBRIDGE_IS_IO_LOOP (self));
+
+  g_atomic_int_set (&self->stop_requested, TRUE);
+  g_main_context_wakeup (self->context);
+}
+
+/**
+ * gbridge_io_loop_is_running:
+ * @self: a #GbridgeIOLoop
+ *
+ * Tells whether gbridge_io_loop_start() is running the loop.
+ *
+ * Returns: %TRUE while gbridge_io_loop_start() runs
+ */
+gboolean
+gbridge_io_loop_is_running (GbridgeIOLoop *self)
+{
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
+
+  return g_atomic_int_get (&self->running);
+}
+
+static void
+gbridge_io_loop_close_internal (GbridgeIOLoop *self,
+                                gboolean       all_fds)
+{
+  CallbackList pending = { NULL, NULL };
+  GPtrArray *handlers;
+  GArray *timers;
+
+  pthread_mutex_lock (&self->remote_lock);
+  if (self->closed)
+    {
+      pthread_mutex_unlock (&self->remote_lock);
+      return;
+    }
+  g_atomic_int_set (&self->closed, TRUE);
+  callback_list_concat (&pending, &self->remote);
+  g_atomic_int_set (&self->remote_pending, FALSE);
+  pthread_mutex_unlock (&self->remote_lock);
+
+  /* Take everything out of the loop's structures first: destroy-notifies may
+   * call back into the (now closed) loop. */
+  callback_list_concat (&self->batch, &self->next_local);
+  callback_list_concat (&self->batch, &pending);
+  {
+    GbridgeCallback func;
+    gpointer data;
+
+    while (ring_pop (self, &func, &data))
+      ;
+  }
+
+  timers = g_array_new (FALSE, FALSE, sizeof (TimerSlot));
+  for (guint i = 0; i < self->slots_len; i++)
+    {
+      if (self->slots[i].heap_index != SLOT_FREE)
+        {
+          TimerSlot t = timer_slot_release (self, i);
+
+          g_array_append_val (timers, t);
+        }
+    }
+  self->heap_len = 0;
+  g_array_set_size (self->due, 0);
+  self->due_pos = 0;
+
+  handlers = g_ptr_array_new ();
+  for (guint i = 0; i < self->handlers->len; i++)
+    {
+      Handler *h = g_ptr_array_index (self->handlers, i);
+
+      if (h == NULL)
+        continue;
+      handler_detach (self, h);
+      h->removed = TRUE;
+      g_ptr_array_index (self->handlers, i) = NULL;
+      g_ptr_array_add (handlers, h);
+    }
+  self->n_handlers = 0;
+  for (guint i = self->ready_pos; i < self->ready->len; i++)
+    handler_unref (g_array_index (self->ready, ReadyFd, i).handler);
+  g_array_set_size (self->ready, 0);
+  self->ready_pos = 0;
+
+  for (int signum = 1; signum < NSIG; signum++)
+    {
+      if (g_atomic_pointer_get (&signal_loops[signum]) == self)
+        {
+          SignalSlot *slot = signal_slot_steal (self, signum);
+
+          if (slot != NULL)
+            signal_slot_unref (slot);
+        }
+    }
+
+  if (self->source != NULL)
+    {
+      g_source_destroy (self->source);
+      g_clear_pointer (&self->source, g_source_unref);
+      self->timer_tag = NULL;
+      self->epoll_tag = NULL;
+    }
+  if (self->timer_fd >= 0)
+    close (self->timer_fd);
+  if (self->epoll_fd >= 0)
+    close (self->epoll_fd);
+  self->timer_fd = self->epoll_fd = -1;
+
+  /* Now run the destroy-notifies, each exactly once. */
+  callback_list_destroy (&self->batch);
+  for (guint i = 0; i < timers->len; i++)
+    {
+      TimerSlot *t = &g_array_index (timers, TimerSlot, i);
+
+      if (t->destroy != NULL)
+        t->destroy (t->user_data);
+    }
+  g_array_unref (timers);
+  for (guint i = 0; i < handlers->len; i++)
+    {
+      Handler *h = g_ptr_array_index (handlers, i);
+
+      if (all_fds)
+        close (h->fd);
+      handler_unref (h);
+    }
+  g_ptr_array_unref (handlers);
+}
+
+/**
+ * gbridge_io_loop_close:
+ * @self: a #GbridgeIOLoop
+ * @all_fds: whether to close the file descriptors that still have handlers
+ * @error: return location for a #GError
+ *
+ * Closes the loop: detaches it from its context, drops every pending
+ * callback, timeout, file descriptor handler and signal handler, and calls
+ * each one's destroy-notify exactly once. Afterwards, whatever is added to
+ * the loop is refused and its destroy-notify is called at once. Closing a
+ * closed loop does nothing.
+ *
+ * Returns: %TRUE on success; %FALSE with %GBRIDGE_IO_LOOP_ERROR_RUNNING if the
+ *   loop is running or dispatching
+ */
+gboolean
+gbridge_io_loop_close (GbridgeIOLoop  *self,
+                       gboolean        all_fds,
+                       GError        **error)
+{
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (g_atomic_int_get (&self->running) || self->dispatch_depth > 0)
+    {
+      g_set_error_literal (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_RUNNING,
+                           _("Cannot close a running loop"));
+      return FALSE;
+    }
+
+  gbridge_io_loop_close_internal (self, all_fds);
+  return TRUE;
+}
+
+/**
+ * gbridge_io_loop_is_closed:
+ * @self: a #GbridgeIOLoop
+ *
+ * Tells whether gbridge_io_loop_close() was called.
+ *
+ * Returns: %TRUE if the loop is closed
+ */
+gboolean
+gbridge_io_loop_is_closed (GbridgeIOLoop *self)
+{
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
+
+  return g_atomic_int_get (&self->closed);
+}
+
+/**
+ * gbridge_io_loop_add_handler:
+ * @self: a #GbridgeIOLoop
+ * @fd: an open file descriptor
+ * @events: the events to wait for
+ * @func: (scope notified) (closure user_data) (destroy destroy): the handler
+ * @user_data: data for @func
+ * @destroy: (nullable): called on @user_data when the handler is removed
+ * @error: return location for a #GError
+ *
+ * Calls @func whenever @fd is ready for one of @events; error and hang-up
+ * are always reported, as %GBRIDGE_IO_EVENTS_ERROR. Readiness is
+ * level-triggered: @func is called on every iteration while the condition
+ * holds.
+ *
+ * Remove the handler with gbridge_io_loop_remove_handler() before closing
+ * @fd. A descriptor closed while registered is never reported for another
+ * file that reuses its number once the loop watches it through epoll; among
+ * the first few descriptors, watched directly with poll(), a closed
+ * descriptor is reported once as %GBRIDGE_IO_EVENTS_ERROR and its handler
+ * removed. Regular files, which epoll refuses, are watched with poll() and
+ * are always ready, as poll() reports them.
+ *
+ * On failure, @destroy is called on @user_data before returning.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set if @fd already has a
+ *   handler (%GBRIDGE_IO_LOOP_ERROR_EXISTS), is not open
+ *   (%GBRIDGE_IO_LOOP_ERROR_BAD_FD), or the loop is closed
+ */
+gboolean
+gbridge_io_loop_add_handler (GbridgeIOLoop    *self,
+                             int               fd,
+                             GbridgeIOEvents   events,
+                             GbridgeIOFunc     func,
+                             gpointer          user_data,
+                             GDestroyNotify    destroy,
+                             GError          **error)
+{
+  Handler *h;
+
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
+  g_return_val_if_fail (fd >= 0, FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->closed)
+    {
+      refuse (user_data, destroy);
+      g_set_error_literal (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED,
+                           _("The loop is closed"));
+      return FALSE;
+    }
+
+  if (lookup_handler (self, fd) != NULL)
+    {
+      refuse (user_data, destroy);
+      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_EXISTS,
+                   _("File descriptor %d already has a handler"), fd);
+      return FALSE;
+    }
+
+  if (fcntl (fd, F_GETFD) < 0)
+    {
+      refuse (user_data, destroy);
+      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_BAD_FD,
+                   _("File descriptor %d is not open"), fd);
+      return FALSE;
+    }
+
+  h = g_new0 (Handler, 1);
+  h->fd = fd;
+  h->events = events & (GBRIDGE_IO_EVENTS_READ | GBRIDGE_IO_EVENTS_WRITE | GBRIDGE_IO_EVENTS_ERROR);
+  h->func = func;
+  h->user_data = user_data;
+  h->destroy = destroy;
+  h->ref_count = 1;
+  h->serial = ++self->next_serial;
+
+#ifdef HAVE_EPOLL
+  if (self->direct->len >= GBRIDGE_DIRECT_FD_MAX)
+    {
+      int err = epoll_register (self, h, EPOLL_CTL_ADD);
+
+      if (err == 0)
+        h->in_epoll = TRUE;
+      else if (err != EPERM)
+        {
+          int saved = err;
+
+          g_free (h);
+          refuse (user_data, destroy);
+          g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_FAILED,
+                       _("Cannot watch file descriptor %d: %s"), fd, g_strerror (saved));
+          return FALSE;
+        }
+      /* EPERM: a regular file or a directory, which epoll refuses and
+       * poll() reports as always ready: watch it directly. */
+    }
+#endif
+
+  if (!h->in_epoll)
+    {
+      h->tag = g_source_add_unix_fd (self->source, fd, events_to_condition (h->events));
+      g_ptr_array_add (self->direct, h);
+    }
+
+  if ((guint) fd >= self->handlers->len)
+    g_ptr_array_set_size (self->handlers, fd + 1);
+  g_ptr_array_index (self->handlers, fd) = h;
+  self->n_handlers++;
+
+  return TRUE;
+}
+
+/**
+ * gbridge_io_loop_update_handler:
+ * @self: a #GbridgeIOLoop
+ * @fd: a file descriptor with a handler
+ * @events: the events to wait for from now on
+ * @error: return location for a #GError
+ *
+ * Changes the events the handler of @fd waits for.
+ *
+ * Returns: %TRUE on success; %FALSE with %GBRIDGE_IO_LOOP_ERROR_NOT_FOUND if
+ *   @fd has no handler
+ */
+gboolean
+gbridge_io_loop_update_handler (GbridgeIOLoop    *self,
+                                int               fd,
+                                GbridgeIOEvents   events,
+                                GError          **error)
+{
+  Handler *h;
+
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  h = lookup_handler (self, fd);
+  if (h == NULL)
+    {
+      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_NOT_FOUND,
+                   _("File descriptor %d has no handler"), fd);
+      return FALSE;
+    }
+
+  h->events = events & (GBRIDGE_IO_EVENTS_READ | GBRIDGE_IO_EVENTS_WRITE | GBRIDGE_IO_EVENTS_ERROR);
+  if (h->tag != NULL)
+    g_source_modify_unix_fd (self->source, h->tag, events_to_condition (h->events));
+#ifdef HAVE_EPOLL
+  else if (h->in_epoll)
+    {
+      int err = epoll_register (self, h, EPOLL_CTL_MOD);
+
+      if (err != 0)
+        {
+          g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_FAILED,
+                       _("Cannot watch file descriptor %d: %s"), fd, g_strerror (err));
+          return FALSE;
+        }
+    }
+#endif
+
+  return TRUE;
+}
+
+/**
+ * gbridge_io_loop_remove_handler:
+ * @self: a #GbridgeIOLoop
+ * @fd: a file descriptor
+ *
+ * Stops watching @fd and calls the handler's destroy-notify (after the
+ * handler returns, if it is running). The handler is not called again, even
+ * if @fd was already found ready in the current iteration. A descriptor
+ * without a handler is no error.
+ *
+ * Returns: %TRUE if @fd had a handler
+ */
+gboolean
+gbridge_io_loop_remove_handler (GbridgeIOLoop *self,
+                                int            fd)
+{
+  Handler *h;
+
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
+
+  h = lookup_handler (self, fd);
+  if (h == NULL)
+    return FALSE;
+
+  handler_detach (self, h);
+  g_ptr_array_index (self->handlers, fd) = NULL;
+  self->n_handlers--;
+  h->removed = TRUE;
+  handler_unref (h);
+
+  return TRUE;
+}
+
+/**
+ * gbridge_io_loop_add_callback:
+ * @self: a #GbridgeIOLoop
+ * @func: (scope notified) (closure user_data) (destroy destroy): the callback
+ * @user_data: data for @func
+ * @destroy: (nullable): called on @user_data after @func ran, or when it is
+ *   dropped
+ *
+ * Calls @func on the next iteration of the loop. Callbacks run in the order
+ * they were added by each thread; a callback added while callbacks run waits
+ * for the next iteration.
+ *
+ * This is the function to call from other threads: it is thread-safe and
+ * wakes the loop. From a callback of the loop it takes no lock.
+ *
+ * Returns: %TRUE if queued; %FALSE if the loop is closed, in which case
+ *   @destroy was called on @user_data
+ */
+gboolean
+gbridge_io_loop_add_callback (GbridgeIOLoop   *self,
+                              GbridgeCallback  func,
+                              gpointer         user_data,
+                              GDestroyNotify   destroy)
+{
+  Callback *cb;
+  gboolean was_empty;
+
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
+
+  if (dispatching_loop == self)
+    {
+      cb = callback_new_local (self);
+      cb->func = func;
+      cb->user_data = user_data;
+      cb->destroy = destroy;
+      callback_list_push (&self->next_local, cb);
+      return TRUE;
+    }
+
+  cb = g_new (Callback, 1);
+  cb->func = func;
+  cb->user_data = user_data;
+  cb->destroy = destroy;
+
+  pthread_mutex_lock (&self->remote_lock);
+  if (self->closed)
+    {
+      pthread_mutex_unlock (&self->remote_lock);
+      g_free (cb);
+      refuse (user_data, destroy);
+      return FALSE;
+    }
+  was_empty = self->remote.head == NULL;
+  callback_list_push (&self->remote, cb);
+  if (was_empty)
+    g_atomic_int_set (&self->remote_pending, TRUE);
+  pthread_mutex_unlock (&self->remote_lock);
+
+  /* Only the first callback of a batch needs to wake the context: until the
+   * loop takes the batch, the wake-up is still pending. */
+  if (was_empty)
+    g_main_context_wakeup (self->context);
+
+  return TRUE;
+}
+
+/**
+ * gbridge_io_loop_spawn_callback:
+ * @self: a #GbridgeIOLoop
+ * @func: (scope notified) (closure user_data) (destroy destroy): the callback
+ * @user_data: data for @func
+ * @destroy: (nullable): called on @user_data after @func ran, or when it is
+ *   dropped
+ *
+ * Tornado's `spawn_callback`: the same as gbridge_io_loop_add_callback(),
+ * for a callback that starts independent work.
+ *
+ * Returns: %TRUE if queued; %FALSE if the loop is closed, in which case
+ *   @destroy was called on @user_data
+ */
+gboolean
+gbridge_io_loop_spawn_callback (GbridgeIOLoop   *self,
+                                GbridgeCallback  func,
+                                gpointer         user_data,
+                                GDestroyNotify   destroy)
+{
+  return gbridge_io_loop_add_callback (self, func, user_data, destroy);
+}
+
+/**
+ * gbridge_io_loop_add_callback_from_signal: (skip)
+ * @self: a #GbridgeIOLoop
+ * @func: the callback
+ * @user_data: data for @func
+ *
+ * Calls @func on the next iteration of the loop. Unlike
+ * gbridge_io_loop_add_callback(), this is async-signal-safe: it neither
+ * allocates memory nor takes a lock, so a plain Unix signal handler may call
+ * it. Up to 256 callbacks can wait at once. Bindings use
+ * gbridge_io_loop_add_signal_handler() or gbridge_io_loop_add_callback()
+ * instead.
+ *
+ * Returns: %TRUE if queued; %FALSE if the loop is closed or 256 callbacks are
+ *   already waiting
+ */
+gboolean
+gbridge_io_loop_add_callback_from_signal (GbridgeIOLoop   *self,
+                                          GbridgeCallback  func,
+                                          gpointer         user_data)
+{
+  int saved_errno = errno;
+  gboolean queued = FALSE;
+
+  if (self != NULL && func != NULL && !g_atomic_int_get (&self->closed))
+    {
+      queued = ring_push (self, func, user_data);
+      if (queued)
+        g_main_context_wakeup (self->context);
+    }
+  errno = saved_errno;
+  return queued;
+}
+
+/**
+ * gbridge_io_loop_time:
+ * @self: a #GbridgeIOLoop
+ *
+ * Gets the loop's clock: monotonic seconds (g_get_monotonic_time() in
+ * seconds), never the wall clock, or the virtual clock of
+ * gbridge_io_loop_use_virtual_clock(). Deadlines of
+ * gbridge_io_loop_call_at() are on this clock.
+ *
+ * Returns: the loop's time in seconds
+ */
+double
+gbridge_io_loop_time (GbridgeIOLoop *self)
+{
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), 0.0);
+
+  return loop_now_us (self) / (double) G_USEC_PER_SEC;
+}
+
+static guint64
+add_timer_us (GbridgeIOLoop   *self,
+              gint64           deadline,
+              GbridgeCallback  func,
+              gpointer         user_data,
+              GDestroyNotify   destroy)
+{
+  TimerSlot *ts;
+  HeapEntry entry;
+  guint slot;
+
+  if (self->closed)
+    {
+      refuse (user_data, destroy);
+      return 0;
+    }
+
+  slot = timer_slot_alloc (self);
+  ts = &self->slots[slot];
+  ts->generation = ts->generation >= GBRIDGE_TIMER_GENERATION_MAX ? 1 : ts->generation + 1;
+  ts->func = func;
+  ts->user_data = user_data;
+  ts->destroy = destroy;
+
+  if (self->heap_len == self->heap_alloc)
+    {
+      self->heap_alloc = MAX (64, self->heap_alloc * 2);
+      self->heap = g_renew (HeapEntry, self->heap, self->heap_alloc);
+    }
+  entry.deadline = deadline;
+  entry.seq = self->timer_seq++;
+  entry.slot = slot;
+  self->heap[self->heap_len++] = entry;
+  heap_sift_up (self, self->heap_len - 1);
+
+  return ((guint64) ts->generation << 32) | slot;
+}
+
+/**
+ * gbridge_io_loop_call_at:
+ * @self: a #GbridgeIOLoop
+ * @when: a deadline on the loop's clock, see gbridge_io_loop_time()
+ * @func: (scope notified) (closure user_data) (destroy destroy): the callback
+ * @user_data: data for @func
+ * @destroy: (nullable): called on @user_data after @func ran, or when the
+ *   timeout is removed
+ *
+ * Calls @func once the loop's clock reaches @when. Timeouts with equal
+ * deadlines run in the order they were added.
+ *
+ * The handle may be ignored: the loop frees the timeout once it ran.
+ *
+ * Returns: a handle for gbridge_io_loop_remove_timeout(), never 0; 0 if the
+ *   loop is closed, in which case @destroy was called on @user_data
+ */
+guint64
+gbridge_io_loop_call_at (GbridgeIOLoop   *self,
+                         double           when,
+                         GbridgeCallback  func,
+                         gpointer         user_data,
+                         GDestroyNotify   destroy)
+{
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), 0);
+  g_return_val_if_fail (func != NULL, 0);
+  g_return_val_if_fail (!isnan (when), 0);
+
+  return add_timer_us (self, seconds_to_us (when), func, user_data, destroy);
+}
+
+/**
+ * gbridge_io_loop_add_timeout:
+ * @self: a #GbridgeIOLoop
+ * @deadline: a deadline on the loop's clock, see gbridge_io_loop_time()
+ * @func: (scope notified) (closure user_data) (destroy destroy): the callback
+ * @user_data: data for @func
+ * @destroy: (nullable): called on @user_data after @func ran, or when the
+ *   timeout is removed
+ *
+ * Tornado's original name for gbridge_io_loop_call_at().
+ *
+ * Returns: a handle for gbridge_io_loop_remove_timeout(); 0 if the loop is
+ *   closed, in which case @destroy was called on @user_data
+ */
+guint64
+gbridge_io_loop_add_timeout (GbridgeIOLoop   *self,
+                             double           deadline,
+                             GbridgeCallback  func,
+                             gpointer         user_data,
+                             GDestroyNotify   destroy)
+{
+  return gbridge_io_loop_call_at (self, deadline, func, user_data, destroy);
+}
+
+/**
+ * gbridge_io_loop_call_later:
+ * @self: a #GbridgeIOLoop
+ * @delay: seconds from now; zero or less runs @func on the next iteration
+ * @func: (scope notified) (closure user_data) (destroy destroy): the callback
+ * @user_data: data for @func
+ * @destroy: (nullable): called on @user_data after @func ran, or when the
+ *   timeout is removed
+ *
+ * Calls @func after @delay seconds on the loop's clock.
+ *
+ * Returns: a handle for gbridge_io_loop_remove_timeout(); 0 if the loop is
+ *   closed, in which case @destroy was called on @user_data
+ */
+guint64
+gbridge_io_loop_call_later (GbridgeIOLoop   *self,
+                            double           delay,
+                            GbridgeCallback  func,
+                            gpointer         user_data,
+                            GDestroyNotify   destroy)
+{
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), 0);
+  g_return_val_if_fail (func != NULL, 0);
+  g_return_val_if_fail (!isnan (delay), 0);
+
+  return add_timer_us (self, loop_now_us (self) + seconds_to_us (delay),
+                       func, user_data, destroy);
+}
+
+/**
+ * gbridge_io_loop_remove_timeout:
+ * @self: a #GbridgeIOLoop
+ * @timeout: a handle from gbridge_io_loop_call_later(),
+ *   gbridge_io_loop_call_at() or gbridge_io_loop_add_timeout()
+ *
+ * Cancels a timeout and calls its destroy-notify. Removing a timeout that
+ * already ran or was removed does nothing, so a handle may be kept past its
+ * timeout's life.
+ *
+ * Returns: %TRUE if the timeout was pending and is now removed
+ */
+gboolean
+gbridge_io_loop_remove_timeout (GbridgeIOLoop *self,
+                                guint64        timeout)
+{
+  guint slot = (guint) (timeout & G_MAXUINT32);
+  guint generation = (guint) (timeout >> 32);
+  TimerSlot *ts;
+  TimerSlot t;
+
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
+
+  if (timeout == 0 || slot >= self->slots_len)
+    return FALSE;
+  ts = &self->slots[slot];
+  if (ts->generation != generation || ts->heap_index == SLOT_FREE)
+    return FALSE;
+
+  if (ts->heap_index != SLOT_DUE)
+    heap_remove (self, ts->heap_index);
+  t = timer_slot_release (self, slot);
+  if (t.destroy != NULL)
+    t.destroy (t.user_data);
+
+  return TRUE;
+}
+
+/**
+ * gbridge_io_loop_add_signal_handler:
+ * @self: a #GbridgeIOLoop
+ * @signum: a Unix signal number that can be caught (not `SIGKILL` or
+ *   `SIGSTOP`)
+ * @func: (scope notified) (closure user_data) (destroy destroy): the handler
+ * @user_data: data for @func
+ * @destroy: (nullable): called on @user_data when the handler is removed
+ * @error: return location for a #GError
+ *
+ * Calls @func on the loop, as an ordinary callback, each time @signum is
+ * delivered; several deliveries between two iterations call it once. The
+ * signal's previous disposition is saved and restored by
+ * gbridge_io_loop_remove_signal_handler().
+ *
+ * One loop at a time handles a given signal. Adding a handler for a signal
+ * this loop already handles replaces the handler.
+ *
+ * On failure, @destroy is called on @user_data before returning.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set if the signal cannot be
+ *   caught (%GBRIDGE_IO_LOOP_ERROR_INVALID_SIGNAL), another loop handles it
+ *   (%GBRIDGE_IO_LOOP_ERROR_EXISTS), or the loop is closed
+ */
+gboolean
+gbridge_io_loop_add_signal_handler (GbridgeIOLoop      *self,
+                                    int                 signum,
+                                    GbridgeSignalFunc   func,
+                                    gpointer            user_data,
+                                    GDestroyNotify      destroy,
+                                    GError            **error)
+{
+  SignalSlot *slot;
+  SignalSlot *old = NULL;
+  struct sigaction action;
+
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->closed)
+    {
+      refuse (user_data, destroy);
+      g_set_error_literal (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED,
+                           _("The loop is closed"));
+      return FALSE;
+    }
+
+  if (signum <= 0 || signum >= NSIG || signum == SIGKILL || signum == SIGSTOP)
+    {
+      refuse (user_data, destroy);
+      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_INVALID_SIGNAL,
+                   _("Signal %d cannot be caught"), signum);
+      return FALSE;
+    }
+
+  slot = g_new0 (SignalSlot, 1);
+  slot->loop = self;
+  slot->signum = signum;
+  slot->ref_count = 1;
+  slot->func = func;
+  slot->user_data = user_data;
+  slot->destroy = destroy;
+
+  memset (&action, 0, sizeof action);
+  action.sa_handler = signal_trampoline;
+  action.sa_flags = SA_RESTART;
+  sigemptyset (&action.sa_mask);
+
+  pthread_mutex_lock (&signal_lock);
+  if (signal_loops[signum] != NULL && signal_loops[signum] != self)
+    {
+      pthread_mutex_unlock (&signal_lock);
+      g_free (slot);
+      refuse (user_data, destroy);
+      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_EXISTS,
+                   _("Signal %d is already handled by another loop"), signum);
+      return FALSE;
+    }
+
+  if (signal_loops[signum] == self)
+    {
+      /* Replace the handler; the disposition saved first stays. */
+      old = signal_slots[signum];
+      slot->previous = old->previous;
+      g_atomic_int_set (&old->removed, TRUE);
+    }
+  else if (sigaction (signum, &action, &slot->previous) < 0)
+    {
+      int saved = errno;
+
+      pthread_mutex_unlock (&signal_lock);
+      g_free (slot);
+      refuse (user_data, destroy);
+      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_INVALID_SIGNAL,
+                   _("Cannot handle signal %d: %s"), signum, g_strerror (saved));
+      return FALSE;
+    }
+  signal_slots[signum] = slot;
+  g_atomic_pointer_set (&signal_loops[signum], self);
+  pthread_mutex_unlock (&signal_lock);
+
+  if (old != NULL)
+    signal_slot_unref (old);
+
+  return TRUE;
+}
+
+/**
+ * gbridge_io_loop_remove_signal_handler:
+ * @self: a #GbridgeIOLoop
+ * @signum: a Unix signal number
+ *
+ * Removes the handler of @signum, restores the disposition the signal had
+ * before gbridge_io_loop_add_signal_handler(), and calls the handler's
+ * destroy-notify.
+ *
+ * Returns: %TRUE if @self handled @signum
+ */
+gboolean
+gbridge_io_loop_remove_signal_handler (GbridgeIOLoop *self,
+                                       int            signum)
+{
+  SignalSlot *slot;
+
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
+
+  if (signum <= 0 || signum >= NSIG)
+    return FALSE;
+
+  slot = signal_slot_steal (self, signum);
+  if (slot == NULL)
+    return FALSE;
+
+  signal_slot_unref (slot);
+  return TRUE;
+}
+
+/**
+ * gbridge_io_loop_use_virtual_clock:
+ * @self: a #GbridgeIOLoop
+ * @now: the time to set the clock to, in seconds
+ *
+ * Switches the loop to a virtual clock, for tests: gbridge_io_loop_time()
+ * returns @now, and the clock moves only when gbridge_io_loop_advance_clock()
+ * or this function moves it. Timeouts run once the virtual clock reaches
+ * their deadline, so timer arithmetic can be asserted exactly without
+ * sleeping. Call it before adding timeouts. Calling it again sets the
+ * virtual clock to @now, backwards too.
+ */
+void
+gbridge_io_loop_use_virtual_clock (GbridgeIOLoop *self,
+                                   double         now)
+{
+  g_return_if_fail (GBRIDGE_IS_IO_LOOP (self));
+  g_return_if_fail (!isnan (now));
+
+  self->virtual_clock = TRUE;
+  self->virtual_now = seconds_to_us (now);
+  g_main_context_wakeup (self->context);
+}
+
+/**
+ * gbridge_io_loop_advance_clock:
+ * @self: a #GbridgeIOLoop using a virtual clock
+ * @seconds: how far to move the clock, in seconds
+ *
+ * Moves the virtual clock of gbridge_io_loop_use_virtual_clock() forward;
+ * the timeouts that become due run on the next iteration.
+ */
+void
+gbridge_io_loop_advance_clock (GbridgeIOLoop *self,
+                               double         seconds)
+{
+  g_return_if_fail (GBRIDGE_IS_IO_LOOP (self));
+  g_return_if_fail (self->virtual_clock);
+  g_return_if_fail (!isnan (seconds));
+
+  self->virtual_now += seconds_to_us (seconds);
+  g_main_context_wakeup (self->context);
+}
