@@ -161,6 +161,8 @@ listener_ready (int             fd,
                                     client_ready, client, client_free,
                                     &error))
     {
+      /* add_handler() has already freed the client, through
+       * client_free(). */
       say ("cannot watch client fd %d: %s", client_fd, error->message);
       return;
     }
@@ -216,9 +218,9 @@ gbridge_demo_echo_start (void)
                                     listener_ready, NULL, listener_free,
                                     &error))
     {
+      /* add_handler() has already closed the socket, through
+       * listener_free(). */
       say ("cannot watch the listening socket: %s", error->message);
-      close (listen_fd);
-      listen_fd = -1;
       return -1;
     }
 
