@@ -1,0 +1,1335 @@
+/* test-io-loop.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <gbridge/gbridge.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <glib-unix.h>
+
+#include "gbridge-io-loop-private.h"
+
+typedef struct
+{
+  GbridgeIOLoop *loop;
+  GMainContext  *context;
+  GPtrArray     *log;       /* of static strings, in the order things ran */
+  guint          destroyed;
+} Fixture;
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  f->loop = gbridge_io_loop_new ();
+  f->context = gbridge_io_loop_get_context (f->loop);
+  f->log = g_ptr_array_new ();
+  f->destroyed = 0;
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_assert_finalize_object (f->loop);
+  g_ptr_array_unref (f->log);
+}
+
+#define TEST(path, func) \
+  g_test_add ("/Gbridge/IOLoop/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+/* Helpers */
+
+typedef struct
+{
+  Fixture    *f;
+  const char *name;
+} LogEntry;
+
+static LogEntry *
+log_entry (Fixture    *f,
+           const char *name)
+{
+  LogEntry *e = g_new (LogEntry, 1);
+
+  e->f = f;
+  e->name = name;
+  return e;
+}
+
+static void
+log_entry_free (gpointer data)
+{
+  LogEntry *e = data;
+
+  e->f->destroyed++;
+  g_free (e);
+}
+
+static void
+log_cb (gpointer data)
+{
+  LogEntry *e = data;
+
+  g_ptr_array_add (e->f->log, (gpointer) e->name);
+}
+
+static char *
+log_join (Fixture *f)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < f->log->len; i++)
+    {
+      if (i > 0)
+        g_string_append_c (s, ' ');
+      g_string_append (s, g_ptr_array_index (f->log, i));
+    }
+  return g_string_free (s, FALSE);
+}
+
+#define assert_log(f, expected) \
+  G_STMT_START { \
+    g_autofree char *__log = log_join (f); \
+    g_assert_cmpstr (__log, ==, expected); \
+  } G_STMT_END
+
+static void
+add_log_callback (Fixture    *f,
+                  const char *name)
+{
+  g_assert_true (gbridge_io_loop_add_callback (f->loop, log_cb, log_entry (f, name), log_entry_free));
+}
+
+static void
+run_pending (Fixture *f)
+{
+  while (g_main_context_iteration (f->context, FALSE))
+    ;
+}
+
+static void
+stop_cb (gpointer data)
+{
+  gbridge_io_loop_stop (data);
+}
+
+static void
+fail_cb (gpointer data)
+{
+  g_error ("watchdog: %s", (const char *) data);
+}
+
+/* A far-away timeout that fails the test if the loop hangs. */
+static guint64
+add_watchdog (Fixture    *f,
+              const char *what)
+{
+  return gbridge_io_loop_call_later (f->loop, 30.0, fail_cb, (gpointer) what, NULL);
+}
+
+static void
+start_loop (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gbridge_io_loop_start (f->loop, &error));
+  g_assert_no_error (error);
+}
+
+static void
+make_pipe (int fds[2])
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_unix_set_fd_nonblocking (fds[0], TRUE, NULL));
+  g_assert_true (g_unix_set_fd_nonblocking (fds[1], TRUE, NULL));
+}
+
+/* Fills the directly watched slots, so the next handlers go into epoll. */
+static void
+fill_direct_slots (Fixture *f,
+                   int      fds[GBRIDGE_DIRECT_FD_MAX][2]);
+
+static void
+idle_handler (int fd, GbridgeIOEvents events, gpointer data)
+{
+  g_error ("idle fd %d became ready (%x)", fd, events);
+}
+
+static void
+fill_direct_slots (Fixture *f,
+                   int      fds[GBRIDGE_DIRECT_FD_MAX][2])
+{
+  for (guint i = 0; i < GBRIDGE_DIRECT_FD_MAX; i++)
+    {
+      make_pipe (fds[i]);
+      g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[i][0], GBRIDGE_IO_EVENTS_READ,
+                                                  idle_handler, NULL, NULL, NULL));
+    }
+}
+
+static void
+close_direct_slots (Fixture *f,
+                    int      fds[GBRIDGE_DIRECT_FD_MAX][2])
+{
+  for (guint i = 0; i < GBRIDGE_DIRECT_FD_MAX; i++)
+    {
+      g_assert_true (gbridge_io_loop_remove_handler (f->loop, fds[i][0]));
+      close (fds[i][0]);
+      close (fds[i][1]);
+    }
+}
+
+/* Callbacks */
+
+static void
+add_stop_from_timeout_cb (gpointer data)
+{
+  Fixture *f = data;
+
+  /* From the loop thread, with nothing else pending: must wake by itself. */
+  gbridge_io_loop_add_callback (f->loop, stop_cb, f->loop, NULL);
+}
+
+static void
+test_add_callback_wakeup (Fixture       *f,
+                          gconstpointer  data)
+{
+  add_watchdog (f, "add_callback from the loop did not wake it");
+  gbridge_io_loop_call_later (f->loop, 0.0, add_stop_from_timeout_cb, f, NULL);
+  start_loop (f);
+}
+
+static gpointer
+add_stop_thread (gpointer data)
+{
+  g_usleep (10 * G_TIME_SPAN_MILLISECOND);
+  gbridge_io_loop_add_callback (data, stop_cb, data, NULL);
+  return NULL;
+}
+
+static void
+test_add_callback_other_thread (Fixture       *f,
+                                gconstpointer  data)
+{
+  GThread *thread;
+
+  add_watchdog (f, "add_callback from another thread did not wake the loop");
+  thread = g_thread_new ("producer", add_stop_thread, f->loop);
+  start_loop (f);
+  g_thread_join (thread);
+}
+
+static void
+test_add_callback_fifo (Fixture       *f,
+                        gconstpointer  data)
+{
+  add_log_callback (f, "a");
+  g_assert_true (gbridge_io_loop_spawn_callback (f->loop, log_cb, log_entry (f, "b"), log_entry_free));
+  add_log_callback (f, "c");
+  run_pending (f);
+  assert_log (f, "a b c");
+  g_assert_cmpuint (f->destroyed, ==, 3);
+}
+
+static void
+add_during_iteration_cb (gpointer data)
+{
+  Fixture *f = data;
+
+  g_ptr_array_add (f->log, "first");
+  add_log_callback (f, "next");
+}
+
+static void
+test_add_callback_next_iteration (Fixture       *f,
+                                  gconstpointer  data)
+{
+  gbridge_io_loop_add_callback (f->loop, add_during_iteration_cb, f, NULL);
+  add_log_callback (f, "second");
+
+  /* One iteration runs the batch queued before it, not what it adds. */
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "first second");
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "first second next");
+}
+
+typedef struct
+{
+  GbridgeIOLoop *loop;
+  guint         *counts;
+  guint          n;
+  guint          first;
+} Producer;
+
+typedef struct
+{
+  guint *count;
+  guint *ran;
+} RaceItem;
+
+static void
+race_cb (gpointer data)
+{
+  RaceItem *item = data;
+
+  (*item->ran)++;
+}
+
+static void
+race_destroy (gpointer data)
+{
+  RaceItem *item = data;
+
+  g_atomic_int_inc ((gint *) item->count);
+  g_free (item);
+}
+
+static gpointer
+race_producer (gpointer data)
+{
+  Producer *p = data;
+
+  for (guint i = 0; i < p->n; i++)
+    {
+      RaceItem *item = g_new (RaceItem, 1);
+
+      item->count = &p->counts[p->first + i];
+      item->ran = &p->counts[p->first + i + 1000];
+      gbridge_io_loop_add_callback (p->loop, race_cb, item, race_destroy);
+      if (i % 50 == 0)
+        g_thread_yield ();
+    }
+  return NULL;
+}
+
+static void
+test_add_callback_race_close (Fixture       *f,
+                              gconstpointer  data)
+{
+  /* counts[i] = destroy-notifies of callback i; counts[1000 + i] = runs. */
+  guint *counts = g_new0 (guint, 2000);
+  Producer producers[4];
+  GThread *threads[4];
+  guint ran = 0;
+
+  for (guint t = 0; t < 4; t++)
+    {
+      producers[t].loop = f->loop;
+      producers[t].counts = counts;
+      producers[t].n = 250;
+      producers[t].first = t * 250;
+      threads[t] = g_thread_new ("producer", race_producer, &producers[t]);
+    }
+
+  /* Run some of them, then close while the producers are still going. */
+  for (guint i = 0; i < 20; i++)
+    g_main_context_iteration (f->context, FALSE);
+  g_assert_true (gbridge_io_loop_close (f->loop, FALSE, NULL));
+
+  for (guint t = 0; t < 4; t++)
+    g_thread_join (threads[t]);
+
+  for (guint i = 0; i < 1000; i++)
+    {
+      g_assert_cmpuint (counts[i], ==, 1);
+      g_assert_cmpuint (counts[1000 + i], <=, 1);
+      ran += counts[1000 + i];
+    }
+  g_test_message ("%u of 1000 callbacks ran before the close", ran);
+  g_free (counts);
+}
+
+/* Handlers */
+
+static void
+count_destroy (gpointer data)
+{
+  Fixture *f = data;
+
+  f->destroyed++;
+}
+
+static void
+read_handler (int fd, GbridgeIOEvents events, gpointer data)
+{
+  Fixture *f = data;
+  char c;
+
+  g_assert_true (events & GBRIDGE_IO_EVENTS_READ);
+  g_assert_cmpint (read (fd, &c, 1), ==, 1);
+  g_ptr_array_add (f->log, "read");
+}
+
+static void
+test_handler_add_twice (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  int fds[2];
+
+  make_pipe (fds);
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
+                                              read_handler, f, count_destroy, &error));
+  g_assert_no_error (error);
+  g_assert_false (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
+                                               read_handler, f, count_destroy, &error));
+  g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_EXISTS);
+  /* The refused registration's destroy-notify ran; the first one still works. */
+  g_assert_cmpuint (f->destroyed, ==, 1);
+
+  g_assert_cmpint (write (fds[1], "x", 1), ==, 1);
+  run_pending (f);
+  assert_log (f, "read");
+
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, fds[0]));
+  g_assert_cmpuint (f->destroyed, ==, 2);
+  close (fds[0]);
+  close (fds[1]);
+}
+
+static void
+test_handler_remove_without_add (Fixture       *f,
+                                 gconstpointer  data)
+{
+  int fds[2];
+
+  make_pipe (fds);
+  g_assert_false (gbridge_io_loop_remove_handler (f->loop, fds[0]));
+  g_assert_false (gbridge_io_loop_remove_handler (f->loop, 12345));
+  close (fds[0]);
+  close (fds[1]);
+}
+
+static void
+test_handler_bad_fd (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) error2 = NULL;
+  int fds[2];
+
+  make_pipe (fds);
+  close (fds[0]);
+  close (fds[1]);
+  g_assert_false (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
+                                               read_handler, f, count_destroy, &error));
+  g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_BAD_FD);
+  g_assert_cmpuint (f->destroyed, ==, 1);
+
+  g_assert_false (gbridge_io_loop_update_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_WRITE, &error2));
+  g_assert_error (error2, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_NOT_FOUND);
+}
+
+typedef struct
+{
+  Fixture *f;
+  int      fds[2][2];
+  guint    calls[2];
+  guint    destroyed;
+} RemoveOther;
+
+static void
+remove_other_destroy (gpointer data)
+{
+  RemoveOther *ro = data;
+
+  ro->destroyed++;
+}
+
+static void
+remove_other_handler (int fd, GbridgeIOEvents events, gpointer data)
+{
+  RemoveOther *ro = data;
+  guint me = fd == ro->fds[0][0] ? 0 : 1;
+
+  ro->calls[me]++;
+  /* Both fds were ready in this iteration: the other must not be called. */
+  g_assert_true (gbridge_io_loop_remove_handler (ro->f->loop, ro->fds[!me][0]));
+  g_assert_true (gbridge_io_loop_remove_handler (ro->f->loop, fd));
+}
+
+static void
+test_handler_remove_other_ready (Fixture       *f,
+                                 gconstpointer  data)
+{
+  int direct[GBRIDGE_DIRECT_FD_MAX][2];
+  RemoveOther ro = { f, };
+
+  if (GPOINTER_TO_INT (data))
+    fill_direct_slots (f, direct);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      make_pipe (ro.fds[i]);
+      g_assert_cmpint (write (ro.fds[i][1], "x", 1), ==, 1);
+      g_assert_true (gbridge_io_loop_add_handler (f->loop, ro.fds[i][0], GBRIDGE_IO_EVENTS_READ,
+                                                  remove_other_handler, &ro, remove_other_destroy, NULL));
+    }
+  run_pending (f);
+  g_assert_cmpuint (ro.calls[0] + ro.calls[1], ==, 1);
+  g_assert_cmpuint (ro.destroyed, ==, 2);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      close (ro.fds[i][0]);
+      close (ro.fds[i][1]);
+    }
+  if (GPOINTER_TO_INT (data))
+    close_direct_slots (f, direct);
+}
+
+static void
+log_events_handler (int fd, GbridgeIOEvents events, gpointer data)
+{
+  Fixture *f = data;
+
+  if (events & GBRIDGE_IO_EVENTS_READ)
+    g_ptr_array_add (f->log, "R");
+  if (events & GBRIDGE_IO_EVENTS_WRITE)
+    g_ptr_array_add (f->log, "W");
+  if (events & GBRIDGE_IO_EVENTS_ERROR)
+    g_ptr_array_add (f->log, "E");
+}
+
+static void
+test_handler_update (Fixture       *f,
+                     gconstpointer  data)
+{
+  int direct[GBRIDGE_DIRECT_FD_MAX][2];
+  int fds[2];
+
+  if (GPOINTER_TO_INT (data))
+    fill_direct_slots (f, direct);
+
+  make_pipe (fds);
+  /* The write end of an empty pipe is writable, never readable. */
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[1], GBRIDGE_IO_EVENTS_READ,
+                                              log_events_handler, f, NULL, NULL));
+  run_pending (f);
+  assert_log (f, "");
+
+  g_assert_true (gbridge_io_loop_update_handler (f->loop, fds[1], GBRIDGE_IO_EVENTS_WRITE, NULL));
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "W");
+
+  /* Level-triggered: still writable on the next iteration. */
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "W W");
+
+  g_assert_true (gbridge_io_loop_update_handler (f->loop, fds[1], GBRIDGE_IO_EVENTS_NONE, NULL));
+  run_pending (f);
+  assert_log (f, "W W");
+
+  /* Hang-up is reported as ERROR even when not asked for. */
+  close (fds[0]);
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "W W E");
+
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, fds[1]));
+  close (fds[1]);
+  if (GPOINTER_TO_INT (data))
+    close_direct_slots (f, direct);
+}
+
+static void
+test_handler_closed_direct (Fixture       *f,
+                            gconstpointer  data)
+{
+  int fds[2];
+
+  make_pipe (fds);
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
+                                              log_events_handler, f, count_destroy, NULL));
+  close (fds[0]);
+  close (fds[1]);
+
+  /* poll() reports the closed fd as invalid: one ERROR, then the handler is
+   * gone, and the loop goes idle instead of spinning. */
+  run_pending (f);
+  assert_log (f, "E");
+  g_assert_cmpuint (f->destroyed, ==, 1);
+  g_assert_false (gbridge_io_loop_remove_handler (f->loop, fds[0]));
+  g_assert_false (g_main_context_iteration (f->context, FALSE));
+}
+
+static void
+test_handler_fd_reuse (Fixture       *f,
+                       gconstpointer  data)
+{
+  int direct[GBRIDGE_DIRECT_FD_MAX][2];
+  int fds[2];
+  int fds2[2];
+
+  fill_direct_slots (f, direct);
+
+  make_pipe (fds);
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
+                                              log_events_handler, f, count_destroy, NULL));
+  /* Closed while registered, and the number handed out again. */
+  close (fds[0]);
+  close (fds[1]);
+  make_pipe (fds2);
+  g_assert_cmpint (fds2[0], ==, fds[0]);
+  g_assert_cmpint (write (fds2[1], "x", 1), ==, 1);
+
+  /* The old handler never hears of the new file. */
+  run_pending (f);
+  assert_log (f, "");
+
+  /* Removing it is fine, and the number can be registered anew. */
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, fds[0]));
+  g_assert_cmpuint (f->destroyed, ==, 1);
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, fds2[0], GBRIDGE_IO_EVENTS_READ,
+                                              read_handler, f, count_destroy, NULL));
+  run_pending (f);
+  assert_log (f, "read");
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, fds2[0]));
+  g_assert_cmpuint (f->destroyed, ==, 2);
+
+  close (fds2[0]);
+  close (fds2[1]);
+  close_direct_slots (f, direct);
+}
+
+static void
+test_handler_regular_file (Fixture       *f,
+                           gconstpointer  data)
+{
+  int direct[GBRIDGE_DIRECT_FD_MAX][2];
+  g_autofree char *path = NULL;
+  int fd;
+
+  /* Past the direct slots, so that epoll gets asked and refuses it. */
+  fill_direct_slots (f, direct);
+
+  fd = g_file_open_tmp ("gbridge-test-XXXXXX", &path, NULL);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, fd, GBRIDGE_IO_EVENTS_READ,
+                                              log_events_handler, f, count_destroy, NULL));
+  /* Like poll(): a regular file is always ready. */
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "R");
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, fd));
+  g_assert_cmpuint (f->destroyed, ==, 1);
+  run_pending (f);
+  assert_log (f, "R");
+
+  close (fd);
+  g_unlink (path);
+  close_direct_slots (f, direct);
+}
+
+typedef struct
+{
+  guint calls;
+  int   fds[2];
+} ManyFd;
+
+static void
+many_handler (int fd, GbridgeIOEvents events, gpointer data)
+{
+  ManyFd *m = data;
+  char c;
+
+  g_assert_cmpint (read (fd, &c, 1), ==, 1);
+  m->calls++;
+}
+
+static void
+test_handler_many (Fixture       *f,
+                   gconstpointer  data)
+{
+  ManyFd m[300] = { { 0, }, };
+  guint rounds = 3;
+
+  for (guint i = 0; i < G_N_ELEMENTS (m); i++)
+    {
+      make_pipe (m[i].fds);
+      g_assert_true (gbridge_io_loop_add_handler (f->loop, m[i].fds[0], GBRIDGE_IO_EVENTS_READ,
+                                                  many_handler, &m[i], NULL, NULL));
+    }
+  /* More ready fds than one epoll_wait() batch returns. */
+  for (guint r = 0; r < rounds; r++)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (m); i++)
+        g_assert_cmpint (write (m[i].fds[1], "x", 1), ==, 1);
+      run_pending (f);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (m); i++)
+    {
+      g_assert_cmpuint (m[i].calls, ==, rounds);
+      g_assert_true (gbridge_io_loop_remove_handler (f->loop, m[i].fds[0]));
+      close (m[i].fds[0]);
+      close (m[i].fds[1]);
+    }
+}
+
+/* Timeouts */
+
+typedef struct
+{
+  Fixture *f;
+  guint64  other;
+} RemoveTimeout;
+
+static void
+remove_timeout_cb (gpointer data)
+{
+  RemoveTimeout *rt = data;
+
+  g_ptr_array_add (rt->f->log, "remover");
+  g_assert_true (gbridge_io_loop_remove_timeout (rt->f->loop, rt->other));
+}
+
+static void
+test_timeout_remove_from_timeout (Fixture       *f,
+                                  gconstpointer  data)
+{
+  RemoveTimeout rt = { f, 0 };
+
+  gbridge_io_loop_use_virtual_clock (f->loop, 100.0);
+  /* Both due in the same iteration; the first cancels the second. */
+  gbridge_io_loop_call_at (f->loop, 101.0, remove_timeout_cb, &rt, NULL);
+  rt.other = gbridge_io_loop_call_at (f->loop, 101.0, log_cb, log_entry (f, "removed"), log_entry_free);
+  gbridge_io_loop_advance_clock (f->loop, 5.0);
+  run_pending (f);
+  assert_log (f, "remover");
+  g_assert_cmpuint (f->destroyed, ==, 1);
+}
+
+static void
+test_timeout_order (Fixture       *f,
+                    gconstpointer  data)
+{
+  gbridge_io_loop_use_virtual_clock (f->loop, 1000.0);
+  g_assert_cmpfloat (gbridge_io_loop_time (f->loop), ==, 1000.0);
+
+  gbridge_io_loop_call_at (f->loop, 1005.0, log_cb, log_entry (f, "a5"), log_entry_free);
+  gbridge_io_loop_call_later (f->loop, 5.0, log_cb, log_entry (f, "b5"), log_entry_free);
+  gbridge_io_loop_add_timeout (f->loop, 1003.0, log_cb, log_entry (f, "c3"), log_entry_free);
+  gbridge_io_loop_call_at (f->loop, 1005.0, log_cb, log_entry (f, "d5"), log_entry_free);
+  gbridge_io_loop_call_later (f->loop, -1.0, log_cb, log_entry (f, "now"), log_entry_free);
+  gbridge_io_loop_call_at (f->loop, 1004.0, log_cb, log_entry (f, "e4"), log_entry_free);
+
+  run_pending (f);
+  assert_log (f, "now");
+
+  gbridge_io_loop_advance_clock (f->loop, 3.5);
+  run_pending (f);
+  assert_log (f, "now c3");
+
+  /* Equal deadlines run in the order they were added. */
+  gbridge_io_loop_advance_clock (f->loop, 10.0);
+  run_pending (f);
+  assert_log (f, "now c3 e4 a5 b5 d5");
+  g_assert_cmpuint (f->destroyed, ==, 6);
+}
+
+static void
+test_timeout_remove_after_fire (Fixture       *f,
+                                gconstpointer  data)
+{
+  guint64 handle;
+  guint64 handle2;
+
+  gbridge_io_loop_use_virtual_clock (f->loop, 0.0);
+  handle = gbridge_io_loop_call_later (f->loop, 1.0, log_cb, log_entry (f, "t"), log_entry_free);
+  g_assert_cmpuint (handle, !=, 0);
+  gbridge_io_loop_advance_clock (f->loop, 1.0);
+  run_pending (f);
+  assert_log (f, "t");
+  g_assert_cmpuint (f->destroyed, ==, 1);
+
+  g_assert_false (gbridge_io_loop_remove_timeout (f->loop, handle));
+  g_assert_false (gbridge_io_loop_remove_timeout (f->loop, 0));
+
+  /* The slot is reused, but the stale handle does not reach the new timer. */
+  handle2 = gbridge_io_loop_call_later (f->loop, 1.0, log_cb, log_entry (f, "u"), log_entry_free);
+  g_assert_cmpuint (handle2, !=, handle);
+  g_assert_false (gbridge_io_loop_remove_timeout (f->loop, handle));
+  g_assert_true (gbridge_io_loop_remove_timeout (f->loop, handle2));
+  g_assert_false (gbridge_io_loop_remove_timeout (f->loop, handle2));
+  g_assert_cmpuint (f->destroyed, ==, 2);
+
+  /* Handles stay exact in a JavaScript number. */
+  g_assert_cmpuint (handle2, <, G_GUINT64_CONSTANT (1) << 53);
+}
+
+static void
+test_timeout_heap (Fixture       *f,
+                   gconstpointer  data)
+{
+  guint64 handles[2000];
+  GRand *rand = g_rand_new_with_seed (7);
+  double last = -1;
+  guint n_run = 0;
+  double *stamps = g_new0 (double, G_N_ELEMENTS (handles));
+
+  gbridge_io_loop_use_virtual_clock (f->loop, 0.0);
+  /* Random deadlines, half of them cancelled: the rest run sorted. */
+  for (guint i = 0; i < G_N_ELEMENTS (handles); i++)
+    {
+      stamps[i] = g_rand_int_range (rand, 1, 1000);
+      handles[i] = gbridge_io_loop_call_at (f->loop, stamps[i], log_cb, log_entry (f, "x"), log_entry_free);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (handles); i += 2)
+    g_assert_true (gbridge_io_loop_remove_timeout (f->loop, handles[i]));
+  g_assert_cmpuint (f->destroyed, ==, G_N_ELEMENTS (handles) / 2);
+
+  for (guint t = 1; t <= 1000; t++)
+    {
+      guint before = f->log->len;
+
+      gbridge_io_loop_advance_clock (f->loop, 1.0);
+      run_pending (f);
+      for (guint i = before; i < f->log->len; i++)
+        {
+          g_assert_cmpfloat (t, >=, last);
+          last = t;
+          n_run++;
+        }
+      /* Exactly the live timers with this deadline ran now. */
+      {
+        guint expected = 0;
+
+        for (guint i = 1; i < G_N_ELEMENTS (handles); i += 2)
+          expected += stamps[i] == t;
+        g_assert_cmpuint (f->log->len - before, ==, expected);
+      }
+    }
+  g_assert_cmpuint (n_run, ==, G_N_ELEMENTS (handles) / 2);
+  g_assert_cmpuint (f->destroyed, ==, G_N_ELEMENTS (handles));
+  g_rand_free (rand);
+  g_free (stamps);
+}
+
+typedef struct
+{
+  GbridgeIOLoop *loop;
+  double         deadline;
+  double         fired;
+} RealTimer;
+
+static void
+real_timer_cb (gpointer data)
+{
+  RealTimer *rt = data;
+
+  rt->fired = gbridge_io_loop_time (rt->loop);
+  gbridge_io_loop_stop (rt->loop);
+}
+
+static void
+test_timeout_real_clock (Fixture       *f,
+                         gconstpointer  data)
+{
+  RealTimer rt = { f->loop, 0, 0 };
+  double before = gbridge_io_loop_time (f->loop);
+
+  /* Monotonic, in seconds. */
+  g_assert_cmpfloat (fabs (before - g_get_monotonic_time () / 1e6), <, 1.0);
+  add_watchdog (f, "a 5 ms timer never fired");
+  rt.deadline = before + 0.005;
+  gbridge_io_loop_call_at (f->loop, rt.deadline, real_timer_cb, &rt, NULL);
+  start_loop (f);
+  /* Never early: a timeout does not run before its deadline. */
+  g_assert_cmpfloat (rt.fired, >=, rt.deadline);
+}
+
+/* start / stop / close */
+
+static void
+reentrant_start_cb (gpointer data)
+{
+  Fixture *f = data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gbridge_io_loop_is_running (f->loop));
+  g_assert_false (gbridge_io_loop_start (f->loop, &error));
+  g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_RUNNING);
+  g_clear_error (&error);
+
+  g_assert_false (gbridge_io_loop_close (f->loop, FALSE, &error));
+  g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_RUNNING);
+
+  g_ptr_array_add (f->log, "checked");
+  gbridge_io_loop_stop (f->loop);
+}
+
+static void
+test_start_reentrant (Fixture       *f,
+                      gconstpointer  data)
+{
+  add_watchdog (f, "start re-entrancy");
+  g_assert_false (gbridge_io_loop_is_running (f->loop));
+  gbridge_io_loop_add_callback (f->loop, reentrant_start_cb, f, NULL);
+  start_loop (f);
+  g_assert_false (gbridge_io_loop_is_running (f->loop));
+  assert_log (f, "checked");
+}
+
+static void
+test_stop_before_start (Fixture       *f,
+                        gconstpointer  data)
+{
+  add_log_callback (f, "pending");
+  gbridge_io_loop_stop (f->loop);
+  /* Returns at once, without running anything. */
+  start_loop (f);
+  assert_log (f, "");
+
+  /* Only once: the next start runs until the next stop. */
+  gbridge_io_loop_add_callback (f->loop, stop_cb, f->loop, NULL);
+  start_loop (f);
+  assert_log (f, "pending");
+}
+
+static void
+test_close_destroy_notifies (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  int fds[2];
+  int fds2[2];
+
+  make_pipe (fds);
+  make_pipe (fds2);
+  add_log_callback (f, "cb");
+  gbridge_io_loop_call_later (f->loop, 10, log_cb, log_entry (f, "t"), log_entry_free);
+  gbridge_io_loop_call_later (f->loop, 20, log_cb, log_entry (f, "t2"), log_entry_free);
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
+                                              log_events_handler, f, count_destroy, NULL));
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, fds2[0], GBRIDGE_IO_EVENTS_READ,
+                                              log_events_handler, f, count_destroy, NULL));
+
+  g_assert_true (gbridge_io_loop_close (f->loop, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (gbridge_io_loop_is_closed (f->loop));
+  g_assert_cmpuint (f->destroyed, ==, 5);
+  assert_log (f, "");
+  /* all_fds closed the registered descriptors, and only those. */
+  g_assert_cmpint (fcntl (fds[0], F_GETFD), ==, -1);
+  g_assert_cmpint (fcntl (fds[1], F_GETFD), !=, -1);
+
+  /* Closing again is harmless and calls nothing twice. */
+  g_assert_true (gbridge_io_loop_close (f->loop, TRUE, NULL));
+  g_assert_cmpuint (f->destroyed, ==, 5);
+
+  /* Whatever comes later is refused, and its destroy-notify still runs. */
+  g_assert_false (gbridge_io_loop_add_callback (f->loop, log_cb, log_entry (f, "late"), log_entry_free));
+  g_assert_cmpuint (gbridge_io_loop_call_later (f->loop, 1, log_cb, log_entry (f, "late"), log_entry_free), ==, 0);
+  g_assert_false (gbridge_io_loop_add_handler (f->loop, fds[1], GBRIDGE_IO_EVENTS_WRITE,
+                                               log_events_handler, f, count_destroy, &error));
+  g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_assert_false (gbridge_io_loop_start (f->loop, &error));
+  g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED);
+  g_assert_cmpuint (f->destroyed, ==, 8);
+  assert_log (f, "");
+
+  close (fds[1]);
+  close (fds2[1]);
+}
+
+static void
+test_finalize_destroy_notifies (Fixture       *f,
+                                gconstpointer  data)
+{
+  GbridgeIOLoop *loop = gbridge_io_loop_new ();
+  int fds[2];
+
+  make_pipe (fds);
+  gbridge_io_loop_add_callback (loop, log_cb, log_entry (f, "cb"), log_entry_free);
+  gbridge_io_loop_call_later (loop, 10, log_cb, log_entry (f, "t"), log_entry_free);
+  g_assert_true (gbridge_io_loop_add_handler (loop, fds[0], GBRIDGE_IO_EVENTS_READ,
+                                              log_events_handler, f, count_destroy, NULL));
+  g_assert_finalize_object (loop);
+  g_assert_cmpuint (f->destroyed, ==, 3);
+  assert_log (f, "");
+  /* Without all_fds, the descriptors stay open. */
+  g_assert_cmpint (fcntl (fds[0], F_GETFD), !=, -1);
+  close (fds[0]);
+  close (fds[1]);
+}
+
+/* Current and default loops */
+
+static void
+check_current_cb (gpointer data)
+{
+  Fixture *f = data;
+
+  g_assert_true (gbridge_io_loop_get_current () == f->loop);
+  /* A private context is the thread-default one while the loop runs. */
+  g_assert_true (g_main_context_get_thread_default () == f->context);
+  g_ptr_array_add (f->log, "current");
+  gbridge_io_loop_stop (f->loop);
+}
+
+static gpointer
+current_thread (gpointer data)
+{
+  Fixture *f = data;
+  GbridgeIOLoop *other = gbridge_io_loop_new ();
+
+  /* A new thread has no current loop. */
+  g_assert_null (gbridge_io_loop_get_current ());
+
+  gbridge_io_loop_make_current (other);
+  g_assert_true (gbridge_io_loop_get_current () == other);
+
+  /* While started, the running loop is current; afterwards, the previous. */
+  gbridge_io_loop_add_callback (f->loop, check_current_cb, f, NULL);
+  start_loop (f);
+  g_assert_true (gbridge_io_loop_get_current () == other);
+
+  gbridge_io_loop_clear_current ();
+  g_assert_null (gbridge_io_loop_get_current ());
+  g_assert_finalize_object (other);
+
+  /* Made current, a loop is kept alive by the thread until it exits. */
+  gbridge_io_loop_make_current (f->loop);
+  return NULL;
+}
+
+static void
+test_current (Fixture       *f,
+              gconstpointer  data)
+{
+  GThread *thread = g_thread_new ("current", current_thread, f);
+
+  g_thread_join (thread);
+  assert_log (f, "current");
+}
+
+static void
+test_default (Fixture       *f,
+              gconstpointer  data)
+{
+  GbridgeIOLoop *loop = gbridge_io_loop_get_default ();
+  GbridgeIOLoop *on_default = gbridge_io_loop_new_for_context (NULL);
+
+  g_assert_true (loop == gbridge_io_loop_get_default ());
+  g_assert_true (gbridge_io_loop_get_context (loop) == g_main_context_default ());
+  g_assert_true (gbridge_io_loop_get_context (on_default) == g_main_context_default ());
+  g_assert_true (gbridge_io_loop_get_context (f->loop) != g_main_context_default ());
+
+  /* A plain GMainLoop on the default context runs gbridge callbacks. */
+  {
+    GMainLoop *main_loop = g_main_loop_new (NULL, FALSE);
+
+    gbridge_io_loop_add_callback (on_default, log_cb, log_entry (f, "on-default"), log_entry_free);
+    gbridge_io_loop_call_later (on_default, 0.001, (GbridgeCallback) g_main_loop_quit, main_loop, NULL);
+    g_main_loop_run (main_loop);
+    g_main_loop_unref (main_loop);
+  }
+  assert_log (f, "on-default");
+  g_assert_finalize_object (on_default);
+}
+
+/* Nested main loops */
+
+typedef struct
+{
+  Fixture   *f;
+  GMainLoop *nested;
+  int        fds[2];
+} Nested;
+
+static void
+nested_quit_handler (int fd, GbridgeIOEvents events, gpointer data)
+{
+  Nested *n = data;
+  char c;
+
+  g_assert_cmpint (read (fd, &c, 1), ==, 1);
+  g_ptr_array_add (n->f->log, "fd");
+  gbridge_io_loop_remove_handler (n->f->loop, fd);
+  g_main_loop_quit (n->nested);
+}
+
+static void
+nested_timer_cb (gpointer data)
+{
+  Nested *n = data;
+
+  g_ptr_array_add (n->f->log, "timer");
+  g_assert_cmpint (write (n->fds[1], "x", 1), ==, 1);
+}
+
+static void
+nested_modal_cb (gpointer data)
+{
+  Nested *n = data;
+
+  g_ptr_array_add (n->f->log, "modal{");
+  gbridge_io_loop_add_callback (n->f->loop, log_cb, log_entry (n->f, "inner-cb"), log_entry_free);
+  gbridge_io_loop_call_later (n->f->loop, 0.001, nested_timer_cb, n, NULL);
+  g_assert_true (gbridge_io_loop_add_handler (n->f->loop, n->fds[0], GBRIDGE_IO_EVENTS_READ,
+                                              nested_quit_handler, n, NULL, NULL));
+  /* As a modal dialog would. */
+  g_main_loop_run (n->nested);
+  g_ptr_array_add (n->f->log, "}");
+}
+
+static void
+test_nested (Fixture       *f,
+             gconstpointer  data)
+{
+  Nested n = { f, g_main_loop_new (f->context, FALSE), };
+
+  make_pipe (n.fds);
+  add_watchdog (f, "nested loop starved gbridge");
+  gbridge_io_loop_add_callback (f->loop, nested_modal_cb, &n, NULL);
+  /* Queued in the same batch as the modal callback: must not wait for it. */
+  add_log_callback (f, "same-batch");
+  gbridge_io_loop_add_callback (f->loop, stop_cb, f->loop, NULL);
+  start_loop (f);
+  assert_log (f, "modal{ same-batch inner-cb timer fd }");
+  g_main_loop_unref (n.nested);
+  close (n.fds[0]);
+  close (n.fds[1]);
+}
+
+/* Signals */
+
+static void
+signal_cb (int signum, gpointer data)
+{
+  Fixture *f = data;
+
+  g_assert_cmpint (signum, ==, SIGUSR1);
+  g_ptr_array_add (f->log, "SIGUSR1");
+}
+
+static void
+test_signal_handler (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  struct sigaction after;
+  GbridgeIOLoop *other = gbridge_io_loop_new ();
+
+  /* A disposition of our own, to be restored. */
+  signal (SIGUSR1, SIG_IGN);
+
+  g_assert_true (gbridge_io_loop_add_signal_handler (f->loop, SIGUSR1, signal_cb, f, count_destroy, &error));
+  g_assert_no_error (error);
+
+  raise (SIGUSR1);
+  run_pending (f);
+  assert_log (f, "SIGUSR1");
+
+  /* Two deliveries before the loop looks: one call. */
+  raise (SIGUSR1);
+  raise (SIGUSR1);
+  run_pending (f);
+  assert_log (f, "SIGUSR1 SIGUSR1");
+
+  /* Another loop cannot take it while this one has it. */
+  g_assert_false (gbridge_io_loop_add_signal_handler (other, SIGUSR1, signal_cb, f, count_destroy, &error));
+  g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_EXISTS);
+  g_clear_error (&error);
+  g_assert_cmpuint (f->destroyed, ==, 1);
+
+  /* Replacing on the same loop destroys the old handler. */
+  g_assert_true (gbridge_io_loop_add_signal_handler (f->loop, SIGUSR1, signal_cb, f, count_destroy, NULL));
+  g_assert_cmpuint (f->destroyed, ==, 2);
+
+  g_assert_true (gbridge_io_loop_remove_signal_handler (f->loop, SIGUSR1));
+  g_assert_cmpuint (f->destroyed, ==, 3);
+  g_assert_false (gbridge_io_loop_remove_signal_handler (f->loop, SIGUSR1));
+  g_assert_false (gbridge_io_loop_remove_signal_handler (other, SIGUSR1));
+
+  sigaction (SIGUSR1, NULL, &after);
+  g_assert_true (after.sa_handler == SIG_IGN);
+  raise (SIGUSR1);
+  run_pending (f);
+  assert_log (f, "SIGUSR1 SIGUSR1");
+
+  /* Now the other loop may take it. */
+  g_assert_true (gbridge_io_loop_add_signal_handler (other, SIGUSR1, signal_cb, f, count_destroy, NULL));
+  g_assert_finalize_object (other);
+  g_assert_cmpuint (f->destroyed, ==, 4);
+  sigaction (SIGUSR1, NULL, &after);
+  g_assert_true (after.sa_handler == SIG_IGN);
+  signal (SIGUSR1, SIG_DFL);
+}
+
+static void
+test_signal_invalid (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (gbridge_io_loop_add_signal_handler (f->loop, SIGKILL, signal_cb, f, count_destroy, &error));
+  g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_INVALID_SIGNAL);
+  g_clear_error (&error);
+  g_assert_false (gbridge_io_loop_add_signal_handler (f->loop, 0, signal_cb, f, count_destroy, &error));
+  g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_INVALID_SIGNAL);
+  g_assert_cmpuint (f->destroyed, ==, 2);
+}
+
+static GbridgeIOLoop *signal_target;
+static Fixture *signal_fixture;
+
+static void
+from_signal_cb (gpointer data)
+{
+  g_ptr_array_add (signal_fixture->log, data);
+}
+
+static void
+plain_signal_handler (int signum)
+{
+  /* Runs in signal context: nothing but async-signal-safe calls. */
+  gbridge_io_loop_add_callback_from_signal (signal_target, from_signal_cb, "from-signal");
+}
+
+static void
+test_add_callback_from_signal (Fixture       *f,
+                               gconstpointer  data)
+{
+  struct sigaction action = { 0, }, previous;
+
+  signal_target = f->loop;
+  signal_fixture = f;
+  action.sa_handler = plain_signal_handler;
+  sigemptyset (&action.sa_mask);
+  sigaction (SIGUSR2, &action, &previous);
+
+  add_watchdog (f, "callback from a signal handler never ran");
+  raise (SIGUSR2);
+  gbridge_io_loop_add_callback (f->loop, log_cb, log_entry (f, "after"), log_entry_free);
+  g_assert_true (g_main_context_iteration (f->context, TRUE));
+  assert_log (f, "after from-signal");
+
+  /* The ring holds 256; more are refused, not lost silently. */
+  for (guint i = 0; i < 256; i++)
+    g_assert_true (gbridge_io_loop_add_callback_from_signal (f->loop, from_signal_cb, "r"));
+  g_assert_false (gbridge_io_loop_add_callback_from_signal (f->loop, from_signal_cb, "r"));
+  run_pending (f);
+  g_assert_cmpuint (f->log->len, ==, 2 + 256);
+  g_assert_true (gbridge_io_loop_add_callback_from_signal (f->loop, from_signal_cb, "r"));
+  run_pending (f);
+  g_assert_cmpuint (f->log->len, ==, 2 + 257);
+
+  sigaction (SIGUSR2, &previous, NULL);
+}
+
+/* Translations */
+
+static void
+test_translated_error (Fixture       *f,
+                       gconstpointer  data)
+{
+  const char *localedir = g_getenv ("GBRIDGE_BUILD_LOCALEDIR");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) error2 = NULL;
+  int fds[2];
+
+  if (localedir == NULL)
+    {
+      g_test_skip ("GBRIDGE_BUILD_LOCALEDIR is not set");
+      return;
+    }
+
+  make_pipe (fds);
+  if (g_test_subprocess ())
+    {
+      /* LANGUAGE is honoured under any locale but plain "C". */
+      g_setenv ("LANGUAGE", g_test_get_path ()[strlen (g_test_get_path ()) - 2] == 'd' ? "de" : "fr", TRUE);
+      setlocale (LC_ALL, "C.UTF-8");
+      bindtextdomain (GETTEXT_PACKAGE, localedir);
+
+      gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ, log_events_handler, f, NULL, NULL);
+      gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ, log_events_handler, f, NULL, &error);
+      g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_EXISTS);
+      g_print ("%s\n", error->message);
+      gbridge_io_loop_close (f->loop, FALSE, NULL);
+      gbridge_io_loop_start (f->loop, &error2);
+      g_print ("%s\n", error2->message);
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  if (g_str_has_suffix (g_test_get_path (), "/de"))
+    {
+      g_test_trap_assert_stdout_unmatched ("*already has a handler*");
+      g_test_trap_assert_stdout ("*Dateideskriptor*");
+      g_test_trap_assert_stdout ("*geschlossen*");
+    }
+  else
+    {
+      g_test_trap_assert_stdout_unmatched ("*already has a handler*");
+      g_test_trap_assert_stdout ("*descripteur de fichier*");
+      g_test_trap_assert_stdout ("*fermée*");
+    }
+  close (fds[0]);
+  close (fds[1]);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  TEST ("add-callback/wakeup", test_add_callback_wakeup);
+  TEST ("add-callback/other-thread", test_add_callback_other_thread);
+  TEST ("add-callback/fifo", test_add_callback_fifo);
+  TEST ("add-callback/next-iteration", test_add_callback_next_iteration);
+  TEST ("add-callback/race-close", test_add_callback_race_close);
+  TEST ("add-callback/from-signal", test_add_callback_from_signal);
+  TEST ("handler/add-twice", test_handler_add_twice);
+  TEST ("handler/remove-without-add", test_handler_remove_without_add);
+  TEST ("handler/bad-fd", test_handler_bad_fd);
+  g_test_add ("/Gbridge/IOLoop/handler/remove-other-ready/direct", Fixture, GINT_TO_POINTER (0),
+              fixture_setup, test_handler_remove_other_ready, fixture_teardown);
+  g_test_add ("/Gbridge/IOLoop/handler/remove-other-ready/epoll", Fixture, GINT_TO_POINTER (1),
+              fixture_setup, test_handler_remove_other_ready, fixture_teardown);
+  g_test_add ("/Gbridge/IOLoop/handler/update/direct", Fixture, GINT_TO_POINTER (0),
+              fixture_setup, test_handler_update, fixture_teardown);
+  g_test_add ("/Gbridge/IOLoop/handler/update/epoll", Fixture, GINT_TO_POINTER (1),
+              fixture_setup, test_handler_update, fixture_teardown);
+  TEST ("handler/closed-while-registered", test_handler_closed_direct);
+  TEST ("handler/fd-reuse", test_handler_fd_reuse);
+  TEST ("handler/regular-file", test_handler_regular_file);
+  TEST ("handler/many", test_handler_many);
+  TEST ("timeout/remove-from-timeout", test_timeout_remove_from_timeout);
+  TEST ("timeout/order", test_timeout_order);
+  TEST ("timeout/remove-after-fire", test_timeout_remove_after_fire);
+  TEST ("timeout/heap", test_timeout_heap);
+  TEST ("timeout/real-clock", test_timeout_real_clock);
+  TEST ("start/reentrant", test_start_reentrant);
+  TEST ("start/stop-before-start", test_stop_before_start);
+  TEST ("close/destroy-notifies", test_close_destroy_notifies);
+  TEST ("close/finalize", test_finalize_destroy_notifies);
+  TEST ("current", test_current);
+  TEST ("default", test_default);
+  TEST ("nested", test_nested);
+  TEST ("signal/handler", test_signal_handler);
+  TEST ("signal/invalid", test_signal_invalid);
+  TEST ("translated-error/de", test_translated_error);
+  TEST ("translated-error/fr", test_translated_error);
+
+  return g_test_run ();
+}
