@@ -82,8 +82,9 @@ test_timer_and_fd_handler ()
     }
   catch (Error e)
     {
-      assert_true (e.domain == Quark.from_string ("gbridge-io-loop-error-quark"));
-      assert_cmpint (e.code, CompareOperator.EQ, Gbridge.IOLoopError.EXISTS);
+      assert_true (e is Gbridge.IOLoopError);
+      assert_true (e.matches (Gbridge.IOLoopError.quark (),
+                              Gbridge.IOLoopError.EXISTS));
     }
 
   var handle = loop.call_later (0.02, () => {
