@@ -138,3 +138,11 @@ def test_loop_in_a_worker_thread(loop):
     thread.join(10)
     assert not thread.is_alive()
     assert seen == worker_ident
+
+
+def test_current_loop_while_running(loop):
+    seen = []
+    loop.add_callback(lambda: seen.append(Gbridge.IOLoop.get_current()))
+    loop.add_callback(loop.stop)
+    run_loop(loop)
+    assert seen == [loop]

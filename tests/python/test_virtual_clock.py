@@ -3,6 +3,8 @@
 # With a virtual clock, timer arithmetic is exact: the tests below compare
 # times with ==, never with a tolerance.
 
+import random
+
 import gi
 
 gi.require_version('Gbridge', '1')
@@ -184,3 +186,33 @@ def test_periodic_callback_jitter_is_reproducible():
     step = 1.0 / 32
     for before, after in zip([0.0] + ticks, ticks):
         assert 0.75 - step <= after - before <= 1.25 + step
+
+
+def test_timer_heap_matches_a_model(loop):
+    """Random deadlines and cancellations against a sorted-list model."""
+    rng = random.Random(20240611)
+    loop.use_virtual_clock(0.0)
+    fired = []
+    pending = {}   # handle -> (deadline, sequence)
+    for seq in range(2000):
+        deadline = rng.randrange(0, 400) / 4.0
+        handle = loop.call_at(deadline, fired.append, seq)
+        pending[handle] = (deadline, seq)
+        if rng.random() < 0.3:
+            victim = rng.choice(list(pending))
+            assert loop.remove_timeout(victim)
+            del pending[victim]
+
+    expected = [seq for (deadline, seq) in sorted(pending.values())]
+    # Advance in uneven steps; each step runs exactly the timers now due.
+    now = 0.0
+    while now < 100.0:
+        step = rng.choice([0.25, 0.5, 1.75, 3.0])
+        loop.advance_clock(step)
+        now += step
+        run_one_iteration(loop)
+        due = [seq for (deadline, seq) in sorted(pending.values()) if deadline <= now]
+        assert fired == due
+    assert fired == expected
+    for handle in pending:
+        assert loop.remove_timeout(handle) is False
