@@ -65,6 +65,12 @@
  * when it is refused because the loop is already closed.
  */
 
+/**
+ * GbridgeIOLoop:
+ *
+ * A Tornado-style I/O loop on a #GMainContext. Its fields are private.
+ */
+
 typedef struct _Callback   Callback;
 typedef struct _Handler    Handler;
 typedef struct _SignalSlot SignalSlot;
@@ -215,6 +221,13 @@ static GParamSpec *properties[N_PROPS];
 
 G_DEFINE_FINAL_TYPE (GbridgeIOLoop, gbridge_io_loop, G_TYPE_OBJECT)
 
+/**
+ * gbridge_io_loop_error_quark:
+ *
+ * Gets the error domain of #GbridgeIOLoop, %GBRIDGE_IO_LOOP_ERROR.
+ *
+ * Returns: the error domain's #GQuark
+ */
 G_DEFINE_QUARK (gbridge-io-loop-error-quark, gbridge_io_loop_error)
 
 /* The loop whose source this thread is dispatching right now: callbacks it

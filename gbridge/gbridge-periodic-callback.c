@@ -28,6 +28,12 @@
  * so it keeps running even if the caller drops its own reference.
  */
 
+/**
+ * GbridgePeriodicCallback:
+ *
+ * Calls a function periodically on a #GbridgeIOLoop. Its fields are private.
+ */
+
 struct _GbridgePeriodicCallback
 {
   GObject parent_instance;
