@@ -32,8 +32,12 @@ def test_library_comes_from_the_build_tree():
         libs = {line.split()[-1] for line in maps
                 if 'libgbridge-1.so' in line}
     assert libs, 'libgbridge-1.so is not mapped'
-    build_dir = _first_path_entry('LD_LIBRARY_PATH')
-    assert {os.path.dirname(os.path.realpath(lib)) for lib in libs} == {build_dir}
+    # The typelib is <build>/introspection/Gbridge-1.typelib, the library
+    # <build>/gbridge/libgbridge-1.so.*.  (meson may prepend more directories
+    # to LD_LIBRARY_PATH, so do not rely on its first entry.)
+    build_root = os.path.dirname(_first_path_entry('GI_TYPELIB_PATH'))
+    assert {os.path.dirname(os.path.realpath(lib)) for lib in libs} == \
+        {os.path.join(build_root, 'gbridge')}
     loop.close(False)
 
 
