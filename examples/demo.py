@@ -121,7 +121,8 @@ class Client:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description='A C echo server and a Python client on one Gbridge loop.')
     parser.add_argument('--echo-lib', default=os.environ.get('GBRIDGE_DEMO_ECHO_LIB'),
                         help='path of libgbridge-demo-echo.so')
     parser.add_argument('--glib-main-loop', action='store_true',

@@ -4,6 +4,7 @@
 # module and ways to run a loop under a watchdog.
 
 import ctypes
+import os
 import threading
 
 
@@ -11,7 +12,7 @@ class Helper:
     """The C helper module, loaded with ctypes."""
 
     def __init__(self, path):
-        self.lib = ctypes.CDLL(path)
+        self.lib = ctypes.CDLL(os.path.abspath(path))
         self.lib.gbridge_test_log_clear.restype = None
         self.lib.gbridge_test_log_clear.argtypes = []
         self.lib.gbridge_test_log_append.restype = None
