@@ -9,10 +9,6 @@
 
 G_BEGIN_DECLS
 
-/* Timers and handles: a handle is (generation << 32) | slot. Generations
- * stay below 2^20 so that every handle is exact in a JavaScript number. */
-#define GBRIDGE_TIMER_GENERATION_MAX ((1u << 20) - 1)
-
 /* Up to this many file descriptors are watched directly on the loop's
  * GSource (one pollfd each); past it, further descriptors go into one epoll
  * set that is itself one pollfd. Direct watching saves the nested

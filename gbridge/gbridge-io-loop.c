@@ -7,12 +7,13 @@
 
 #include "gbridge-io-loop.h"
 #include "gbridge-io-loop-private.h"
+#include "gbridge-signal-private.h"
+#include "gbridge-timer-heap-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -73,7 +74,6 @@
 
 typedef struct _Callback   Callback;
 typedef struct _Handler    Handler;
-typedef struct _SignalSlot SignalSlot;
 
 struct _Callback
 {
@@ -88,32 +88,6 @@ typedef struct
   Callback *head;
   Callback *tail;
 } CallbackList;
-
-typedef struct
-{
-  gint64 deadline;
-  guint64 seq;
-  guint slot;
-} HeapEntry;
-
-#define SLOT_FREE G_MAXUINT
-#define SLOT_DUE  (G_MAXUINT - 1)
-
-typedef struct
-{
-  GbridgeCallback func;
-  gpointer        user_data;
-  GDestroyNotify  destroy;
-  guint           generation;
-  guint           heap_index; /* index in the heap, SLOT_DUE or SLOT_FREE */
-  guint           next_free;
-} TimerSlot;
-
-typedef struct
-{
-  guint slot;
-  guint generation;
-} DueTimer;
 
 struct _Handler
 {
@@ -135,18 +109,6 @@ typedef struct
   Handler *handler;
   guint    events;
 } ReadyFd;
-
-/* add_callback_from_signal() cannot allocate or lock, so it writes into a
- * fixed ring: a bounded multi-producer queue (Vyukov's), lock-free and
- * therefore safe to use from a signal handler that interrupts a producer. */
-#define SIGNAL_RING_SIZE 256
-
-typedef struct
-{
-  gint            seq;
-  GbridgeCallback func;
-  gpointer        user_data;
-} RingCell;
 
 typedef struct
 {
@@ -171,26 +133,18 @@ struct _GbridgeIOLoop
   Callback        *free_callbacks;
   guint            n_free_callbacks;
 
-  RingCell ring[SIGNAL_RING_SIZE];
-  gint     ring_enqueue;
-  gint     ring_dequeue;
+  /* add_callback_from_signal() cannot allocate or lock: a lock-free ring. */
+  GbridgeSignalRing ring;
 
   /* Timers */
-  HeapEntry *heap;
-  guint      heap_len;
-  guint      heap_alloc;
-  TimerSlot *slots;
-  guint      slots_len;
-  guint      slots_alloc;
-  guint      free_slot;
-  guint64    timer_seq;
-  GArray    *due;
-  guint      due_pos;
-  int        timer_fd;
-  gpointer   timer_tag;
-  gint64     armed_deadline;
-  gint64     virtual_now;
-  guint      virtual_clock : 1;
+  GbridgeTimerHeap timers;
+  GArray          *due;       /* handles of the timers due in this iteration */
+  guint            due_pos;
+  int              timer_fd;
+  gpointer         timer_tag;
+  gint64           armed_deadline;
+  gint64           virtual_now;
+  guint            virtual_clock : 1;
 
   /* File descriptors */
   GPtrArray *handlers;    /* indexed by fd */
@@ -235,24 +189,6 @@ G_DEFINE_QUARK (gbridge-io-loop-error-quark, gbridge_io_loop_error)
 static __thread GbridgeIOLoop *dispatching_loop;
 
 static GPrivate current_loop = G_PRIVATE_INIT (g_object_unref);
-
-/* Signal handlers are process-wide: one loop owns each signal. */
-struct _SignalSlot
-{
-  GbridgeIOLoop     *loop;
-  int                signum;
-  guint              ref_count;
-  gboolean           removed;
-  GbridgeSignalFunc  func;
-  gpointer           user_data;
-  GDestroyNotify     destroy;
-  struct sigaction   previous;
-};
-
-static pthread_mutex_t  signal_lock = PTHREAD_MUTEX_INITIALIZER;
-static SignalSlot      *signal_slots[NSIG];
-static GbridgeIOLoop   *signal_loops[NSIG];
-static gint             signal_pending[NSIG];
 
 static void gbridge_io_loop_close_internal (GbridgeIOLoop *self,
                                             gboolean       all_fds);
@@ -328,125 +264,6 @@ callback_free_local (GbridgeIOLoop *self,
     }
   else
     g_free (cb);
-}
-
-/* Timer heap: a binary min-heap of (deadline, seq); every slot knows where
- * its entry sits so that cancelling is O(log n). */
-
-static inline gboolean
-heap_less (const HeapEntry *a,
-           const HeapEntry *b)
-{
-  return a->deadline < b->deadline ||
-         (a->deadline == b->deadline && a->seq < b->seq);
-}
-
-static inline void
-heap_set (GbridgeIOLoop *self,
-          guint          index,
-          HeapEntry      entry)
-{
-  self->heap[index] = entry;
-  self->slots[entry.slot].heap_index = index;
-}
-
-static void
-heap_sift_up (GbridgeIOLoop *self,
-              guint          index)
-{
-  HeapEntry entry = self->heap[index];
-
-  while (index > 0)
-    {
-      guint parent = (index - 1) / 2;
-
-      if (!heap_less (&entry, &self->heap[parent]))
-        break;
-      heap_set (self, index, self->heap[parent]);
-      index = parent;
-    }
-  heap_set (self, index, entry);
-}
-
-static void
-heap_sift_down (GbridgeIOLoop *self,
-                guint          index)
-{
-  HeapEntry entry = self->heap[index];
-
-  for (;;)
-    {
-      guint child = 2 * index + 1;
-
-      if (child >= self->heap_len)
-        break;
-      if (child + 1 < self->heap_len &&
-          heap_less (&self->heap[child + 1], &self->heap[child]))
-        child++;
-      if (!heap_less (&self->heap[child], &entry))
-        break;
-      heap_set (self, index, self->heap[child]);
-      index = child;
-    }
-  heap_set (self, index, entry);
-}
-
-static void
-heap_remove (GbridgeIOLoop *self,
-             guint          index)
-{
-  HeapEntry last;
-
-  self->heap_len--;
-  if (index == self->heap_len)
-    return;
-
-  last = self->heap[self->heap_len];
-  heap_set (self, index, last);
-  if (index > 0 && heap_less (&last, &self->heap[(index - 1) / 2]))
-    heap_sift_up (self, index);
-  else
-    heap_sift_down (self, index);
-}
-
-static guint
-timer_slot_alloc (GbridgeIOLoop *self)
-{
-  guint slot;
-
-  if (self->free_slot != SLOT_FREE)
-    {
-      slot = self->free_slot;
-      self->free_slot = self->slots[slot].next_free;
-      return slot;
-    }
-
-  if (self->slots_len == self->slots_alloc)
-    {
-      self->slots_alloc = MAX (64, self->slots_alloc * 2);
-      self->slots = g_renew (TimerSlot, self->slots, self->slots_alloc);
-    }
-  slot = self->slots_len++;
-  self->slots[slot].generation = 0;
-  return slot;
-}
-
-/* Frees @slot and returns its callback so the caller can run and destroy it
- * after the loop's state is consistent again. */
-static TimerSlot
-timer_slot_release (GbridgeIOLoop *self,
-                    guint          slot)
-{
-  TimerSlot *ts = &self->slots[slot];
-  TimerSlot copy = *ts;
-
-  ts->func = NULL;
-  ts->user_data = NULL;
-  ts->destroy = NULL;
-  ts->heap_index = SLOT_FREE;
-  ts->next_free = self->free_slot;
-  self->free_slot = slot;
-  return copy;
 }
 
 static inline gint64
@@ -595,125 +412,6 @@ handler_detach (GbridgeIOLoop *self,
 #endif
 }
 
-/* Signals */
-
-static void
-signal_slot_unref (gpointer data)
-{
-  SignalSlot *slot = data;
-
-  if (g_atomic_int_dec_and_test (&slot->ref_count))
-    {
-      if (slot->destroy != NULL)
-        slot->destroy (slot->user_data);
-      g_free (slot);
-    }
-}
-
-static void
-signal_trampoline (int signum)
-{
-  int saved_errno = errno;
-  GbridgeIOLoop *loop = g_atomic_pointer_get (&signal_loops[signum]);
-
-  if (loop != NULL)
-    {
-      g_atomic_int_set (&signal_pending[signum], 1);
-      g_atomic_int_set (&loop->signals_pending, 1);
-      /* Only writes to the context's eventfd: async-signal-safe, and what
-       * GLib's own Unix signal source does from its handler. */
-      g_main_context_wakeup (loop->context);
-    }
-  errno = saved_errno;
-}
-
-static void
-run_signal_slot (gpointer data)
-{
-  SignalSlot *slot = data;
-
-  if (!g_atomic_int_get (&slot->removed))
-    slot->func (slot->signum, slot->user_data);
-}
-
-/* Removes @signum's handler if @self owns it; returns the slot to unref. */
-static SignalSlot *
-signal_slot_steal (GbridgeIOLoop *self,
-                   int            signum)
-{
-  SignalSlot *slot = NULL;
-
-  pthread_mutex_lock (&signal_lock);
-  if (signal_loops[signum] == self)
-    {
-      slot = signal_slots[signum];
-      sigaction (signum, &slot->previous, NULL);
-      g_atomic_pointer_set (&signal_loops[signum], NULL);
-      signal_slots[signum] = NULL;
-      g_atomic_int_set (&slot->removed, TRUE);
-    }
-  pthread_mutex_unlock (&signal_lock);
-  return slot;
-}
-
-/* The signal ring */
-
-static gboolean
-ring_push (GbridgeIOLoop   *self,
-           GbridgeCallback  func,
-           gpointer         user_data)
-{
-  gint pos = g_atomic_int_get (&self->ring_enqueue);
-
-  for (;;)
-    {
-      RingCell *cell = &self->ring[(guint) pos % SIGNAL_RING_SIZE];
-      gint seq = g_atomic_int_get (&cell->seq);
-      gint dif = (gint) ((guint) seq - (guint) pos);
-
-      if (dif == 0)
-        {
-          if (g_atomic_int_compare_and_exchange (&self->ring_enqueue, pos, (gint) ((guint) pos + 1)))
-            {
-              cell->func = func;
-              cell->user_data = user_data;
-              g_atomic_int_set (&cell->seq, (gint) ((guint) pos + 1));
-              return TRUE;
-            }
-          pos = g_atomic_int_get (&self->ring_enqueue);
-        }
-      else if (dif < 0)
-        return FALSE;
-      else
-        pos = g_atomic_int_get (&self->ring_enqueue);
-    }
-}
-
-static inline gboolean
-ring_ready (GbridgeIOLoop *self)
-{
-  guint pos = (guint) self->ring_dequeue;
-
-  return (guint) g_atomic_int_get (&self->ring[pos % SIGNAL_RING_SIZE].seq) == pos + 1;
-}
-
-static gboolean
-ring_pop (GbridgeIOLoop   *self,
-          GbridgeCallback *func,
-          gpointer        *user_data)
-{
-  guint pos = (guint) self->ring_dequeue;
-  RingCell *cell = &self->ring[pos % SIGNAL_RING_SIZE];
-
-  if ((guint) g_atomic_int_get (&cell->seq) != pos + 1)
-    return FALSE;
-  *func = cell->func;
-  *user_data = cell->user_data;
-  self->ring_dequeue = (gint) (pos + 1);
-  g_atomic_int_set (&cell->seq, (gint) (pos + SIGNAL_RING_SIZE));
-  return TRUE;
-}
-
 /* The source */
 
 static inline gboolean
@@ -725,7 +423,7 @@ has_pending_work (GbridgeIOLoop *self)
          self->next_local.head != NULL ||
          g_atomic_int_get (&self->remote_pending) ||
          g_atomic_int_get (&self->signals_pending) ||
-         ring_ready (self);
+         _gbridge_signal_ring_ready (&self->ring);
 }
 
 static void
@@ -772,6 +470,7 @@ loop_source_prepare (GSource *source,
                      gint    *timeout)
 {
   GbridgeIOLoop *self = ((LoopSource *) source)->loop;
+  gint64 deadline;
 
   *timeout = -1;
 
@@ -781,10 +480,8 @@ loop_source_prepare (GSource *source,
       return TRUE;
     }
 
-  if (self->heap_len > 0)
+  if (_gbridge_timer_heap_peek (&self->timers, &deadline))
     {
-      gint64 deadline = self->heap[0].deadline;
-
       if (deadline <= loop_now_us (self))
         {
           *timeout = 0;
@@ -801,10 +498,11 @@ static gboolean
 loop_source_check (GSource *source)
 {
   GbridgeIOLoop *self = ((LoopSource *) source)->loop;
+  gint64 deadline;
 
   if (has_pending_work (self))
     return TRUE;
-  if (self->heap_len > 0 && self->heap[0].deadline <= loop_now_us (self))
+  if (_gbridge_timer_heap_peek (&self->timers, &deadline) && deadline <= loop_now_us (self))
     return TRUE;
   if (self->timer_tag != NULL && g_source_query_unix_fd (source, self->timer_tag) != 0)
     return TRUE;
@@ -880,10 +578,25 @@ collect_epoll_fds (GbridgeIOLoop *self)
 }
 
 static void
+queue_batch_callback (GbridgeIOLoop   *self,
+                      GbridgeCallback  func,
+                      gpointer         user_data,
+                      GDestroyNotify   destroy)
+{
+  Callback *cb = callback_new_local (self);
+
+  cb->func = func;
+  cb->user_data = user_data;
+  cb->destroy = destroy;
+  callback_list_push (&self->batch, cb);
+}
+
+static void
 begin_iteration (GbridgeIOLoop *self)
 {
   GbridgeCallback ring_func;
   gpointer ring_data;
+  guint64 handle;
   gint64 now;
 
   /* Callbacks: ours first, then other threads', then signal contexts'. Per
@@ -897,41 +610,10 @@ begin_iteration (GbridgeIOLoop *self)
       g_atomic_int_set (&self->remote_pending, FALSE);
       pthread_mutex_unlock (&self->remote_lock);
     }
-  while (ring_pop (self, &ring_func, &ring_data))
-    {
-      Callback *cb = callback_new_local (self);
-
-      cb->func = ring_func;
-      cb->user_data = ring_data;
-      cb->destroy = NULL;
-      callback_list_push (&self->batch, cb);
-    }
+  while (_gbridge_signal_ring_pop (&self->ring, &ring_func, &ring_data))
+    queue_batch_callback (self, ring_func, ring_data, NULL);
   if (g_atomic_int_compare_and_exchange (&self->signals_pending, TRUE, FALSE))
-    {
-      for (int signum = 1; signum < NSIG; signum++)
-        {
-          SignalSlot *slot = NULL;
-
-          if (!g_atomic_int_compare_and_exchange (&signal_pending[signum], 1, 0))
-            continue;
-          pthread_mutex_lock (&signal_lock);
-          if (signal_loops[signum] == self)
-            {
-              slot = signal_slots[signum];
-              g_atomic_int_inc (&slot->ref_count);
-            }
-          pthread_mutex_unlock (&signal_lock);
-          if (slot != NULL)
-            {
-              Callback *cb = callback_new_local (self);
-
-              cb->func = run_signal_slot;
-              cb->user_data = slot;
-              cb->destroy = signal_slot_unref;
-              callback_list_push (&self->batch, cb);
-            }
-        }
-    }
+    _gbridge_signal_take_pending (self, queue_batch_callback);
 
   /* Timers that are due, in deadline order. */
 #ifdef HAVE_TIMERFD
@@ -945,19 +627,11 @@ begin_iteration (GbridgeIOLoop *self)
 #endif
   g_array_set_size (self->due, 0);
   self->due_pos = 0;
-  if (self->heap_len > 0)
+  if (self->timers.len > 0)
     {
       now = loop_now_us (self);
-      while (self->heap_len > 0 && self->heap[0].deadline <= now)
-        {
-          DueTimer d;
-
-          d.slot = self->heap[0].slot;
-          d.generation = self->slots[d.slot].generation;
-          heap_remove (self, 0);
-          self->slots[d.slot].heap_index = SLOT_DUE;
-          g_array_append_val (self->due, d);
-        }
+      while ((handle = _gbridge_timer_heap_pop_due (&self->timers, now)) != 0)
+        g_array_append_val (self->due, handle);
     }
 
   /* Ready file descriptors. */
@@ -988,15 +662,13 @@ run_iteration (GbridgeIOLoop *self)
 
   while (self->due_pos < self->due->len)
     {
-      DueTimer d = g_array_index (self->due, DueTimer, self->due_pos++);
-      TimerSlot *ts = &self->slots[d.slot];
-      TimerSlot t;
+      guint64 handle = g_array_index (self->due, guint64, self->due_pos++);
+      GbridgeTimerCall t;
 
-      /* Cancelled (and maybe reused) since it was found due. */
-      if (ts->generation != d.generation || ts->heap_index != SLOT_DUE)
+      /* Unless cancelled since it was found due. */
+      if (!_gbridge_timer_heap_take_due (&self->timers, handle, &t))
         continue;
 
-      t = timer_slot_release (self, d.slot);
       t.func (t.user_data);
       if (t.destroy != NULL)
         t.destroy (t.user_data);
@@ -1074,8 +746,7 @@ gbridge_io_loop_finalize (GObject *object)
       self->free_callbacks = cb->next;
       g_free (cb);
     }
-  g_clear_pointer (&self->heap, g_free);
-  g_clear_pointer (&self->slots, g_free);
+  _gbridge_timer_heap_clear (&self->timers);
   g_clear_pointer (&self->due, g_array_unref);
   g_clear_pointer (&self->ready, g_array_unref);
   g_clear_pointer (&self->handlers, g_ptr_array_unref);
@@ -1173,10 +844,9 @@ static void
 gbridge_io_loop_init (GbridgeIOLoop *self)
 {
   pthread_mutex_init (&self->remote_lock, NULL);
-  for (guint i = 0; i < SIGNAL_RING_SIZE; i++)
-    self->ring[i].seq = (gint) i;
-  self->free_slot = SLOT_FREE;
-  self->due = g_array_new (FALSE, FALSE, sizeof (DueTimer));
+  _gbridge_signal_ring_init (&self->ring);
+  _gbridge_timer_heap_init (&self->timers);
+  self->due = g_array_new (FALSE, FALSE, sizeof (guint64));
   self->ready = g_array_new (FALSE, FALSE, sizeof (ReadyFd));
   self->handlers = g_ptr_array_new ();
   self->direct = g_ptr_array_new ();
@@ -1434,21 +1104,12 @@ gbridge_io_loop_close_internal (GbridgeIOLoop *self,
     GbridgeCallback func;
     gpointer data;
 
-    while (ring_pop (self, &func, &data))
+    /* The ring's callbacks have no destroy-notify. */
+    while (_gbridge_signal_ring_pop (&self->ring, &func, &data))
       ;
   }
 
-  timers = g_array_new (FALSE, FALSE, sizeof (TimerSlot));
-  for (guint i = 0; i < self->slots_len; i++)
-    {
-      if (self->slots[i].heap_index != SLOT_FREE)
-        {
-          TimerSlot t = timer_slot_release (self, i);
-
-          g_array_append_val (timers, t);
-        }
-    }
-  self->heap_len = 0;
+  timers = _gbridge_timer_heap_steal_all (&self->timers);
   g_array_set_size (self->due, 0);
   self->due_pos = 0;
 
@@ -1470,16 +1131,7 @@ gbridge_io_loop_close_internal (GbridgeIOLoop *self,
   g_array_set_size (self->ready, 0);
   self->ready_pos = 0;
 
-  for (int signum = 1; signum < NSIG; signum++)
-    {
-      if (g_atomic_pointer_get (&signal_loops[signum]) == self)
-        {
-          SignalSlot *slot = signal_slot_steal (self, signum);
-
-          if (slot != NULL)
-            signal_slot_unref (slot);
-        }
-    }
+  _gbridge_signal_remove_all (self);
 
   if (self->source != NULL)
     {
@@ -1498,7 +1150,7 @@ gbridge_io_loop_close_internal (GbridgeIOLoop *self,
   callback_list_destroy (&self->batch);
   for (guint i = 0; i < timers->len; i++)
     {
-      TimerSlot *t = &g_array_index (timers, TimerSlot, i);
+      GbridgeTimerCall *t = &g_array_index (timers, GbridgeTimerCall, i);
 
       if (t->destroy != NULL)
         t->destroy (t->user_data);
@@ -1879,7 +1531,7 @@ gbridge_io_loop_add_callback_from_signal (GbridgeIOLoop   *self,
 
   if (self != NULL && func != NULL && !g_atomic_int_get (&self->closed))
     {
-      queued = ring_push (self, func, user_data);
+      queued = _gbridge_signal_ring_push (&self->ring, func, user_data);
       if (queued)
         g_main_context_wakeup (self->context);
     }
@@ -1913,35 +1565,13 @@ add_timer_us (GbridgeIOLoop   *self,
               gpointer         user_data,
               GDestroyNotify   destroy)
 {
-  TimerSlot *ts;
-  HeapEntry entry;
-  guint slot;
-
   if (self->closed)
     {
       refuse (user_data, destroy);
       return 0;
     }
 
-  slot = timer_slot_alloc (self);
-  ts = &self->slots[slot];
-  ts->generation = ts->generation >= GBRIDGE_TIMER_GENERATION_MAX ? 1 : ts->generation + 1;
-  ts->func = func;
-  ts->user_data = user_data;
-  ts->destroy = destroy;
-
-  if (self->heap_len == self->heap_alloc)
-    {
-      self->heap_alloc = MAX (64, self->heap_alloc * 2);
-      self->heap = g_renew (HeapEntry, self->heap, self->heap_alloc);
-    }
-  entry.deadline = deadline;
-  entry.seq = self->timer_seq++;
-  entry.slot = slot;
-  self->heap[self->heap_len++] = entry;
-  heap_sift_up (self, self->heap_len - 1);
-
-  return ((guint64) ts->generation << 32) | slot;
+  return _gbridge_timer_heap_add (&self->timers, deadline, func, user_data, destroy);
 }
 
 /**
@@ -2044,22 +1674,12 @@ gboolean
 gbridge_io_loop_remove_timeout (GbridgeIOLoop *self,
                                 guint64        timeout)
 {
-  guint slot = (guint) (timeout & G_MAXUINT32);
-  guint generation = (guint) (timeout >> 32);
-  TimerSlot *ts;
-  TimerSlot t;
+  GbridgeTimerCall t;
 
   g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
 
-  if (timeout == 0 || slot >= self->slots_len)
+  if (!_gbridge_timer_heap_remove (&self->timers, timeout, &t))
     return FALSE;
-  ts = &self->slots[slot];
-  if (ts->generation != generation || ts->heap_index == SLOT_FREE)
-    return FALSE;
-
-  if (ts->heap_index != SLOT_DUE)
-    heap_remove (self, ts->heap_index);
-  t = timer_slot_release (self, slot);
   if (t.destroy != NULL)
     t.destroy (t.user_data);
 
@@ -2098,10 +1718,6 @@ gbridge_io_loop_add_signal_handler (GbridgeIOLoop      *self,
                                     GDestroyNotify      destroy,
                                     GError            **error)
 {
-  SignalSlot *slot;
-  SignalSlot *old = NULL;
-  struct sigaction action;
-
   g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
   g_return_val_if_fail (func != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -2114,62 +1730,12 @@ gbridge_io_loop_add_signal_handler (GbridgeIOLoop      *self,
       return FALSE;
     }
 
-  if (signum <= 0 || signum >= NSIG || signum == SIGKILL || signum == SIGSTOP)
+  if (!_gbridge_signal_add (self, self->context, &self->signals_pending, signum,
+                            func, user_data, destroy, error))
     {
       refuse (user_data, destroy);
-      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_INVALID_SIGNAL,
-                   _("Signal %d cannot be caught"), signum);
       return FALSE;
     }
-
-  slot = g_new0 (SignalSlot, 1);
-  slot->loop = self;
-  slot->signum = signum;
-  slot->ref_count = 1;
-  slot->func = func;
-  slot->user_data = user_data;
-  slot->destroy = destroy;
-
-  memset (&action, 0, sizeof action);
-  action.sa_handler = signal_trampoline;
-  action.sa_flags = SA_RESTART;
-  sigemptyset (&action.sa_mask);
-
-  pthread_mutex_lock (&signal_lock);
-  if (signal_loops[signum] != NULL && signal_loops[signum] != self)
-    {
-      pthread_mutex_unlock (&signal_lock);
-      g_free (slot);
-      refuse (user_data, destroy);
-      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_EXISTS,
-                   _("Signal %d is already handled by another loop"), signum);
-      return FALSE;
-    }
-
-  if (signal_loops[signum] == self)
-    {
-      /* Replace the handler; the disposition saved first stays. */
-      old = signal_slots[signum];
-      slot->previous = old->previous;
-      g_atomic_int_set (&old->removed, TRUE);
-    }
-  else if (sigaction (signum, &action, &slot->previous) < 0)
-    {
-      int saved = errno;
-
-      pthread_mutex_unlock (&signal_lock);
-      g_free (slot);
-      refuse (user_data, destroy);
-      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_INVALID_SIGNAL,
-                   _("Cannot handle signal %d: %s"), signum, g_strerror (saved));
-      return FALSE;
-    }
-  signal_slots[signum] = slot;
-  g_atomic_pointer_set (&signal_loops[signum], self);
-  pthread_mutex_unlock (&signal_lock);
-
-  if (old != NULL)
-    signal_slot_unref (old);
 
   return TRUE;
 }
@@ -2189,19 +1755,9 @@ gboolean
 gbridge_io_loop_remove_signal_handler (GbridgeIOLoop *self,
                                        int            signum)
 {
-  SignalSlot *slot;
-
   g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
 
-  if (signum <= 0 || signum >= NSIG)
-    return FALSE;
-
-  slot = signal_slot_steal (self, signum);
-  if (slot == NULL)
-    return FALSE;
-
-  signal_slot_unref (slot);
-  return TRUE;
+  return _gbridge_signal_remove (self, signum);
 }
 
 /**
