@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include "gbridge-io-loop.h"
-#include "gbridge-io-loop-private.h"
 #include "gbridge-signal-private.h"
 #include "gbridge-timer-heap-private.h"
 
@@ -148,7 +147,7 @@ struct _GbridgeIOLoop
 
   /* File descriptors */
   GPtrArray *handlers;    /* indexed by fd */
-  GPtrArray *direct;      /* the handlers watched directly on the source */
+  GPtrArray *direct;      /* handlers watched with poll(): what epoll refuses */
   guint      n_handlers;
   guint32    next_serial;
   int        epoll_fd;
@@ -1232,13 +1231,14 @@ gbridge_io_loop_is_closed (GbridgeIOLoop *self)
  * level-triggered: @func is called on every iteration while the condition
  * holds.
  *
- * Remove the handler with gbridge_io_loop_remove_handler() before closing
- * @fd. A descriptor closed while registered is never reported for another
- * file that reuses its number once the loop watches it through epoll; among
- * the first few descriptors, watched directly with poll(), a closed
- * descriptor is reported once as %GBRIDGE_IO_EVENTS_ERROR and its handler
- * removed. Regular files, which epoll refuses, are watched with poll() and
- * are always ready, as poll() reports them.
+ * On Linux every descriptor goes into the loop's one epoll set, which
+ * follows the open file, not the number: a descriptor closed while
+ * registered simply stops being reported (remove its handler all the same,
+ * before its number can be registered again), and a new file that reuses the
+ * number is never reported to the old handler. Regular files, which epoll
+ * refuses, are watched with poll() instead and are always ready, as poll()
+ * reports them; such a descriptor closed while registered is reported once
+ * as %GBRIDGE_IO_EVENTS_ERROR and its handler removed.
  *
  * On failure, @destroy is called on @user_data before returning.
  *
@@ -1296,7 +1296,9 @@ gbridge_io_loop_add_handler (GbridgeIOLoop    *self,
   h->serial = ++self->next_serial;
 
 #ifdef HAVE_EPOLL
-  if (self->direct->len >= GBRIDGE_DIRECT_FD_MAX)
+  /* Always epoll, even for one fd: the nested epoll_wait() costs about as
+   * much as GLib's own per-fd bookkeeping, and watching some fds directly
+   * made poll() pay for every idle one among them (bench/RESULTS.md). */
     {
       int err = epoll_register (self, h, EPOLL_CTL_ADD);
 
