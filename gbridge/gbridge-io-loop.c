@@ -6,11 +6,11 @@
 #include "config.h"
 
 #include "gbridge-io-loop.h"
+#include "gbridge-fd-set-private.h"
 #include "gbridge-signal-private.h"
 #include "gbridge-timer-heap-private.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -19,9 +19,6 @@
 #include <glib/gi18n-lib.h>
 #include <glib-unix.h>
 
-#ifdef HAVE_EPOLL
-# include <sys/epoll.h>
-#endif
 #ifdef HAVE_TIMERFD
 # include <sys/timerfd.h>
 #endif
@@ -39,8 +36,8 @@
  * Unlike plain GLib, the loop attaches exactly one #GSource to its context,
  * whatever the number of callbacks, timers and file descriptors. Timers live
  * in a binary heap ordered by deadline (equal deadlines run in the order they
- * were added), file descriptors beyond the first few live in one epoll set,
- * and the next deadline is tracked by a timerfd with microsecond precision.
+ * were added), file descriptors live in one epoll set, and the next deadline
+ * is tracked by a timerfd with microsecond precision.
  * An iteration therefore costs the same with 100,000 pending timers as with
  * none, where GLib walks every source on every iteration.
  *
@@ -71,8 +68,7 @@
  * A Tornado-style I/O loop on a #GMainContext. Its fields are private.
  */
 
-typedef struct _Callback   Callback;
-typedef struct _Handler    Handler;
+typedef struct _Callback Callback;
 
 struct _Callback
 {
@@ -87,27 +83,6 @@ typedef struct
   Callback *head;
   Callback *tail;
 } CallbackList;
-
-struct _Handler
-{
-  int              fd;
-  GbridgeIOEvents  events;
-  GbridgeIOFunc    func;
-  gpointer         user_data;
-  GDestroyNotify   destroy;
-  gpointer         tag;        /* watched directly on the source, or NULL */
-  guint32          serial;     /* tells this handler from an earlier one on the same fd */
-  guint            ref_count;
-  guint            removed : 1;
-  guint            nval : 1;
-  guint            in_epoll : 1;
-};
-
-typedef struct
-{
-  Handler *handler;
-  guint    events;
-} ReadyFd;
 
 typedef struct
 {
@@ -146,14 +121,9 @@ struct _GbridgeIOLoop
   guint            virtual_clock : 1;
 
   /* File descriptors */
-  GPtrArray *handlers;    /* indexed by fd */
-  GPtrArray *direct;      /* handlers watched with poll(): what epoll refuses */
-  guint      n_handlers;
-  guint32    next_serial;
-  int        epoll_fd;
-  gpointer   epoll_tag;
-  GArray    *ready;
-  guint      ready_pos;
+  GbridgeFdSet fds;
+  GArray      *ready;     /* GbridgeReadyFd found in this iteration */
+  guint        ready_pos;
 
   /* Signals */
   gint signals_pending;
@@ -292,125 +262,6 @@ refuse (gpointer       user_data,
     destroy (user_data);
 }
 
-/* File descriptor handlers */
-
-static void
-handler_unref (Handler *h)
-{
-  if (--h->ref_count == 0)
-    {
-      if (h->destroy != NULL)
-        h->destroy (h->user_data);
-      g_free (h);
-    }
-}
-
-static Handler *
-lookup_handler (GbridgeIOLoop *self,
-                int            fd)
-{
-  if (fd < 0 || (guint) fd >= self->handlers->len)
-    return NULL;
-  return g_ptr_array_index (self->handlers, fd);
-}
-
-static GIOCondition
-events_to_condition (GbridgeIOEvents events)
-{
-  GIOCondition cond = G_IO_ERR | G_IO_HUP;
-
-  if (events & GBRIDGE_IO_EVENTS_READ)
-    cond |= G_IO_IN | G_IO_PRI;
-  if (events & GBRIDGE_IO_EVENTS_WRITE)
-    cond |= G_IO_OUT;
-  return cond;
-}
-
-static guint
-condition_to_events (GIOCondition cond)
-{
-  guint events = 0;
-
-  if (cond & (G_IO_IN | G_IO_PRI))
-    events |= GBRIDGE_IO_EVENTS_READ;
-  if (cond & G_IO_OUT)
-    events |= GBRIDGE_IO_EVENTS_WRITE;
-  if (cond & (G_IO_ERR | G_IO_HUP | G_IO_NVAL))
-    events |= GBRIDGE_IO_EVENTS_ERROR;
-  return events;
-}
-
-#ifdef HAVE_EPOLL
-static guint32
-events_to_epoll (GbridgeIOEvents events)
-{
-  guint32 ev = EPOLLERR | EPOLLHUP;
-
-  if (events & GBRIDGE_IO_EVENTS_READ)
-    ev |= EPOLLIN | EPOLLPRI;
-  if (events & GBRIDGE_IO_EVENTS_WRITE)
-    ev |= EPOLLOUT;
-  return ev;
-}
-
-static guint
-epoll_to_events (guint32 ev)
-{
-  guint events = 0;
-
-  if (ev & (EPOLLIN | EPOLLPRI))
-    events |= GBRIDGE_IO_EVENTS_READ;
-  if (ev & EPOLLOUT)
-    events |= GBRIDGE_IO_EVENTS_WRITE;
-  if (ev & (EPOLLERR | EPOLLHUP))
-    events |= GBRIDGE_IO_EVENTS_ERROR;
-  return events;
-}
-
-static int
-epoll_register (GbridgeIOLoop *self,
-                Handler       *h,
-                int            op)
-{
-  struct epoll_event ev = { 0, };
-
-  if (self->epoll_fd < 0)
-    {
-      self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
-      if (self->epoll_fd < 0)
-        return errno;
-      self->epoll_tag = g_source_add_unix_fd (self->source, self->epoll_fd, G_IO_IN);
-    }
-
-  ev.events = events_to_epoll (h->events);
-  ev.data.u64 = ((guint64) h->serial << 32) | (guint32) h->fd;
-  if (epoll_ctl (self->epoll_fd, op, h->fd, &ev) < 0)
-    return errno;
-  return 0;
-}
-#endif
-
-static void
-handler_detach (GbridgeIOLoop *self,
-                Handler       *h)
-{
-  if (h->tag != NULL)
-    {
-      g_source_remove_unix_fd (self->source, h->tag);
-      h->tag = NULL;
-      g_ptr_array_remove_fast (self->direct, h);
-    }
-#ifdef HAVE_EPOLL
-  else if (h->in_epoll)
-    {
-      /* Fails harmlessly when the fd was already closed: the kernel then
-       * dropped the registration itself. */
-      epoll_ctl (self->epoll_fd, EPOLL_CTL_DEL, h->fd, NULL);
-      h->in_epoll = FALSE;
-    }
-#endif
-}
-
 /* The source */
 
 static inline gboolean
@@ -505,75 +356,7 @@ loop_source_check (GSource *source)
     return TRUE;
   if (self->timer_tag != NULL && g_source_query_unix_fd (source, self->timer_tag) != 0)
     return TRUE;
-  if (self->epoll_tag != NULL && g_source_query_unix_fd (source, self->epoll_tag) != 0)
-    return TRUE;
-  for (guint i = 0; i < self->direct->len; i++)
-    {
-      Handler *h = g_ptr_array_index (self->direct, i);
-
-      if (g_source_query_unix_fd (source, h->tag) != 0)
-        return TRUE;
-    }
-  return FALSE;
-}
-
-static void
-push_ready (GbridgeIOLoop *self,
-            Handler       *h,
-            guint          events)
-{
-  ReadyFd r = { h, events };
-
-  h->ref_count++;
-  g_array_append_val (self->ready, r);
-}
-
-static void
-collect_direct_fds (GbridgeIOLoop *self)
-{
-  for (guint i = 0; i < self->direct->len; i++)
-    {
-      Handler *h = g_ptr_array_index (self->direct, i);
-      GIOCondition cond = g_source_query_unix_fd (self->source, h->tag);
-
-      if (cond == 0)
-        continue;
-      /* Closed behind our back: report it once, then run_iteration() removes
-       * the handler so that poll() does not spin on it. */
-      if (cond & G_IO_NVAL)
-        h->nval = TRUE;
-      push_ready (self, h, condition_to_events (cond));
-    }
-}
-
-static void
-collect_epoll_fds (GbridgeIOLoop *self)
-{
-#ifdef HAVE_EPOLL
-  struct epoll_event events[256];
-  int n;
-
-  if (self->epoll_tag == NULL || g_source_query_unix_fd (self->source, self->epoll_tag) == 0)
-    return;
-
-  do
-    n = epoll_wait (self->epoll_fd, events, G_N_ELEMENTS (events), 0);
-  while (n < 0 && errno == EINTR);
-
-  for (int i = 0; i < n; i++)
-    {
-      int fd = (int) (guint32) events[i].data.u64;
-      guint32 serial = (guint32) (events[i].data.u64 >> 32);
-      Handler *h = lookup_handler (self, fd);
-
-      if (h != NULL && h->in_epoll && h->serial == serial)
-        push_ready (self, h, epoll_to_events (events[i].events));
-      else if (h == NULL)
-        /* A registration that outlived its handler (the file is still open
-         * through a dup); drop it so it stops waking us. */
-        epoll_ctl (self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-    }
-#endif
+  return _gbridge_fd_set_check (&self->fds);
 }
 
 static void
@@ -636,8 +419,7 @@ begin_iteration (GbridgeIOLoop *self)
   /* Ready file descriptors. */
   g_array_set_size (self->ready, 0);
   self->ready_pos = 0;
-  collect_direct_fds (self);
-  collect_epoll_fds (self);
+  _gbridge_fd_set_collect (&self->fds, self->ready);
 }
 
 static void
@@ -675,15 +457,15 @@ run_iteration (GbridgeIOLoop *self)
 
   while (self->ready_pos < self->ready->len)
     {
-      ReadyFd r = g_array_index (self->ready, ReadyFd, self->ready_pos++);
-      Handler *h = r.handler;
+      GbridgeReadyFd r = g_array_index (self->ready, GbridgeReadyFd, self->ready_pos++);
+      GbridgeHandler *h = r.handler;
       guint events = r.events & (h->events | GBRIDGE_IO_EVENTS_ERROR);
 
       if (!h->removed && events != 0)
         h->func (h->fd, events, h->user_data);
       if (!h->removed && h->nval)
         gbridge_io_loop_remove_handler (self, h->fd);
-      handler_unref (h);
+      _gbridge_handler_unref (h);
     }
 }
 
@@ -748,8 +530,7 @@ gbridge_io_loop_finalize (GObject *object)
   _gbridge_timer_heap_clear (&self->timers);
   g_clear_pointer (&self->due, g_array_unref);
   g_clear_pointer (&self->ready, g_array_unref);
-  g_clear_pointer (&self->handlers, g_ptr_array_unref);
-  g_clear_pointer (&self->direct, g_ptr_array_unref);
+  _gbridge_fd_set_clear (&self->fds);
   g_clear_pointer (&self->context, g_main_context_unref);
   pthread_mutex_destroy (&self->remote_lock);
 
@@ -809,6 +590,7 @@ gbridge_io_loop_constructed (GObject *object)
   g_source_set_name (self->source, "GbridgeIOLoop");
   g_source_set_can_recurse (self->source, TRUE);
   g_source_attach (self->source, self->context);
+  _gbridge_fd_set_init (&self->fds, self->source);
 }
 
 static void
@@ -846,11 +628,8 @@ gbridge_io_loop_init (GbridgeIOLoop *self)
   _gbridge_signal_ring_init (&self->ring);
   _gbridge_timer_heap_init (&self->timers);
   self->due = g_array_new (FALSE, FALSE, sizeof (guint64));
-  self->ready = g_array_new (FALSE, FALSE, sizeof (ReadyFd));
-  self->handlers = g_ptr_array_new ();
-  self->direct = g_ptr_array_new ();
+  self->ready = g_array_new (FALSE, FALSE, sizeof (GbridgeReadyFd));
   self->timer_fd = -1;
-  self->epoll_fd = -1;
   self->armed_deadline = G_MAXINT64;
 }
 
@@ -1112,21 +891,9 @@ gbridge_io_loop_close_internal (GbridgeIOLoop *self,
   g_array_set_size (self->due, 0);
   self->due_pos = 0;
 
-  handlers = g_ptr_array_new ();
-  for (guint i = 0; i < self->handlers->len; i++)
-    {
-      Handler *h = g_ptr_array_index (self->handlers, i);
-
-      if (h == NULL)
-        continue;
-      handler_detach (self, h);
-      h->removed = TRUE;
-      g_ptr_array_index (self->handlers, i) = NULL;
-      g_ptr_array_add (handlers, h);
-    }
-  self->n_handlers = 0;
+  handlers = _gbridge_fd_set_steal_all (&self->fds);
   for (guint i = self->ready_pos; i < self->ready->len; i++)
-    handler_unref (g_array_index (self->ready, ReadyFd, i).handler);
+    _gbridge_handler_unref (g_array_index (self->ready, GbridgeReadyFd, i).handler);
   g_array_set_size (self->ready, 0);
   self->ready_pos = 0;
 
@@ -1137,13 +904,11 @@ gbridge_io_loop_close_internal (GbridgeIOLoop *self,
       g_source_destroy (self->source);
       g_clear_pointer (&self->source, g_source_unref);
       self->timer_tag = NULL;
-      self->epoll_tag = NULL;
     }
+  _gbridge_fd_set_clear (&self->fds);
   if (self->timer_fd >= 0)
     close (self->timer_fd);
-  if (self->epoll_fd >= 0)
-    close (self->epoll_fd);
-  self->timer_fd = self->epoll_fd = -1;
+  self->timer_fd = -1;
 
   /* Now run the destroy-notifies, each exactly once. */
   callback_list_destroy (&self->batch);
@@ -1157,11 +922,11 @@ gbridge_io_loop_close_internal (GbridgeIOLoop *self,
   g_array_unref (timers);
   for (guint i = 0; i < handlers->len; i++)
     {
-      Handler *h = g_ptr_array_index (handlers, i);
+      GbridgeHandler *h = g_ptr_array_index (handlers, i);
 
       if (all_fds)
         close (h->fd);
-      handler_unref (h);
+      _gbridge_handler_unref (h);
     }
   g_ptr_array_unref (handlers);
 }
@@ -1255,8 +1020,6 @@ gbridge_io_loop_add_handler (GbridgeIOLoop    *self,
                              GDestroyNotify    destroy,
                              GError          **error)
 {
-  Handler *h;
-
   g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
   g_return_val_if_fail (fd >= 0, FALSE);
   g_return_val_if_fail (func != NULL, FALSE);
@@ -1270,65 +1033,11 @@ gbridge_io_loop_add_handler (GbridgeIOLoop    *self,
       return FALSE;
     }
 
-  if (lookup_handler (self, fd) != NULL)
+  if (!_gbridge_fd_set_add (&self->fds, fd, events, func, user_data, destroy, error))
     {
       refuse (user_data, destroy);
-      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_EXISTS,
-                   _("File descriptor %d already has a handler"), fd);
       return FALSE;
     }
-
-  if (fcntl (fd, F_GETFD) < 0)
-    {
-      refuse (user_data, destroy);
-      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_BAD_FD,
-                   _("File descriptor %d is not open"), fd);
-      return FALSE;
-    }
-
-  h = g_new0 (Handler, 1);
-  h->fd = fd;
-  h->events = events & (GBRIDGE_IO_EVENTS_READ | GBRIDGE_IO_EVENTS_WRITE | GBRIDGE_IO_EVENTS_ERROR);
-  h->func = func;
-  h->user_data = user_data;
-  h->destroy = destroy;
-  h->ref_count = 1;
-  h->serial = ++self->next_serial;
-
-#ifdef HAVE_EPOLL
-  /* Always epoll, even for one fd: the nested epoll_wait() costs about as
-   * much as GLib's own per-fd bookkeeping, and watching some fds directly
-   * made poll() pay for every idle one among them (bench/RESULTS.md). */
-    {
-      int err = epoll_register (self, h, EPOLL_CTL_ADD);
-
-      if (err == 0)
-        h->in_epoll = TRUE;
-      else if (err != EPERM)
-        {
-          int saved = err;
-
-          g_free (h);
-          refuse (user_data, destroy);
-          g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_FAILED,
-                       _("Cannot watch file descriptor %d: %s"), fd, g_strerror (saved));
-          return FALSE;
-        }
-      /* EPERM: a regular file or a directory, which epoll refuses and
-       * poll() reports as always ready: watch it directly. */
-    }
-#endif
-
-  if (!h->in_epoll)
-    {
-      h->tag = g_source_add_unix_fd (self->source, fd, events_to_condition (h->events));
-      g_ptr_array_add (self->direct, h);
-    }
-
-  if ((guint) fd >= self->handlers->len)
-    g_ptr_array_set_size (self->handlers, fd + 1);
-  g_ptr_array_index (self->handlers, fd) = h;
-  self->n_handlers++;
 
   return TRUE;
 }
@@ -1351,37 +1060,10 @@ gbridge_io_loop_update_handler (GbridgeIOLoop    *self,
                                 GbridgeIOEvents   events,
                                 GError          **error)
 {
-  Handler *h;
-
   g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  h = lookup_handler (self, fd);
-  if (h == NULL)
-    {
-      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_NOT_FOUND,
-                   _("File descriptor %d has no handler"), fd);
-      return FALSE;
-    }
-
-  h->events = events & (GBRIDGE_IO_EVENTS_READ | GBRIDGE_IO_EVENTS_WRITE | GBRIDGE_IO_EVENTS_ERROR);
-  if (h->tag != NULL)
-    g_source_modify_unix_fd (self->source, h->tag, events_to_condition (h->events));
-#ifdef HAVE_EPOLL
-  else if (h->in_epoll)
-    {
-      int err = epoll_register (self, h, EPOLL_CTL_MOD);
-
-      if (err != 0)
-        {
-          g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_FAILED,
-                       _("Cannot watch file descriptor %d: %s"), fd, g_strerror (err));
-          return FALSE;
-        }
-    }
-#endif
-
-  return TRUE;
+  return _gbridge_fd_set_update (&self->fds, fd, events, error);
 }
 
 /**
@@ -1400,20 +1082,15 @@ gboolean
 gbridge_io_loop_remove_handler (GbridgeIOLoop *self,
                                 int            fd)
 {
-  Handler *h;
+  GbridgeHandler *h;
 
   g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
 
-  h = lookup_handler (self, fd);
+  h = _gbridge_fd_set_remove (&self->fds, fd);
   if (h == NULL)
     return FALSE;
 
-  handler_detach (self, h);
-  g_ptr_array_index (self->handlers, fd) = NULL;
-  self->n_handlers--;
-  h->removed = TRUE;
-  handler_unref (h);
-
+  _gbridge_handler_unref (h);
   return TRUE;
 }
 

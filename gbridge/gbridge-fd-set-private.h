@@ -1,0 +1,70 @@
+/* gbridge-fd-set-private.h
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "gbridge-io-loop.h"
+
+G_BEGIN_DECLS
+
+/* The file descriptors of one loop. On Linux they all live in one epoll
+ * set, itself one pollfd of the loop's GSource, so an iteration costs
+ * O(ready fds). What epoll refuses (regular files), and every fd where there
+ * is no epoll, is watched with poll() through g_source_add_unix_fd(). */
+
+typedef struct
+{
+  int              fd;
+  GbridgeIOEvents  events;
+  GbridgeIOFunc    func;
+  gpointer         user_data;
+  GDestroyNotify   destroy;
+  gpointer         tag;        /* watched with poll(), or NULL */
+  guint32          serial;     /* tells this handler from an earlier one on the same fd */
+  guint            ref_count;
+  guint            removed : 1;
+  guint            nval : 1;   /* poll() found the fd closed */
+  guint            in_epoll : 1;
+} GbridgeHandler;
+
+typedef struct
+{
+  GbridgeHandler *handler;  /* a reference */
+  guint           events;
+} GbridgeReadyFd;
+
+typedef struct
+{
+  GSource   *source;
+  GPtrArray *handlers;      /* indexed by fd */
+  GPtrArray *polled;        /* the handlers watched with poll() */
+  guint32    next_serial;
+  int        epoll_fd;
+  gpointer   epoll_tag;
+} GbridgeFdSet;
+
+void            _gbridge_fd_set_init      (GbridgeFdSet     *fs,
+                                           GSource          *source);
+void            _gbridge_fd_set_clear     (GbridgeFdSet     *fs);
+gboolean        _gbridge_fd_set_add       (GbridgeFdSet     *fs,
+                                           int               fd,
+                                           GbridgeIOEvents   events,
+                                           GbridgeIOFunc     func,
+                                           gpointer          user_data,
+                                           GDestroyNotify    destroy,
+                                           GError          **error);
+gboolean        _gbridge_fd_set_update    (GbridgeFdSet     *fs,
+                                           int               fd,
+                                           GbridgeIOEvents   events,
+                                           GError          **error);
+GbridgeHandler *_gbridge_fd_set_remove    (GbridgeFdSet     *fs,
+                                           int               fd);
+gboolean        _gbridge_fd_set_check     (GbridgeFdSet     *fs);
+void            _gbridge_fd_set_collect   (GbridgeFdSet     *fs,
+                                           GArray           *ready);
+GPtrArray      *_gbridge_fd_set_steal_all (GbridgeFdSet     *fs);
+void            _gbridge_handler_unref    (GbridgeHandler   *h);
+
+G_END_DECLS

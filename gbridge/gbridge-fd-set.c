@@ -1,0 +1,379 @@
+/* gbridge-fd-set.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "gbridge-fd-set-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <glib/gi18n-lib.h>
+#include <glib-unix.h>
+
+#ifdef HAVE_EPOLL
+# include <sys/epoll.h>
+#endif
+
+#define ALL_EVENTS (GBRIDGE_IO_EVENTS_READ | GBRIDGE_IO_EVENTS_WRITE | GBRIDGE_IO_EVENTS_ERROR)
+
+void
+_gbridge_handler_unref (GbridgeHandler *h)
+{
+  if (--h->ref_count == 0)
+    {
+      if (h->destroy != NULL)
+        h->destroy (h->user_data);
+      g_free (h);
+    }
+}
+
+static GbridgeHandler *
+lookup (GbridgeFdSet *fs,
+        int           fd)
+{
+  if (fd < 0 || (guint) fd >= fs->handlers->len)
+    return NULL;
+  return g_ptr_array_index (fs->handlers, fd);
+}
+
+static GIOCondition
+events_to_condition (GbridgeIOEvents events)
+{
+  GIOCondition cond = G_IO_ERR | G_IO_HUP;
+
+  if (events & GBRIDGE_IO_EVENTS_READ)
+    cond |= G_IO_IN | G_IO_PRI;
+  if (events & GBRIDGE_IO_EVENTS_WRITE)
+    cond |= G_IO_OUT;
+  return cond;
+}
+
+static guint
+condition_to_events (GIOCondition cond)
+{
+  guint events = 0;
+
+  if (cond & (G_IO_IN | G_IO_PRI))
+    events |= GBRIDGE_IO_EVENTS_READ;
+  if (cond & G_IO_OUT)
+    events |= GBRIDGE_IO_EVENTS_WRITE;
+  if (cond & (G_IO_ERR | G_IO_HUP | G_IO_NVAL))
+    events |= GBRIDGE_IO_EVENTS_ERROR;
+  return events;
+}
+
+#ifdef HAVE_EPOLL
+static guint32
+events_to_epoll (GbridgeIOEvents events)
+{
+  guint32 ev = EPOLLERR | EPOLLHUP;
+
+  if (events & GBRIDGE_IO_EVENTS_READ)
+    ev |= EPOLLIN | EPOLLPRI;
+  if (events & GBRIDGE_IO_EVENTS_WRITE)
+    ev |= EPOLLOUT;
+  return ev;
+}
+
+static guint
+epoll_to_events (guint32 ev)
+{
+  guint events = 0;
+
+  if (ev & (EPOLLIN | EPOLLPRI))
+    events |= GBRIDGE_IO_EVENTS_READ;
+  if (ev & EPOLLOUT)
+    events |= GBRIDGE_IO_EVENTS_WRITE;
+  if (ev & (EPOLLERR | EPOLLHUP))
+    events |= GBRIDGE_IO_EVENTS_ERROR;
+  return events;
+}
+
+/* Returns 0 or an errno. */
+static int
+epoll_register (GbridgeFdSet   *fs,
+                GbridgeHandler *h,
+                int             op)
+{
+  struct epoll_event ev = { 0, };
+
+  if (fs->epoll_fd < 0)
+    {
+      fs->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+      if (fs->epoll_fd < 0)
+        return errno;
+      fs->epoll_tag = g_source_add_unix_fd (fs->source, fs->epoll_fd, G_IO_IN);
+    }
+
+  ev.events = events_to_epoll (h->events);
+  /* The serial tells a late event of an earlier handler on the same fd. */
+  ev.data.u64 = ((guint64) h->serial << 32) | (guint32) h->fd;
+  if (epoll_ctl (fs->epoll_fd, op, h->fd, &ev) < 0)
+    return errno;
+  return 0;
+}
+#endif
+
+static void
+detach (GbridgeFdSet   *fs,
+        GbridgeHandler *h)
+{
+  if (h->tag != NULL)
+    {
+      g_source_remove_unix_fd (fs->source, h->tag);
+      h->tag = NULL;
+      g_ptr_array_remove_fast (fs->polled, h);
+    }
+#ifdef HAVE_EPOLL
+  else if (h->in_epoll)
+    {
+      /* Fails harmlessly when the fd was already closed: the kernel then
+       * dropped the registration itself. */
+      epoll_ctl (fs->epoll_fd, EPOLL_CTL_DEL, h->fd, NULL);
+      h->in_epoll = FALSE;
+    }
+#endif
+}
+
+void
+_gbridge_fd_set_init (GbridgeFdSet *fs,
+                      GSource      *source)
+{
+  fs->source = source;
+  fs->handlers = g_ptr_array_new ();
+  fs->polled = g_ptr_array_new ();
+  fs->next_serial = 0;
+  fs->epoll_fd = -1;
+  fs->epoll_tag = NULL;
+}
+
+/* After _gbridge_fd_set_steal_all(): frees what is left. */
+void
+_gbridge_fd_set_clear (GbridgeFdSet *fs)
+{
+  g_clear_pointer (&fs->handlers, g_ptr_array_unref);
+  g_clear_pointer (&fs->polled, g_ptr_array_unref);
+  if (fs->epoll_fd >= 0)
+    close (fs->epoll_fd);
+  fs->epoll_fd = -1;
+  fs->epoll_tag = NULL;
+  fs->source = NULL;
+}
+
+/* On failure, nothing is kept: @destroy is the caller's to call. */
+gboolean
+_gbridge_fd_set_add (GbridgeFdSet     *fs,
+                     int               fd,
+                     GbridgeIOEvents   events,
+                     GbridgeIOFunc     func,
+                     gpointer          user_data,
+                     GDestroyNotify    destroy,
+                     GError          **error)
+{
+  GbridgeHandler *h;
+
+  if (lookup (fs, fd) != NULL)
+    {
+      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_EXISTS,
+                   _("File descriptor %d already has a handler"), fd);
+      return FALSE;
+    }
+
+  if (fcntl (fd, F_GETFD) < 0)
+    {
+      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_BAD_FD,
+                   _("File descriptor %d is not open"), fd);
+      return FALSE;
+    }
+
+  h = g_new0 (GbridgeHandler, 1);
+  h->fd = fd;
+  h->events = events & ALL_EVENTS;
+  h->func = func;
+  h->user_data = user_data;
+  h->destroy = destroy;
+  h->ref_count = 1;
+  h->serial = ++fs->next_serial;
+
+#ifdef HAVE_EPOLL
+  /* Always epoll, even for one fd: the nested epoll_wait() costs about as
+   * much as GLib's own per-fd bookkeeping, and watching some fds directly
+   * made poll() pay for every idle one among them (bench/RESULTS.md). */
+  {
+    int err = epoll_register (fs, h, EPOLL_CTL_ADD);
+
+    if (err == 0)
+      h->in_epoll = TRUE;
+    else if (err != EPERM)
+      {
+        g_free (h);
+        g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_FAILED,
+                     _("Cannot watch file descriptor %d: %s"), fd, g_strerror (err));
+        return FALSE;
+      }
+    /* EPERM: a regular file or a directory, which epoll refuses and
+     * poll() reports as always ready: watch it with poll(). */
+  }
+#endif
+
+  if (!h->in_epoll)
+    {
+      h->tag = g_source_add_unix_fd (fs->source, fd, events_to_condition (h->events));
+      g_ptr_array_add (fs->polled, h);
+    }
+
+  if ((guint) fd >= fs->handlers->len)
+    g_ptr_array_set_size (fs->handlers, fd + 1);
+  g_ptr_array_index (fs->handlers, fd) = h;
+
+  return TRUE;
+}
+
+gboolean
+_gbridge_fd_set_update (GbridgeFdSet     *fs,
+                        int               fd,
+                        GbridgeIOEvents   events,
+                        GError          **error)
+{
+  GbridgeHandler *h = lookup (fs, fd);
+
+  if (h == NULL)
+    {
+      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_NOT_FOUND,
+                   _("File descriptor %d has no handler"), fd);
+      return FALSE;
+    }
+
+  h->events = events & ALL_EVENTS;
+  if (h->tag != NULL)
+    g_source_modify_unix_fd (fs->source, h->tag, events_to_condition (h->events));
+#ifdef HAVE_EPOLL
+  else if (h->in_epoll)
+    {
+      int err = epoll_register (fs, h, EPOLL_CTL_MOD);
+
+      if (err != 0)
+        {
+          g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_FAILED,
+                       _("Cannot watch file descriptor %d: %s"), fd, g_strerror (err));
+          return FALSE;
+        }
+    }
+#endif
+
+  return TRUE;
+}
+
+/* Stops watching @fd; returns its handler, marked removed, for the caller to
+ * unref, or NULL if @fd had none. */
+GbridgeHandler *
+_gbridge_fd_set_remove (GbridgeFdSet *fs,
+                        int           fd)
+{
+  GbridgeHandler *h = lookup (fs, fd);
+
+  if (h == NULL)
+    return NULL;
+
+  detach (fs, h);
+  g_ptr_array_index (fs->handlers, fd) = NULL;
+  h->removed = TRUE;
+  return h;
+}
+
+gboolean
+_gbridge_fd_set_check (GbridgeFdSet *fs)
+{
+  if (fs->epoll_tag != NULL && g_source_query_unix_fd (fs->source, fs->epoll_tag) != 0)
+    return TRUE;
+  for (guint i = 0; i < fs->polled->len; i++)
+    {
+      GbridgeHandler *h = g_ptr_array_index (fs->polled, i);
+
+      if (g_source_query_unix_fd (fs->source, h->tag) != 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+push_ready (GArray         *ready,
+            GbridgeHandler *h,
+            guint           events)
+{
+  GbridgeReadyFd r = { h, events };
+
+  h->ref_count++;
+  g_array_append_val (ready, r);
+}
+
+/* Appends the handlers whose fds are ready, with a reference each. */
+void
+_gbridge_fd_set_collect (GbridgeFdSet *fs,
+                         GArray       *ready)
+{
+  for (guint i = 0; i < fs->polled->len; i++)
+    {
+      GbridgeHandler *h = g_ptr_array_index (fs->polled, i);
+      GIOCondition cond = g_source_query_unix_fd (fs->source, h->tag);
+
+      if (cond == 0)
+        continue;
+      /* Closed behind our back: report it once, then the loop removes the
+       * handler so that poll() does not spin on it. */
+      if (cond & G_IO_NVAL)
+        h->nval = TRUE;
+      push_ready (ready, h, condition_to_events (cond));
+    }
+
+#ifdef HAVE_EPOLL
+  if (fs->epoll_tag != NULL && g_source_query_unix_fd (fs->source, fs->epoll_tag) != 0)
+    {
+      struct epoll_event events[256];
+      int n;
+
+      do
+        n = epoll_wait (fs->epoll_fd, events, G_N_ELEMENTS (events), 0);
+      while (n < 0 && errno == EINTR);
+
+      for (int i = 0; i < n; i++)
+        {
+          int fd = (int) (guint32) events[i].data.u64;
+          guint32 serial = (guint32) (events[i].data.u64 >> 32);
+          GbridgeHandler *h = lookup (fs, fd);
+
+          if (h != NULL && h->in_epoll && h->serial == serial)
+            push_ready (ready, h, epoll_to_events (events[i].events));
+          else if (h == NULL)
+            /* A registration that outlived its handler (the file is still
+             * open through a dup); drop it so it stops waking us. */
+            epoll_ctl (fs->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+        }
+    }
+#endif
+}
+
+/* Detaches every handler and returns them, marked removed, for the caller to
+ * unref. */
+GPtrArray *
+_gbridge_fd_set_steal_all (GbridgeFdSet *fs)
+{
+  GPtrArray *stolen = g_ptr_array_new ();
+
+  for (guint i = 0; i < fs->handlers->len; i++)
+    {
+      GbridgeHandler *h = g_ptr_array_index (fs->handlers, i);
+
+      if (h == NULL)
+        continue;
+      detach (fs, h);
+      h->removed = TRUE;
+      g_ptr_array_index (fs->handlers, i) = NULL;
+      g_ptr_array_add (stolen, h);
+    }
+  return stolen;
+}
