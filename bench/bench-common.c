@@ -195,7 +195,8 @@ ping_pong_hops (const BenchImpl *impl,
 static void
 run_ping_pong (const BenchImpl *impl,
                guint            n_timers,
-               guint            n_idle)
+               guint            n_idle,
+               gboolean         idle_first)
 {
   BenchPingPong pp;
   guint *timer_ms = far_future_delays (n_timers);
@@ -205,7 +206,8 @@ run_ping_pong (const BenchImpl *impl,
   gint64 elapsed;
 
   ping_pong_init (&pp);
-  state = impl->ping_pong_setup (&pp, timer_ms, n_timers, idle_fds, n_idle);
+  state = impl->ping_pong_setup (&pp, timer_ms, n_timers, idle_fds, n_idle,
+                                 idle_first);
 
   /* Warm up (the first iterations register fds lazily in some loops) and
    * calibrate: grow the run until it lasts PING_PONG_CALIBRATE_NS. */
@@ -367,7 +369,7 @@ static G_GNUC_NORETURN void
 usage (const char *argv0)
 {
   g_printerr ("usage: %s versions\n"
-              "       %s ping-pong TIMERS IDLE_FDS\n"
+              "       %s ping-pong TIMERS IDLE_FDS [active-first|idle-first]\n"
               "       %s callbacks-batch N outside|dispatch\n"
               "       %s callbacks-chain N\n"
               "       %s callbacks-threads THREADS N_PER_THREAD\n"
@@ -418,12 +420,16 @@ bench_main (int              argc,
       printf ("%s\n", version);
       g_free (version);
     }
-  else if (g_str_equal (what, "ping-pong") && argc == 4)
+  else if (g_str_equal (what, "ping-pong") && (argc == 4 || argc == 5))
     {
+      gboolean idle_first = argc == 5 && g_str_equal (argv[4], "idle-first");
+
+      if (argc == 5 && !idle_first && !g_str_equal (argv[4], "active-first"))
+        usage (argv[0]);
       if (impl->ping_pong_setup == NULL)
         unsupported (impl, what);
       run_ping_pong (impl, parse_count (argv[0], argv[2]),
-                     parse_count (argv[0], argv[3]));
+                     parse_count (argv[0], argv[3]), idle_first);
     }
   else if (g_str_equal (what, "callbacks-batch") && argc == 4
            && (g_str_equal (argv[3], "outside") || g_str_equal (argv[3], "dispatch")))

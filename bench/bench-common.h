@@ -37,12 +37,14 @@ struct _BenchImpl
 
   /* Watch pp's two read ends, add @n_timers timers @timer_ms ms ahead
    * (far future: they must never fire) and watch the @n_idle @idle_fds for
-   * reading (they never become ready). */
+   * reading (they never become ready); the idle fds before pp's if
+   * @idle_first, else after them. */
   gpointer  (*ping_pong_setup)    (BenchPingPong *pp,
                                    const guint   *timer_ms,
                                    guint          n_timers,
                                    const int     *idle_fds,
-                                   guint          n_idle);
+                                   guint          n_idle,
+                                   gboolean       idle_first);
   /* Iterate the loop until pp->hops reaches pp->target. */
   void      (*ping_pong_run)      (gpointer       state,
                                    BenchPingPong *pp);

@@ -78,17 +78,20 @@ glib_ping_pong_setup (BenchPingPong *pp,
                       const guint   *timer_ms,
                       guint          n_timers,
                       const int     *idle_fds,
-                      guint          n_idle)
+                      guint          n_idle,
+                      gboolean       idle_first)
 {
   GMainContext *context = g_main_context_new ();
   guint i;
 
+  for (i = 0; idle_first && i < n_idle; i++)
+    add_fd (context, idle_fds[i], never_fd_cb, NULL);
   add_fd (context, pp->a[0], ping_pong_cb, pp);
   add_fd (context, pp->b[0], ping_pong_cb, pp);
+  for (i = 0; !idle_first && i < n_idle; i++)
+    add_fd (context, idle_fds[i], never_fd_cb, NULL);
   for (i = 0; i < n_timers; i++)
     g_source_unref (add_timeout (context, timer_ms[i], never_cb, NULL));
-  for (i = 0; i < n_idle; i++)
-    add_fd (context, idle_fds[i], never_fd_cb, NULL);
   return context;
 }
 

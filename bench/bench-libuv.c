@@ -90,15 +90,21 @@ libuv_ping_pong_setup (BenchPingPong *pp,
                        const guint   *timer_ms,
                        guint          n_timers,
                        const int     *idle_fds,
-                       guint          n_idle)
+                       guint          n_idle,
+                       gboolean       idle_first)
 {
   PingPong *state = g_new0 (PingPong, 1);
   guint i;
 
   check_uv (uv_loop_init (&state->loop), "uv_loop_init");
   state->pp = pp;
+  state->idle = g_new (uv_poll_t, MAX (n_idle, 1));
+  for (i = 0; idle_first && i < n_idle; i++)
+    watch (state, &state->idle[i], idle_fds[i], never_poll_cb);
   watch (state, &state->ping, pp->a[0], ping_pong_cb);
   watch (state, &state->pong, pp->b[0], ping_pong_cb);
+  for (i = 0; !idle_first && i < n_idle; i++)
+    watch (state, &state->idle[i], idle_fds[i], never_poll_cb);
 
   state->timers = g_new (uv_timer_t, MAX (n_timers, 1));
   for (i = 0; i < n_timers; i++)
@@ -106,9 +112,6 @@ libuv_ping_pong_setup (BenchPingPong *pp,
       uv_timer_init (&state->loop, &state->timers[i]);
       uv_timer_start (&state->timers[i], never_timer_cb, timer_ms[i], 0);
     }
-  state->idle = g_new (uv_poll_t, MAX (n_idle, 1));
-  for (i = 0; i < n_idle; i++)
-    watch (state, &state->idle[i], idle_fds[i], never_poll_cb);
   return state;
 }
 
