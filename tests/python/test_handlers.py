@@ -29,7 +29,7 @@ def pipes(request):
         os.close(w)
 
 
-# 2 pipes are watched directly on the GSource, 40 go through epoll.
+# A few ready pipes and many: more than one collects at once, all in epoll.
 @pytest.mark.parametrize('pipes', [2, 40], indirect=True)
 def test_handler_removed_during_the_iteration_is_not_called(loop, pipes):
     called = []
