@@ -478,3 +478,17 @@ bench_main (int              argc,
 
   return 0;
 }
+
+/* Iterates @context until the callbacks counted *@count up to @total, then
+ * runs whatever is left and checks that nothing ran twice. */
+void
+bench_iterate_until (GMainContext  *context,
+                     const guint64 *count,
+                     guint64        total)
+{
+  while (*count < total)
+    g_main_context_iteration (context, TRUE);
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  bench_check (*count == total, "a callback ran twice");
+}

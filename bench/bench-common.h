@@ -91,6 +91,9 @@ gint64  bench_now_ns        (void);
 void    bench_ping_pong_hop (BenchPingPong   *pp,
                              int              fd);
 void    bench_unexpected    (void);
+void    bench_iterate_until (GMainContext    *context,
+                             const guint64   *count,
+                             guint64          total);
 void    bench_check         (gboolean         ok,
                              const char      *what);
 G_GNUC_NORETURN G_GNUC_PRINTF (1, 2)

@@ -132,12 +132,7 @@ add_idle (Counter    *counter,
 static void
 run_until_counted (Counter *counter)
 {
-  while (counter->count < counter->total)
-    g_main_context_iteration (counter->context, TRUE);
-  /* Nothing must run twice. */
-  while (g_main_context_iteration (counter->context, FALSE))
-    ;
-  bench_check (counter->count == counter->total, "a callback ran twice");
+  bench_iterate_until (counter->context, &counter->count, counter->total);
 }
 
 static gboolean

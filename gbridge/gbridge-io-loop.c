@@ -262,6 +262,27 @@ refuse (gpointer       user_data,
     destroy (user_data);
 }
 
+static void
+set_closed_error (GError **error)
+{
+  g_set_error_literal (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED,
+                       _("The loop is closed"));
+}
+
+/* A registration on a closed loop is refused: @destroy runs now. */
+static gboolean
+refuse_if_closed (GbridgeIOLoop   *self,
+                  gpointer         user_data,
+                  GDestroyNotify   destroy,
+                  GError         **error)
+{
+  if (!g_atomic_int_get (&self->closed))
+    return FALSE;
+  refuse (user_data, destroy);
+  set_closed_error (error);
+  return TRUE;
+}
+
 /* The source */
 
 static inline gboolean
@@ -775,8 +796,7 @@ gbridge_io_loop_start (GbridgeIOLoop  *self,
 
   if (g_atomic_int_get (&self->closed))
     {
-      g_set_error_literal (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED,
-                           _("The loop is closed"));
+      set_closed_error (error);
       return FALSE;
     }
 
@@ -1025,13 +1045,8 @@ gbridge_io_loop_add_handler (GbridgeIOLoop    *self,
   g_return_val_if_fail (func != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (self->closed)
-    {
-      refuse (user_data, destroy);
-      g_set_error_literal (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED,
-                           _("The loop is closed"));
-      return FALSE;
-    }
+  if (refuse_if_closed (self, user_data, destroy, error))
+    return FALSE;
 
   if (!_gbridge_fd_set_add (&self->fds, fd, events, func, user_data, destroy, error))
     {
@@ -1401,13 +1416,8 @@ gbridge_io_loop_add_signal_handler (GbridgeIOLoop      *self,
   g_return_val_if_fail (func != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (self->closed)
-    {
-      refuse (user_data, destroy);
-      g_set_error_literal (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED,
-                           _("The loop is closed"));
-      return FALSE;
-    }
+  if (refuse_if_closed (self, user_data, destroy, error))
+    return FALSE;
 
   if (!_gbridge_signal_add (self, self->context, &self->signals_pending, signum,
                             func, user_data, destroy, error))
