@@ -4,7 +4,7 @@
 # the installed typelib. Nothing in the build tree is on any search path.
 set -euo pipefail
 # meson points these at the build tree; this check must not see it.
-unset LD_LIBRARY_PATH GI_TYPELIB_PATH
+unset LD_LIBRARY_PATH GI_TYPELIB_PATH PYTHONPATH
 
 build_root=$1
 src=$2
