@@ -41,6 +41,19 @@ fixture_teardown (Fixture       *f,
   g_string_free (f->log, TRUE);
 }
 
+/* GLib's thread pool (behind GIO's async file calls and
+ * g_task_run_in_thread()) hands work over with futexes ThreadSanitizer
+ * cannot see, so it reports races inside GLib that are not there. */
+#if defined(__SANITIZE_THREAD__)
+# define SKIP_UNDER_TSAN() \
+  G_STMT_START { \
+    g_test_skip ("GLib's thread pool synchronizes invisibly to ThreadSanitizer"); \
+    return; \
+  } G_STMT_END
+#else
+# define SKIP_UNDER_TSAN() G_STMT_START { } G_STMT_END
+#endif
+
 #define TEST(path, func) \
   g_test_add ("/Gbridge/Future/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -568,6 +581,17 @@ test_run_in_thread (Fixture       *f,
     g_usleep (1000);
 }
 
+static guint gio_callbacks;
+
+static void
+ready_and_count (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  gio_callbacks++;
+  gbridge_future_async_ready_callback (source, result, data);
+}
+
 static void
 test_from_gio_async (Fixture       *f,
                      gconstpointer  data)
@@ -582,6 +606,7 @@ test_from_gio_async (Fixture       *f,
   g_autoptr(GError) error = NULL;
   int fd;
 
+  SKIP_UNDER_TSAN ();
   fd = g_file_open_tmp ("gbridge-future-XXXXXX", &path, &error);
   g_assert_no_error (error);
   close (fd);
@@ -622,10 +647,12 @@ test_from_gio_async (Fixture       *f,
                                             (GbridgeFinishFunc) g_file_read_finish);
   gbridge_future_cancel (cancelled);
   g_file_read_async (file, G_PRIORITY_DEFAULT, gbridge_future_get_cancellable (cancelled),
-                     gbridge_future_async_ready_callback, g_object_ref (cancelled));
+                     ready_and_count, g_object_ref (cancelled));
   g_assert_true (g_cancellable_is_cancelled (gbridge_future_get_cancellable (cancelled)));
-  /* The GIO callback still runs (and drops its reference). */
-  run_pending (f);
+  /* The GIO callback still runs, from GIO's worker, and drops its
+   * reference. */
+  while (gio_callbacks == 0)
+    g_main_context_iteration (f->context, TRUE);
   g_assert_true (gbridge_future_is_cancelled (cancelled));
 
   g_main_context_pop_thread_default (f->context);
@@ -656,6 +683,7 @@ test_from_task (Fixture       *f,
   g_autoptr(GTask) bad_task = NULL;
   g_autoptr(GError) error = NULL;
 
+  SKIP_UNDER_TSAN ();
   g_main_context_push_thread_default (f->context);
   ok_task = gbridge_future_new_task (ok, NULL);
   bad_task = gbridge_future_new_task (bad, NULL);
