@@ -400,3 +400,102 @@ gbridge_resolver_resolve (GbridgeResolver *self,
 
   return g_steal_pointer (&outer);
 }
+
+static void
+on_resolved_for_task (GbridgeFuture *future,
+                      gpointer       user_data)
+{
+  g_autoptr(GTask) task = user_data;
+
+  switch (gbridge_future_get_state (future))
+    {
+    case GBRIDGE_FUTURE_STATE_RESOLVED:
+      g_task_return_pointer (task,
+                             g_object_ref (gbridge_future_get_object (future, NULL)),
+                             g_object_unref);
+      break;
+
+    case GBRIDGE_FUTURE_STATE_FAILED:
+      g_task_return_error (task, g_error_copy (gbridge_future_get_failure (future)));
+      break;
+
+    case GBRIDGE_FUTURE_STATE_CANCELLED:
+    case GBRIDGE_FUTURE_STATE_PENDING:
+    default:
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               _("Resolving “%s” was cancelled"),
+                               (const char *) g_task_get_task_data (task));
+      break;
+    }
+}
+
+/**
+ * gbridge_resolver_resolve_async:
+ * @self: a #GbridgeResolver
+ * @host: a host name or an IP literal
+ * @port: the port to put in every address
+ * @family: the family to keep, or %G_SOCKET_FAMILY_INVALID for all
+ * @timeout: seconds before the lookup fails with
+ *   %GBRIDGE_RESOLVER_ERROR_TIMED_OUT, or 0 for none
+ * @cancellable: (nullable): a #GCancellable that stops the lookup
+ * @callback: (scope async): called when the lookup is done
+ * @user_data: data for @callback
+ *
+ * gbridge_resolver_resolve() as a GIO asynchronous operation, for Vala's
+ * `yield`, GJS's `Gio._promisify()` and GIO-style C. @callback runs in the
+ * thread-default main context of the calling thread; call
+ * gbridge_resolver_resolve_finish() from it.
+ */
+void
+gbridge_resolver_resolve_async (GbridgeResolver     *self,
+                                const char          *host,
+                                guint16              port,
+                                GSocketFamily        family,
+                                double               timeout,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GbridgeFuture) future = NULL;
+  GTask *task;
+
+  g_return_if_fail (GBRIDGE_IS_RESOLVER (self));
+  g_return_if_fail (host != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  /* NULL only after a programmer error, which it has reported. */
+  future = gbridge_resolver_resolve (self, host, port, family, timeout);
+  if (future == NULL)
+    return;
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, gbridge_resolver_resolve_async);
+  g_task_set_task_data (task, g_strdup (host), g_free);
+  if (cancellable != NULL)
+    gbridge_future_link_cancellable (future, cancellable);
+  gbridge_future_add_done_callback (future, on_resolved_for_task, task, NULL);
+}
+
+/**
+ * gbridge_resolver_resolve_finish:
+ * @self: a #GbridgeResolver
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes gbridge_resolver_resolve_async().
+ *
+ * Returns: (transfer full): a #GListModel of #GInetSocketAddress, never
+ *   empty, or %NULL with @error set
+ */
+GListModel *
+gbridge_resolver_resolve_finish (GbridgeResolver  *self,
+                                 GAsyncResult     *result,
+                                 GError          **error)
+{
+  g_return_val_if_fail (GBRIDGE_IS_RESOLVER (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gbridge_resolver_resolve_async,
+                        NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

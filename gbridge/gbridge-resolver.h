@@ -96,5 +96,18 @@ GbridgeFuture   *gbridge_resolver_resolve     (GbridgeResolver *self,
                                                guint16          port,
                                                GSocketFamily    family,
                                                double           timeout);
+GBRIDGE_AVAILABLE_IN_ALL
+void             gbridge_resolver_resolve_async  (GbridgeResolver     *self,
+                                                  const char          *host,
+                                                  guint16              port,
+                                                  GSocketFamily        family,
+                                                  double               timeout,
+                                                  GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             user_data);
+GBRIDGE_AVAILABLE_IN_ALL
+GListModel      *gbridge_resolver_resolve_finish (GbridgeResolver     *self,
+                                                  GAsyncResult        *result,
+                                                  GError             **error);
 
 G_END_DECLS

@@ -928,6 +928,85 @@ test_override_ares (Fixture       *f,
   g_assert_finalize_object (g_steal_pointer (&ares));
 }
 
+/* The GIO pair */
+
+typedef struct
+{
+  Fixture      *f;
+  GAsyncResult *result;
+} AsyncWait;
+
+static void
+on_async_done (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  AsyncWait *wait = user_data;
+
+  wait->result = g_object_ref (result);
+  gbridge_io_loop_stop (wait->f->loop);
+}
+
+static GListModel *
+resolve_async (Fixture          *f,
+               GbridgeResolver  *resolver,
+               const char       *host,
+               GSocketFamily     family,
+               GCancellable     *cancellable,
+               GError          **error)
+{
+  GMainContext *context = gbridge_io_loop_get_context (f->loop);
+  AsyncWait wait = { f, NULL };
+  GListModel *addresses;
+
+  /* The task answers on the caller's thread-default context: the loop's. */
+  g_main_context_push_thread_default (context);
+  gbridge_resolver_resolve_async (resolver, host, 80, family, 10,
+                                  cancellable, on_async_done, &wait);
+  g_assert_true (gbridge_io_loop_start (f->loop, NULL));
+  g_main_context_pop_thread_default (context);
+
+  g_assert_nonnull (wait.result);
+  addresses = gbridge_resolver_resolve_finish (resolver, wait.result, error);
+  g_object_unref (wait.result);
+  return addresses;
+}
+
+static void
+test_resolve_async (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GbridgeOverrideResolver) resolver = gbridge_override_resolver_new (NULL);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GListModel) addresses = NULL;
+  g_autoptr(GInetSocketAddress) address = NULL;
+  g_autoptr(GError) error = NULL;
+
+  gbridge_override_resolver_add_host (resolver, "example.com", "192.0.2.10");
+
+  addresses = resolve_async (f, GBRIDGE_RESOLVER (resolver), "example.com",
+                             G_SOCKET_FAMILY_INVALID, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_list_model_get_n_items (addresses), ==, 1);
+  address = g_list_model_get_item (addresses, 0);
+  g_assert_cmpuint (g_inet_socket_address_get_port (address), ==, 80);
+  g_clear_object (&addresses);
+
+  addresses = resolve_async (f, GBRIDGE_RESOLVER (resolver), "example.com",
+                             G_SOCKET_FAMILY_IPV6, NULL, &error);
+  g_assert_null (addresses);
+  assert_error_names_host (error, GBRIDGE_RESOLVER_ERROR_NOT_FOUND, "example.com");
+  g_clear_error (&error);
+
+  g_cancellable_cancel (cancellable);
+  addresses = resolve_async (f, GBRIDGE_RESOLVER (resolver), "example.com",
+                             G_SOCKET_FAMILY_INVALID, cancellable, &error);
+  g_assert_null (addresses);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  g_assert_finalize_object (g_steal_pointer (&resolver));
+}
+
 /* Translations: the language, and its message for "no address". */
 
 typedef struct
@@ -1003,6 +1082,7 @@ main (int   argc,
   TEST ("ares/thousand", test_ares_thousand);
   TEST ("override", test_override);
   TEST ("override/ares", test_override_ares);
+  TEST ("resolve-async", test_resolve_async);
   g_test_add ("/Gbridge/Resolver/translated-error/de", Fixture, &german,
               fixture_setup, test_translated_error, fixture_teardown);
   g_test_add ("/Gbridge/Resolver/translated-error/fr", Fixture, &french,

@@ -79,5 +79,20 @@ check(future.cancel(), 'cancel() a lookup');
 wait(future);
 check(future.get_state() === Gbridge.FutureState.CANCELLED, 'the lookup is cancelled');
 
+// The GIO pair, as a promise.
+Gio._promisify(Gbridge.Resolver.prototype, 'resolve_async', 'resolve_finish');
+let awaited = null;
+override.resolve_async('example.com', 80, Gio.SocketFamily.IPV4, 10, null).then(model => {
+    awaited = model;
+    loop.stop();
+}, e => {
+    awaited = e;
+    loop.stop();
+});
+loop.start();
+check(awaited instanceof Gio.ListModel && awaited.get_n_items() === 1 &&
+    awaited.get_item(0).get_address().to_string() === '192.0.2.10',
+    `await resolve_async() gives the addresses (${awaited})`);
+
 print(`1..${nTests}`);
 System.exit(nFailed === 0 ? 0 : 1);
