@@ -35,6 +35,10 @@
  * the others wait their turn, so a burst of thousands does not overflow the
  * servers' socket buffers (each lost datagram would cost a retry timeout).
  *
+ * Like its loop, the resolver belongs to one thread: call
+ * gbridge_resolver_resolve() from the thread that runs the loop (or before
+ * any thread runs it).
+ *
  * c-ares cannot stop a single query: a cancelled or timed out lookup
  * finishes at once for its caller, while c-ares forgets the query when its
  * answer or its own last retry comes. The resolver lives until then.
