@@ -470,7 +470,8 @@ gbridge_future_new_resolved (const GValue *value)
  * @error: the failure
  *
  * Creates a future on the current or default loop that has already failed
- * with a copy of @error.
+ * with a copy of @error (or is cancelled, for %G_IO_ERROR_CANCELLED, as
+ * with gbridge_future_fail()).
  *
  * Returns: (transfer full): a new failed #GbridgeFuture
  */
@@ -482,7 +483,7 @@ gbridge_future_new_failed (const GError *error)
   g_return_val_if_fail (error != NULL, NULL);
 
   self = gbridge_future_new ();
-  complete (self, GBRIDGE_FUTURE_STATE_FAILED, NULL, g_error_copy (error), NULL);
+  gbridge_future_fail (self, error, NULL);
   return self;
 }
 

@@ -216,6 +216,11 @@ test_fail_and_cancel (Fixture       *f,
   /* GIO's own cancellation error means cancelled, not failed. */
   g_assert_true (gbridge_future_fail (gio_cancelled, cancel_error, NULL));
   g_assert_cmpint (gbridge_future_get_state (gio_cancelled), ==, GBRIDGE_FUTURE_STATE_CANCELLED);
+  {
+    g_autoptr(GbridgeFuture) born_cancelled = gbridge_future_new_failed (cancel_error);
+
+    g_assert_true (gbridge_future_is_cancelled (born_cancelled));
+  }
 }
 
 static void
@@ -540,6 +545,45 @@ test_with_timeout (Fixture       *f,
   g_assert_null (gbridge_future_get_value (slow_t, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_true (gbridge_future_is_cancelled (slow));
+}
+
+static void
+test_with_timeout_closed_loop (Fixture       *f,
+                               gconstpointer  data)
+{
+  GbridgeFuture *inner = gbridge_future_new_for_loop (f->loop);
+  GbridgeFuture *timed = gbridge_future_with_timeout (inner, 60.0);
+
+  /* The timer never fires: neither future may be kept alive by it. */
+  g_assert_true (gbridge_io_loop_close (f->loop, FALSE, NULL));
+  g_object_add_weak_pointer (G_OBJECT (inner), (gpointer *) &inner);
+  g_object_add_weak_pointer (G_OBJECT (timed), (gpointer *) &timed);
+  g_object_unref (timed);
+  g_object_unref (inner);
+  g_assert_null (inner);
+  g_assert_null (timed);
+}
+
+static void
+test_add_future_other_loop (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autoptr(GbridgeIOLoop) other = gbridge_io_loop_new ();
+  g_autoptr(GbridgeFuture) future = gbridge_future_new_for_loop (other);
+
+  gbridge_io_loop_add_future (f->loop, future, log_cb, entry_new (f, "a"), entry_free);
+  gbridge_future_resolve (future, NULL, NULL);
+  /* Runs on this loop, although nothing runs the future's own loop. */
+  run_pending (f);
+  g_assert_cmpstr (f->log->str, ==, "a");
+  g_assert_cmpuint (f->destroyed, ==, 1);
+
+  /* Already done: still a later iteration. */
+  gbridge_io_loop_add_future (f->loop, future, log_cb, entry_new (f, "b"), entry_free);
+  g_assert_cmpstr (f->log->str, ==, "a");
+  run_pending (f);
+  g_assert_cmpstr (f->log->str, ==, "ab");
+  g_assert_true (gbridge_io_loop_close (other, FALSE, NULL));
 }
 
 static void
@@ -996,6 +1040,8 @@ main (int   argc,
   TEST ("any-and-first", test_any_and_first);
   TEST ("cancel-combined", test_cancel_combined);
   TEST ("with-timeout", test_with_timeout);
+  TEST ("with-timeout/closed-loop", test_with_timeout_closed_loop);
+  TEST ("add-future/other-loop", test_add_future_other_loop);
   TEST ("run-in-thread", test_run_in_thread);
   TEST ("gio/async", test_from_gio_async);
   TEST ("gio/task", test_from_task);
