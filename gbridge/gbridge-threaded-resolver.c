@@ -21,6 +21,10 @@
  *
  * Call gbridge_resolver_resolve() from the thread that runs the loop (or
  * before any thread runs it).
+ *
+ * getaddrinfo() cannot be interrupted: a lookup that is cancelled or times
+ * out finishes at once for its caller, while its worker thread stays busy
+ * until the C library answers.
  */
 
 /**
