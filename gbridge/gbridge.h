@@ -13,5 +13,9 @@
 # include "gbridge-io-loop.h"
 # include "gbridge-future.h"
 # include "gbridge-periodic-callback.h"
+# include "gbridge-resolver.h"
+# include "gbridge-ares-resolver.h"
+# include "gbridge-override-resolver.h"
+# include "gbridge-threaded-resolver.h"
 # include "gbridge-enums.h"
 #undef GBRIDGE_INSIDE
