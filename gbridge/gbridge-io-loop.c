@@ -128,6 +128,12 @@ struct _GbridgeIOLoop
   /* Signals */
   gint signals_pending;
 
+  /* Fairness towards lower-priority sources (GTK's redraw, idles): the
+   * start of the current run of back-to-back busy iterations, and whether
+   * this GLib iteration is one we sit out. */
+  gint64   busy_since;
+  gboolean yielding;
+
   guint dispatch_depth;
   gint  running;
   gint  stop_requested;
@@ -336,6 +342,32 @@ arm_timer (GbridgeIOLoop *self,
   }
 }
 
+/* GLib dispatches only the highest-priority ready sources of an iteration,
+ * so a loop that always has work (a callback that adds the next one, a flood
+ * of due timers) would starve every lower-priority source of its context:
+ * GTK's redraw and layout, idle handlers. After YIELD_AFTER_USEC of
+ * back-to-back busy iterations, the loop sits out one GLib iteration: it
+ * reports not ready (with a zero poll timeout) in both prepare and check, so
+ * that whatever else is ready runs, then carries on. */
+#define YIELD_AFTER_USEC 2000
+
+static gboolean
+ready_unless_yielding (GbridgeIOLoop *self,
+                       GSource       *source)
+{
+  gint64 now = g_source_get_time (source);
+
+  if (self->busy_since == 0)
+    self->busy_since = now;
+  else if (now - self->busy_since >= YIELD_AFTER_USEC)
+    {
+      self->busy_since = 0;
+      self->yielding = TRUE;
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 loop_source_prepare (GSource *source,
                      gint    *timeout)
@@ -344,11 +376,12 @@ loop_source_prepare (GSource *source,
   gint64 deadline;
 
   *timeout = -1;
+  self->yielding = FALSE;
 
   if (has_pending_work (self))
     {
       *timeout = 0;
-      return TRUE;
+      return ready_unless_yielding (self, source);
     }
 
   if (_gbridge_timer_heap_peek (&self->timers, &deadline))
@@ -356,12 +389,13 @@ loop_source_prepare (GSource *source,
       if (deadline <= loop_now_us (self))
         {
           *timeout = 0;
-          return TRUE;
+          return ready_unless_yielding (self, source);
         }
       if (!self->virtual_clock)
         arm_timer (self, deadline, timeout);
     }
 
+  self->busy_since = 0;
   return FALSE;
 }
 
@@ -371,6 +405,12 @@ loop_source_check (GSource *source)
   GbridgeIOLoop *self = ((LoopSource *) source)->loop;
   gint64 deadline;
 
+  /* Sitting this iteration out: the work stays, the next one finds it. */
+  if (self->yielding)
+    {
+      self->yielding = FALSE;
+      return FALSE;
+    }
   if (has_pending_work (self))
     return TRUE;
   if (_gbridge_timer_heap_peek (&self->timers, &deadline) && deadline <= loop_now_us (self))

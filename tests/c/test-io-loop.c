@@ -1102,6 +1102,71 @@ signal_cb (int signum, gpointer data)
   g_ptr_array_add (f->log, "SIGUSR1");
 }
 
+/* A loop that always has work still lets the lower-priority sources of its
+ * context run (GTK's redraw is one): an idle source fires during a flood of
+ * chained callbacks and during a storm of due timers. */
+typedef struct
+{
+  Fixture *f;
+  guint64  n_calls;
+  gboolean idle_ran;
+} FloodData;
+
+static void
+flood_cb (gpointer data)
+{
+  FloodData *d = data;
+
+  d->n_calls++;
+  if (!d->idle_ran)
+    gbridge_io_loop_add_callback (d->f->loop, flood_cb, d, NULL);
+}
+
+static gboolean
+flood_idle_cb (gpointer data)
+{
+  ((FloodData *) data)->idle_ran = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+flood_timer_cb (gpointer data)
+{
+  FloodData *d = data;
+
+  d->n_calls++;
+  if (!d->idle_ran)
+    gbridge_io_loop_call_later (d->f->loop, 0, flood_timer_cb, d, NULL);
+}
+
+static void
+test_fairness_lower_priority (Fixture       *f,
+                              gconstpointer  data)
+{
+  FloodData d = { f, 0, FALSE };
+  g_autoptr(GSource) idle = g_idle_source_new ();
+
+  add_watchdog (f, "an idle source starved by a callback flood");
+  g_source_set_callback (idle, flood_idle_cb, &d, NULL);
+  g_source_attach (idle, f->context);
+  gbridge_io_loop_add_callback (f->loop, flood_cb, &d, NULL);
+  while (!d.idle_ran)
+    g_main_context_iteration (f->context, TRUE);
+  g_assert_cmpuint (d.n_calls, >, 0);
+
+  d.idle_ran = FALSE;
+  d.n_calls = 0;
+  g_source_unref (idle);
+  idle = g_idle_source_new ();
+  g_source_set_callback (idle, flood_idle_cb, &d, NULL);
+  g_source_attach (idle, f->context);
+  gbridge_io_loop_call_later (f->loop, 0, flood_timer_cb, &d, NULL);
+  while (!d.idle_ran)
+    g_main_context_iteration (f->context, TRUE);
+  g_assert_cmpuint (d.n_calls, >, 0);
+  run_pending (f);
+}
+
 static void
 test_signal_handler (Fixture       *f,
                      gconstpointer  data)
@@ -1312,6 +1377,7 @@ main (int   argc,
   TEST ("current", test_current);
   TEST ("default", test_default);
   TEST ("nested", test_nested);
+  TEST ("fairness/lower-priority", test_fairness_lower_priority);
   TEST ("signal/handler", test_signal_handler);
   TEST ("signal/invalid", test_signal_invalid);
   g_test_add ("/Gbridge/IOLoop/translated-error/de", Fixture, &german,
