@@ -8,11 +8,12 @@
  *
  *  - a TCP echo server on 127.0.0.1, served through fd handlers;
  *  - a GbridgePeriodicCallback that updates a label every 100 ms;
- *  - a computation in a worker thread (gbridge_future_run_in_thread()) whose
- *    result comes back to the GTK thread through the future's loop.
+ *  - a computation in a worker thread (gbridge_future_run_in_thread()) that
+ *    reports its progress with gbridge_io_loop_add_callback() (safe from any
+ *    thread) and whose result comes back through the future.
  *
  * Run it from a build tree:  _build/examples/gbridge-gtk-demo
- * Then:                      echo hello | nc -q1 127.0.0.1 <port shown>
+ * Then:                      nc 127.0.0.1 <port shown>, and type a line
  *
  * With --self-test=DIR it also connects to its own server, waits until the
  * three labels show their results, checks them, saves a screenshot of the
@@ -47,6 +48,7 @@ typedef struct
   int                      listen_fd;
   guint                    n_ticks;
   guint                    n_frames;
+  guint                    checked_at_frame;
   char                    *self_test_dir;
   GdkPaintable            *paintable;  /* the window's frames, for --self-test */
   int                      status;
@@ -133,14 +135,37 @@ on_tick (gpointer user_data)
   gtk_label_set_text (demo->tick_label, text);
 }
 
-/* The worker: counts primes in a thread of gbridge's pool; the future is
- * completed there and its done-callback runs here, on GTK's thread. */
+/* The worker: counts primes in a thread of gbridge's pool. Progress goes to
+ * GTK's thread through add_callback; the future is completed in the worker
+ * and its done-callback runs here, on GTK's thread. */
+
+typedef struct
+{
+  Demo  *demo;
+  guint  reached;
+} Progress;
+
+static void
+show_progress (gpointer user_data)
+{
+  Progress *progress = user_data;
+  g_autofree char *text = NULL;
+
+  /* The result may have arrived first: never overwrite it. */
+  if (!g_str_has_prefix (gtk_label_get_text (progress->demo->worker_label),
+                         "worker: counting"))
+    return;
+  text = g_strdup_printf ("worker: counting primes… %u%%",
+                          progress->reached * 100 / N_PRIMES_BELOW);
+  gtk_label_set_text (progress->demo->worker_label, text);
+}
 
 static void
 count_primes (GbridgeFuture *future,
               GCancellable  *cancellable,
               gpointer       user_data)
 {
+  Demo *demo = user_data;
   g_auto(GValue) value = G_VALUE_INIT;
   guint n = 0;
 
@@ -150,6 +175,14 @@ count_primes (GbridgeFuture *future,
 
       if (i % 1000 == 0 && g_cancellable_is_cancelled (cancellable))
         return;
+      if (i % 20000 == 0)
+        {
+          Progress *progress = g_new (Progress, 1);
+
+          progress->demo = demo;
+          progress->reached = i;
+          gbridge_io_loop_add_callback (demo->loop, show_progress, progress, g_free);
+        }
       for (guint d = 2; d * d <= i && prime; d++)
         prime = i % d != 0;
       n += prime;
@@ -266,21 +299,39 @@ label_has_prefix (GtkLabel   *label,
 }
 
 static void
-self_test_poll (gpointer user_data)
+self_test_screenshot (gpointer user_data)
 {
   Demo *demo = user_data;
   g_autofree char *path = NULL;
+
+  /* The paintable holds the last frame drawn: wait until the labels as
+   * checked have been drawn. */
+  if (demo->n_frames < demo->checked_at_frame + 2)
+    {
+      gbridge_io_loop_call_later (demo->loop, 0.02, self_test_screenshot, demo, NULL);
+      return;
+    }
+  path = g_build_filename (demo->self_test_dir, "gtk-demo-c.png", NULL);
+  save_and_check_screenshot (demo, path);
+  /* Closing the window quits the application, as a user would. */
+  gtk_window_close (demo->window);
+}
+
+static void
+self_test_poll (gpointer user_data)
+{
+  Demo *demo = user_data;
   g_autofree char *expected = NULL;
 
   if (demo->n_ticks < 3 ||
-      !label_has_prefix (demo->worker_label, "worker: ") ||
+      !label_has_prefix (demo->worker_label, "worker: 17984") ||
       !label_has_prefix (demo->socket_label, "socket: echoed"))
     {
       gbridge_io_loop_call_later (demo->loop, 0.05, self_test_poll, demo, NULL);
       return;
     }
 
-  /* 17984 primes below 200000. */
+  /* There are 17984 primes below 200000. */
   expected = g_strdup_printf ("worker: 17984 primes below %u", N_PRIMES_BELOW);
   if (g_strcmp0 (gtk_label_get_text (demo->worker_label), expected) != 0)
     fail (demo, "worker label is “%s”", gtk_label_get_text (demo->worker_label));
@@ -289,15 +340,14 @@ self_test_poll (gpointer user_data)
   if (demo->n_frames < 2)
     fail (demo, "GTK drew %u frames while gbridge worked", demo->n_frames);
 
-  path = g_build_filename (demo->self_test_dir, "gtk-demo-c.png", NULL);
-  save_and_check_screenshot (demo, path);
-
-  g_print ("labels: “%s”, “%s”, “%s”; %u frames\n",
+  g_print ("labels: “%s”, “%s”, “%s”; %u frames so far\n",
            gtk_label_get_text (demo->tick_label),
            gtk_label_get_text (demo->worker_label),
            gtk_label_get_text (demo->socket_label), demo->n_frames);
-  /* Closing the window quits the application, as a user would. */
-  gtk_window_close (demo->window);
+  /* The ticker goes on; stop it so that the screenshot shows this state. */
+  gbridge_periodic_callback_stop (demo->ticker);
+  demo->checked_at_frame = demo->n_frames;
+  self_test_screenshot (demo);
 }
 
 static void
@@ -380,6 +430,7 @@ on_activate (GtkApplication *app,
   gtk_window_set_child (demo->window, box);
   demo->tick_label = add_label (GTK_BOX (box), "tick 0");
   demo->worker_label = add_label (GTK_BOX (box), "worker: counting primes…");
+  gtk_label_set_width_chars (demo->worker_label, 36);
   demo->socket_label = add_label (GTK_BOX (box), "socket: waiting for a client");
 
   demo->listen_fd = listen_on_localhost (&port);
@@ -397,7 +448,7 @@ on_activate (GtkApplication *app,
   demo->ticker = gbridge_periodic_callback_new (demo->loop, 100, on_tick, demo, NULL);
   gbridge_periodic_callback_start (demo->ticker);
 
-  primes = gbridge_future_run_in_thread (demo->loop, count_primes, NULL, NULL);
+  primes = gbridge_future_run_in_thread (demo->loop, count_primes, demo, NULL);
   gbridge_io_loop_add_future (demo->loop, primes, on_primes_counted, demo, NULL);
 
   if (demo->self_test_dir != NULL)

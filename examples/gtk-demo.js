@@ -156,6 +156,12 @@ app.connect('activate', () => {
             fail(`file label is “${fileLabel.label}”`);
         if (frames < 2)
             fail(`GTK drew ${frames} frames while gbridge worked`);
+        // Stop the ticker and let GTK draw the labels as checked: the
+        // paintable holds the last frame drawn.
+        ticker.stop();
+        const checkedAt = frames;
+        while (frames < checkedAt + 2)
+            await delayedAnswer(0.02, null).wait_async(null);
         saveAndCheckScreenshot(window, paintable, GLib.build_filenamev([selfTestDir, 'gtk-demo-js.png']));
         print(`labels: “${tickLabel.label}”, “${timerLabel.label}”, “${fileLabel.label}”; ` +
             `${frames} frames`);
