@@ -96,6 +96,7 @@ struct _GbridgeIOLoop
 
   GMainContext *context;
   GSource      *source;
+  GSource      *yield_source;   /* see YIELD_AFTER_USEC */
 
   /* Callbacks. next_local is only touched by the thread dispatching the
    * loop; remote is shared and guarded by remote_lock. */
@@ -130,7 +131,7 @@ struct _GbridgeIOLoop
 
   /* Fairness towards lower-priority sources (GTK's redraw, idles): the
    * start of the current run of back-to-back busy iterations, and whether
-   * this GLib iteration is one we sit out. */
+   * this GLib iteration is one where the work waits at the lowest priority. */
   gint64   busy_since;
   gboolean yielding;
 
@@ -346,9 +347,13 @@ arm_timer (GbridgeIOLoop *self,
  * so a loop that always has work (a callback that adds the next one, a flood
  * of due timers) would starve every lower-priority source of its context:
  * GTK's redraw and layout, idle handlers. After YIELD_AFTER_USEC of
- * back-to-back busy iterations, the loop sits out one GLib iteration: it
- * reports not ready (with a zero poll timeout) in both prepare and check, so
- * that whatever else is ready runs, then carries on. */
+ * back-to-back busy iterations, the loop's work waits one GLib iteration at
+ * the lowest priority: the main source reports itself not ready, and a
+ * second source of the loop, at G_PRIORITY_LOW, is ready instead. Whatever
+ * else is ready runs first; when nothing else is, the yield source runs the
+ * work in the same iteration, so no iteration is ever empty (callers that
+ * iterate until g_main_context_iteration() returns FALSE still see all the
+ * work done). The next iteration is back at the loop's own priority. */
 #define YIELD_AFTER_USEC 2000
 
 static gboolean
@@ -405,12 +410,10 @@ loop_source_check (GSource *source)
   GbridgeIOLoop *self = ((LoopSource *) source)->loop;
   gint64 deadline;
 
-  /* Sitting this iteration out: the work stays, the next one finds it. */
+  /* Yielding: the yield source takes this iteration's work, if its turn
+   * comes. */
   if (self->yielding)
-    {
-      self->yielding = FALSE;
-      return FALSE;
-    }
+    return FALSE;
   if (has_pending_work (self))
     return TRUE;
   if (_gbridge_timer_heap_peek (&self->timers, &deadline) && deadline <= loop_now_us (self))
@@ -530,12 +533,9 @@ run_iteration (GbridgeIOLoop *self)
     }
 }
 
-static gboolean
-loop_source_dispatch (GSource     *source,
-                      GSourceFunc  callback,
-                      gpointer     user_data)
+static void
+dispatch_loop (GbridgeIOLoop *self)
 {
-  GbridgeIOLoop *self = ((LoopSource *) source)->loop;
   GbridgeIOLoop *previous = dispatching_loop;
 
   g_object_ref (self);
@@ -551,9 +551,56 @@ loop_source_dispatch (GSource     *source,
   self->dispatch_depth--;
   dispatching_loop = previous;
   g_object_unref (self);
+}
 
+static gboolean
+loop_source_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
+{
+  dispatch_loop (((LoopSource *) source)->loop);
   return G_SOURCE_CONTINUE;
 }
+
+/* The yield source: ready exactly when the main source yields, which its
+ * prepare decided earlier in the same iteration (it has a higher priority,
+ * so GLib prepares and checks it first). */
+static gboolean
+yield_source_prepare (GSource *source,
+                      gint    *timeout)
+{
+  GbridgeIOLoop *self = ((LoopSource *) source)->loop;
+
+  *timeout = self->yielding ? 0 : -1;
+  return self->yielding;
+}
+
+static gboolean
+yield_source_check (GSource *source)
+{
+  return ((LoopSource *) source)->loop->yielding;
+}
+
+static gboolean
+yield_source_dispatch (GSource     *source,
+                       GSourceFunc  callback,
+                       gpointer     user_data)
+{
+  GbridgeIOLoop *self = ((LoopSource *) source)->loop;
+
+  self->yielding = FALSE;
+  dispatch_loop (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs yield_source_funcs = {
+  yield_source_prepare,
+  yield_source_check,
+  yield_source_dispatch,
+  NULL,
+  NULL,
+  NULL,
+};
 
 static GSourceFuncs loop_source_funcs = {
   loop_source_prepare,
@@ -652,6 +699,13 @@ gbridge_io_loop_constructed (GObject *object)
   g_source_set_can_recurse (self->source, TRUE);
   g_source_attach (self->source, self->context);
   _gbridge_fd_set_init (&self->fds, self->source);
+
+  self->yield_source = g_source_new (&yield_source_funcs, sizeof (LoopSource));
+  ((LoopSource *) self->yield_source)->loop = self;
+  g_source_set_name (self->yield_source, "GbridgeIOLoop (yield)");
+  g_source_set_priority (self->yield_source, G_PRIORITY_LOW);
+  g_source_set_can_recurse (self->yield_source, TRUE);
+  g_source_attach (self->yield_source, self->context);
 }
 
 static void
@@ -959,6 +1013,11 @@ gbridge_io_loop_close_internal (GbridgeIOLoop *self,
 
   _gbridge_signal_remove_all (self);
 
+  if (self->yield_source != NULL)
+    {
+      g_source_destroy (self->yield_source);
+      g_clear_pointer (&self->yield_source, g_source_unref);
+    }
   if (self->source != NULL)
     {
       g_source_destroy (self->source);

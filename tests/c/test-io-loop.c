@@ -1167,6 +1167,35 @@ test_fairness_lower_priority (Fixture       *f,
   run_pending (f);
 }
 
+/* Yielding to lower-priority sources never leaves an iteration empty: with
+ * nothing else ready, the iteration that yields still runs the loop's work
+ * (callers drain with "while (g_main_context_iteration (ctx, FALSE));"). */
+static void
+slow_chain_cb (gpointer data)
+{
+  FloodData *d = data;
+
+  g_usleep (3000);   /* longer than the loop's busy budget */
+  d->n_calls++;
+  if (d->n_calls < 5)
+    gbridge_io_loop_add_callback (d->f->loop, slow_chain_cb, d, NULL);
+}
+
+static void
+test_fairness_no_empty_iteration (Fixture       *f,
+                                  gconstpointer  data)
+{
+  FloodData d = { f, 0, FALSE };
+
+  gbridge_io_loop_add_callback (f->loop, slow_chain_cb, &d, NULL);
+  for (guint i = 1; i <= 5; i++)
+    {
+      g_assert_true (g_main_context_iteration (f->context, FALSE));
+      g_assert_cmpuint (d.n_calls, ==, i);
+    }
+  g_assert_false (g_main_context_iteration (f->context, FALSE));
+}
+
 static void
 test_signal_handler (Fixture       *f,
                      gconstpointer  data)
@@ -1378,6 +1407,7 @@ main (int   argc,
   TEST ("default", test_default);
   TEST ("nested", test_nested);
   TEST ("fairness/lower-priority", test_fairness_lower_priority);
+  TEST ("fairness/no-empty-iteration", test_fairness_no_empty_iteration);
   TEST ("signal/handler", test_signal_handler);
   TEST ("signal/invalid", test_signal_invalid);
   g_test_add ("/Gbridge/IOLoop/translated-error/de", Fixture, &german,
