@@ -221,12 +221,13 @@ count_frame (GtkWidget     *widget,
   return G_SOURCE_CONTINUE;
 }
 
-static void
+/* Reports a failed check; returns FALSE for the caller to return. */
+static gboolean
 fail (Demo       *demo,
       const char *format,
       ...) G_GNUC_PRINTF (2, 3);
 
-static void
+static gboolean
 fail (Demo       *demo,
       const char *format,
       ...)
@@ -239,6 +240,7 @@ fail (Demo       *demo,
   g_printerr ("\n");
   va_end (args);
   demo->status = 1;
+  return FALSE;
 }
 
 /* Renders the window with its own renderer into a texture, saves it as a
@@ -262,19 +264,19 @@ save_and_check_screenshot (Demo       *demo,
   gdk_paintable_snapshot (demo->paintable, GDK_SNAPSHOT (snapshot), width, height);
   node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
   if (node == NULL)
-    return fail (demo, "the window rendered nothing"), FALSE;
+    return fail (demo, "the window rendered nothing");
   texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)),
                                          node, &GRAPHENE_RECT_INIT (0, 0, width, height));
   if (!gdk_texture_save_to_png (texture, path))
-    return fail (demo, "cannot save %s", path), FALSE;
+    return fail (demo, "cannot save %s", path);
 
   loaded = gdk_texture_new_from_filename (path, &error);
   if (loaded == NULL)
-    return fail (demo, "cannot load %s back: %s", path, error->message), FALSE;
+    return fail (demo, "cannot load %s back: %s", path, error->message);
   if (gdk_texture_get_width (loaded) != width || gdk_texture_get_height (loaded) != height)
     return fail (demo, "%s is %dx%d, the window %dx%d", path,
                  gdk_texture_get_width (loaded), gdk_texture_get_height (loaded),
-                 width, height), FALSE;
+                 width, height);
 
   pixels = g_malloc ((gsize) width * height * 4);
   gdk_texture_download (loaded, pixels, (gsize) width * 4);
@@ -285,7 +287,7 @@ save_and_check_screenshot (Demo       *demo,
   g_hash_table_destroy (colours);
   /* Text is antialiased: a window showing labels has many shades. */
   if (n_colours < 8)
-    return fail (demo, "%s looks blank: %u colours", path, n_colours), FALSE;
+    return fail (demo, "%s looks blank: %u colours", path, n_colours);
 
   g_print ("screenshot: %s (%dx%d, %u colours)\n", path, width, height, n_colours);
   return TRUE;

@@ -5,8 +5,8 @@
  * Runs under Xvfb (tests/gtk/run-under-xvfb.sh).  The loop is on GTK's
  * default GMainContext, as in an application:
  *
- *  - fairness: GTK keeps drawing while gbridge runs a flood of chained
- *    callbacks or 10^5 timers, and gbridge keeps running while GTK is busy
+ *  - fairness: GTK keeps drawing (and handling key presses) while gbridge
+ *    runs a flood of chained callbacks or 10^5 timers, and gbridge keeps running while GTK is busy
  *    drawing; counted with the frame clock, with lower bounds that cannot
  *    flake (a few frames in a second where 60 are expected);
  *  - nesting: a nested main loop started from a gbridge callback, as a modal
@@ -21,6 +21,9 @@
 #include <sys/socket.h>
 
 #include <gtk/gtk.h>
+#include <gdk/x11/gdkx.h>
+#include <X11/Xlib.h>
+#include <X11/extensions/XTest.h>
 #include <gbridge/gbridge.h>
 
 /* How long each fairness test runs GTK's loop: long enough for GTK to draw
@@ -84,6 +87,49 @@ run_for_a_while (gboolean *done)
     g_main_context_iteration (NULL, TRUE);
 }
 
+/* Input: key presses typed through the X server's XTEST extension, as a
+ * keyboard would, into the focused window; counted by a key controller. */
+
+static gboolean
+count_key (GtkEventControllerKey *controller,
+           guint                  keyval,
+           guint                  keycode,
+           GdkModifierType        state,
+           gpointer               user_data)
+{
+  (*(guint *) user_data)++;
+  return GDK_EVENT_STOP;
+}
+
+static void
+watch_keys (Fixture *f,
+            guint   *n_keys)
+{
+  GtkEventController *keys = gtk_event_controller_key_new ();
+
+  gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+  g_signal_connect (keys, "key-pressed", G_CALLBACK (count_key), n_keys);
+  gtk_widget_add_controller (f->window, keys);
+}
+
+static void
+type_keys (Fixture *f,
+           guint    n)
+{
+  GdkSurface *surface = gtk_native_get_surface (GTK_NATIVE (f->window));
+  Display *xdisplay = gdk_x11_display_get_xdisplay (gtk_widget_get_display (f->window));
+  KeyCode a = XKeysymToKeycode (xdisplay, XK_a);
+
+  /* No window manager under Xvfb: give the window the focus ourselves. */
+  XSetInputFocus (xdisplay, gdk_x11_surface_get_xid (surface), RevertToParent, CurrentTime);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_true (XTestFakeKeyEvent (xdisplay, a, True, CurrentTime));
+      g_assert_true (XTestFakeKeyEvent (xdisplay, a, False, CurrentTime));
+    }
+  XFlush (xdisplay);
+}
+
 /* Fairness: a flood of chained callbacks */
 
 typedef struct
@@ -109,15 +155,19 @@ test_fairness_callback_flood (Fixture       *f,
 {
   Flood flood = { f, 0, FALSE };
   guint frames_before = f->n_frames;
+  guint n_keys = 0;
 
+  watch_keys (f, &n_keys);
   /* Each callback adds the next one, so the loop always has work. */
   gbridge_io_loop_add_callback (f->loop, flood_cb, &flood, NULL);
+  type_keys (f, 10);
   run_for_a_while (NULL);
   flood.stop = TRUE;
 
-  g_test_message ("%" G_GUINT64_FORMAT " chained callbacks, %u frames",
-                  flood.n_calls, f->n_frames - frames_before);
+  g_test_message ("%" G_GUINT64_FORMAT " chained callbacks, %u frames, %u key presses",
+                  flood.n_calls, f->n_frames - frames_before, n_keys);
   g_assert_cmpuint (f->n_frames - frames_before, >, MIN_FRAMES);
+  g_assert_cmpuint (n_keys, ==, 10);
   g_assert_cmpuint (flood.n_calls, >, 1000);
 }
 
@@ -137,13 +187,17 @@ test_fairness_timers (Fixture       *f,
 {
   guint n_fired = 0;
   guint frames_before = f->n_frames;
+  guint n_keys = 0;
   gint64 end;
 
+  watch_keys (f, &n_keys);
   /* Spread over the second, so some are due in every iteration. */
   for (guint i = 0; i < N_TIMERS; i++)
     gbridge_io_loop_call_later (f->loop, RUN_SECONDS * i / N_TIMERS,
                                 timer_cb, &n_fired, NULL);
+  type_keys (f, 10);
   run_for_a_while (NULL);
+  g_assert_cmpuint (n_keys, ==, 10);
   /* Let any stragglers fire (there is no upper bound on a slow machine). */
   end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
   while (n_fired < N_TIMERS && g_get_monotonic_time () < end)
