@@ -87,14 +87,15 @@ def plot(sections, svg, gnuplot):
     _, header, rows = ping
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, 'ping-pong.dat')
-        with open(data, 'w') as f:
+        with open(data, 'w', encoding='utf-8') as f:
             for r in rows:
                 name = r[0].replace(', added before the active pair', ' (idle first)')
-                name = re.sub(r'10\^(\d+)', r'10^{\1}', name)
+                sup = str.maketrans('0123456789', '⁰¹²³⁴⁵⁶⁷⁸⁹')
+                name = re.sub(r'10\^(\d+)', lambda m: '10' + m.group(1).translate(sup), name)
                 values = [v.replace(',', '') for v in r[1:4]]
                 f.write('"%s" %s\n' % (name, ' '.join(values)))
         script = f'''
-set terminal svg size 900,480 dynamic font "sans,11"
+set terminal svg size 900,480 dynamic noenhanced font "sans,11"
 set output "{svg}"
 set title "Ping-pong: ns per loop iteration (log scale, lower is better)"
 set style data histograms
@@ -108,7 +109,7 @@ set key top left
 set grid ytics
 plot "{data}" using 2:xtic(1) title "{header[1]}", "" using 3 title "{header[2]}", "" using 4 title "{header[3]}"
 '''
-        subprocess.run([gnuplot], input=script, text=True, check=True)
+        subprocess.run([gnuplot], input=script.encode('utf-8'), check=True)
     return True
 
 
