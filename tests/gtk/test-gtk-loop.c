@@ -11,8 +11,9 @@
  *    flake (a few frames in a second where 60 are expected);
  *  - nesting: a nested main loop started from a gbridge callback, as a modal
  *    dialog does, keeps gbridge's callbacks, timers and fd handlers running;
- *  - shutdown: closing the window stops the application and closing the
- *    loop runs every pending destroy-notify exactly once.
+ *  - shutdown: closing the window stops the application (or the loop, when
+ *    gbridge_io_loop_start() runs the context) and closing the loop runs
+ *    every pending destroy-notify exactly once.
  */
 
 #include <errno.h>
@@ -552,6 +553,48 @@ test_shutdown_on_close (void)
   g_assert_finalize_object (g_steal_pointer (&app));
 }
 
+/* The other way round: gbridge_io_loop_start() runs the context (GTK needs
+ * nothing more than the default context being run) and closing the window
+ * stops the loop. */
+
+static gboolean
+stop_loop_on_close (GtkWindow *window,
+                    gpointer   user_data)
+{
+  gbridge_io_loop_stop (((Shutdown *) user_data)->loop);
+  return FALSE;   /* let the window close */
+}
+
+static void
+test_shutdown_loop_start (void)
+{
+  Shutdown s = { 0 };
+  g_autoptr(GError) error = NULL;
+
+  s.loop = gbridge_io_loop_new_for_context (NULL);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s.fds), ==, 0);
+  s.window = GTK_WINDOW (gtk_window_new ());
+  g_signal_connect (s.window, "close-request", G_CALLBACK (stop_loop_on_close), &s);
+  gtk_window_present (s.window);
+  gbridge_io_loop_call_later (s.loop, 0.05, close_window, &s, shutdown_destroyed);
+  s.n_registered++;
+
+  g_assert_true (gbridge_io_loop_start (s.loop, &error));
+  g_assert_no_error (error);
+  g_assert_false (gbridge_io_loop_is_running (s.loop));
+
+  g_assert_true (gbridge_io_loop_close (s.loop, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (s.n_registered, ==, 4);
+  g_assert_cmpuint (s.n_destroyed, ==, s.n_registered);
+  g_assert_cmpuint (s.n_ran_after_close, ==, 0);
+  g_assert_cmpint (fcntl (s.fds[0], F_GETFD), ==, -1);
+  close (s.fds[1]);
+  g_assert_finalize_object (s.loop);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -565,6 +608,7 @@ main (int   argc,
   TEST ("/Gbridge/Gtk/fairness/gtk-busy", test_fairness_gtk_busy);
   TEST ("/Gbridge/Gtk/nested/modal-dialog", test_nested_modal_dialog);
   g_test_add_func ("/Gbridge/Gtk/shutdown/close-window", test_shutdown_on_close);
+  g_test_add_func ("/Gbridge/Gtk/shutdown/loop-start", test_shutdown_loop_start);
 
   return g_test_run ();
 }
