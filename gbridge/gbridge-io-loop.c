@@ -33,8 +33,9 @@
  * context, so GTK, GIO and code written against Tornado, Twisted or asyncio
  * share one loop.
  *
- * Unlike plain GLib, the loop attaches exactly one #GSource to its context,
- * whatever the number of callbacks, timers and file descriptors. Timers live
+ * Unlike plain GLib, the loop attaches one #GSource to its context (and a
+ * second that only takes part in yielding, below), whatever the number of
+ * callbacks, timers and file descriptors. Timers live
  * in a binary heap ordered by deadline (equal deadlines run in the order they
  * were added), file descriptors live in one epoll set, and the next deadline
  * is tracked by a timerfd with microsecond precision.
@@ -56,6 +57,13 @@
  * iterates its context: g_main_loop_run(), gtk_main() or a GApplication. A
  * nested main loop started from a gbridge callback (a modal dialog, for
  * instance) keeps running gbridge callbacks, timers and handlers.
+ *
+ * The loop's source has the default priority, and GLib dispatches only the
+ * highest-priority ready sources of an iteration. So that a loop that always
+ * has work does not starve lower-priority sources (GTK's redraw, idle
+ * handlers), after 2 ms of back-to-back busy iterations its work waits one
+ * iteration at %G_PRIORITY_LOW: whatever else is ready runs first, and when
+ * nothing else is, the work runs in that same iteration.
  *
  * Every callback comes with a #GDestroyNotify that is called exactly once:
  * after the callback ran, when it is removed, when the loop is closed, or
