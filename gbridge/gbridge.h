@@ -12,5 +12,8 @@
 # include "gbridge-version.h"
 # include "gbridge-io-loop.h"
 # include "gbridge-periodic-callback.h"
+# include "gbridge-delayed-call.h"
+# include "gbridge-descriptor.h"
+# include "gbridge-reactor.h"
 # include "gbridge-enums.h"
 #undef GBRIDGE_INSIDE

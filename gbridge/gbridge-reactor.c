@@ -1,0 +1,1399 @@
+/* gbridge-reactor.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "gbridge-reactor.h"
+#include "gbridge-reactor-private.h"
+
+#include <signal.h>
+
+#include <glib/gi18n-lib.h>
+
+/**
+ * SECTION:gbridge-reactor
+ * @title: GbridgeReactor
+ * @short_description: A Twisted-style reactor on a GbridgeIOLoop
+ *
+ * #GbridgeReactor is Twisted's reactor rebuilt on a #GbridgeIOLoop, so on
+ * the loop's #GMainContext: delayed calls (`callLater`) live in the loop's
+ * timer heap, readers and writers (#GbridgeDescriptor) in its epoll set,
+ * and calls from other threads go through its thread-safe callback queue.
+ * GTK, GIO and Tornado-style code on the same context run in between.
+ *
+ * There is one reactor per loop, see gbridge_reactor_get_for_loop(). A
+ * process may install one of them as its default reactor, once.
+ *
+ * The reactor keeps Twisted's life cycle: gbridge_reactor_run() fires the
+ * `startup` system event and runs the loop; gbridge_reactor_stop() fires
+ * the `shutdown` event on the next iteration, whose `during` phase crashes
+ * the loop (makes gbridge_reactor_run() return), disconnects every reader
+ * and writer and stops the worker threads. A stopped reactor cannot run
+ * again; one that was only crashed (gbridge_reactor_crash()) can. While
+ * gbridge_reactor_run() runs, SIGINT and SIGTERM stop the reactor unless
+ * it was told not to install signal handlers.
+ *
+ * A descriptor is registered once per file descriptor even when it is both
+ * read and written. When its read or write returns %FALSE, when its file
+ * descriptor closes under it (gbridge_descriptor_get_fd() no longer returns
+ * the registered number), or on a hang-up or error while it is not
+ * readable, the reactor removes it and calls
+ * gbridge_descriptor_connection_lost() with a reason in the
+ * %GBRIDGE_REACTOR_ERROR domain.
+ */
+
+/**
+ * GbridgeReactor:
+ *
+ * A Twisted-style reactor on a #GbridgeIOLoop. Its fields are private.
+ */
+
+typedef struct
+{
+  GbridgeReactor    *reactor;
+  int                fd;
+  GbridgeDescriptor *reader;
+  GbridgeDescriptor *writer;
+} FdEntry;
+
+typedef struct
+{
+  guint               ref_count;
+  guint               id;
+  GbridgeTriggerPhase phase;
+  char               *event;
+  GbridgeTriggerFunc  func;
+  gpointer            user_data;
+  GDestroyNotify      destroy;
+  gboolean            once;
+  gboolean            removed;
+} Trigger;
+
+typedef struct
+{
+  GPtrArray *phases[3];   /* of Trigger, in the order they were added */
+} EventTriggers;
+
+typedef struct
+{
+  GbridgeCallback func;
+  gpointer        user_data;
+  GDestroyNotify  destroy;
+} Job;
+
+struct _GbridgeReactor
+{
+  GObject parent_instance;
+
+  GbridgeIOLoop *loop;
+
+  GHashTable    *calls;       /* pending GbridgeDelayedCall, not owned */
+  GHashTable    *fds;         /* fd → FdEntry */
+
+  GHashTable    *events;      /* name → EventTriggers */
+  GHashTable    *triggers;    /* id → Trigger */
+  guint          next_trigger_id;
+
+  GThreadPool   *pool;
+  guint          pool_size;
+
+  guint          started : 1;
+  guint          stopped : 1;
+  guint          started_before : 1;
+  guint          running : 1;
+  guint          sigint : 1;
+  guint          sigterm : 1;
+};
+
+enum {
+  PROP_0,
+  PROP_LOOP,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static GbridgeReactor *default_reactor;
+G_LOCK_DEFINE_STATIC (default_reactor);
+
+static GQuark reactor_quark;
+
+G_DEFINE_FINAL_TYPE (GbridgeReactor, gbridge_reactor, G_TYPE_OBJECT)
+
+/**
+ * gbridge_reactor_error_quark:
+ *
+ * Gets the error domain of #GbridgeReactor.
+ *
+ * Returns: the %GBRIDGE_REACTOR_ERROR quark
+ */
+G_DEFINE_QUARK (gbridge-reactor-error-quark, gbridge_reactor_error)
+
+static Trigger *add_trigger (GbridgeReactor      *self,
+                             GbridgeTriggerPhase  phase,
+                             const char          *event,
+                             GbridgeTriggerFunc   func,
+                             gpointer             user_data,
+                             GDestroyNotify       destroy);
+
+static void
+trigger_unref (gpointer data)
+{
+  Trigger *t = data;
+
+  if (--t->ref_count > 0)
+    return;
+  if (t->destroy != NULL)
+    t->destroy (t->user_data);
+  g_free (t->event);
+  g_free (t);
+}
+
+static void
+event_triggers_free (gpointer data)
+{
+  EventTriggers *e = data;
+
+  for (guint i = 0; i < G_N_ELEMENTS (e->phases); i++)
+    g_ptr_array_unref (e->phases[i]);
+  g_free (e);
+}
+
+static void
+fd_entry_free (gpointer data)
+{
+  FdEntry *entry = data;
+
+  g_clear_object (&entry->reader);
+  g_clear_object (&entry->writer);
+  g_free (entry);
+}
+
+static void
+job_run (gpointer data,
+         gpointer user_data)
+{
+  Job *job = data;
+
+  job->func (job->user_data);
+  if (job->destroy != NULL)
+    job->destroy (job->user_data);
+  g_free (job);
+}
+
+static void
+stop_pool (GbridgeReactor *self)
+{
+  GThreadPool *pool = g_steal_pointer (&self->pool);
+
+  /* Let the queued jobs finish, as Twisted's thread pool does. */
+  if (pool != NULL)
+    g_thread_pool_free (pool, FALSE, TRUE);
+}
+
+static void
+remove_signal_handlers (GbridgeReactor *self)
+{
+  if (self->sigint)
+    gbridge_io_loop_remove_signal_handler (self->loop, SIGINT);
+  if (self->sigterm)
+    gbridge_io_loop_remove_signal_handler (self->loop, SIGTERM);
+  self->sigint = self->sigterm = FALSE;
+}
+
+static void
+gbridge_reactor_dispose (GObject *object)
+{
+  GbridgeReactor *self = (GbridgeReactor *) object;
+
+  if (self->calls != NULL)
+    {
+      GList *calls = g_hash_table_get_keys (self->calls);
+
+      g_hash_table_remove_all (self->calls);
+      for (GList *l = calls; l != NULL; l = l->next)
+        _gbridge_delayed_call_drop (l->data);
+      g_list_free (calls);
+    }
+
+  if (self->fds != NULL)
+    g_ptr_array_unref (gbridge_reactor_remove_all (self));
+
+  g_clear_pointer (&self->events, g_hash_table_unref);
+  g_clear_pointer (&self->triggers, g_hash_table_unref);
+  stop_pool (self);
+  if (self->loop != NULL)
+    remove_signal_handlers (self);
+
+  G_OBJECT_CLASS (gbridge_reactor_parent_class)->dispose (object);
+}
+
+static void
+gbridge_reactor_finalize (GObject *object)
+{
+  GbridgeReactor *self = (GbridgeReactor *) object;
+
+  if (self->loop != NULL)
+    {
+      if (g_object_get_qdata (G_OBJECT (self->loop), reactor_quark) == self)
+        g_object_set_qdata (G_OBJECT (self->loop), reactor_quark, NULL);
+      g_clear_object (&self->loop);
+    }
+  g_clear_pointer (&self->calls, g_hash_table_unref);
+  g_clear_pointer (&self->fds, g_hash_table_unref);
+
+  G_OBJECT_CLASS (gbridge_reactor_parent_class)->finalize (object);
+}
+
+static void
+gbridge_reactor_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  GbridgeReactor *self = GBRIDGE_REACTOR (object);
+
+  switch (prop_id)
+    {
+    case PROP_LOOP:
+      g_value_set_object (value, self->loop);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gbridge_reactor_set_property (GObject      *object,
+                              guint         prop_id,
+                              const GValue *value,
+                              GParamSpec   *pspec)
+{
+  GbridgeReactor *self = GBRIDGE_REACTOR (object);
+
+  switch (prop_id)
+    {
+    case PROP_LOOP:
+      self->loop = g_value_dup_object (value);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+really_start_running (gpointer user_data)
+{
+  GbridgeReactor *self = user_data;
+
+  self->running = TRUE;
+}
+
+static void
+crash_trigger (gpointer user_data)
+{
+  gbridge_reactor_crash (user_data);
+}
+
+static void
+disconnect_all_trigger (gpointer user_data)
+{
+  gbridge_reactor_disconnect_all (user_data);
+}
+
+static void
+stop_pool_trigger (gpointer user_data)
+{
+  stop_pool (user_data);
+}
+
+static void
+gbridge_reactor_constructed (GObject *object)
+{
+  GbridgeReactor *self = (GbridgeReactor *) object;
+
+  G_OBJECT_CLASS (gbridge_reactor_parent_class)->constructed (object);
+
+  if (self->loop == NULL)
+    self->loop = g_object_ref (gbridge_io_loop_get_default ());
+
+  gbridge_reactor_add_system_event_trigger (self, GBRIDGE_TRIGGER_PHASE_DURING, "startup",
+                                            really_start_running, self, NULL);
+  gbridge_reactor_add_system_event_trigger (self, GBRIDGE_TRIGGER_PHASE_DURING, "shutdown",
+                                            crash_trigger, self, NULL);
+  gbridge_reactor_add_system_event_trigger (self, GBRIDGE_TRIGGER_PHASE_DURING, "shutdown",
+                                            disconnect_all_trigger, self, NULL);
+  gbridge_reactor_add_system_event_trigger (self, GBRIDGE_TRIGGER_PHASE_DURING, "shutdown",
+                                            stop_pool_trigger, self, NULL);
+}
+
+static void
+gbridge_reactor_class_init (GbridgeReactorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = gbridge_reactor_dispose;
+  object_class->finalize = gbridge_reactor_finalize;
+  object_class->get_property = gbridge_reactor_get_property;
+  object_class->set_property = gbridge_reactor_set_property;
+  object_class->constructed = gbridge_reactor_constructed;
+
+  /**
+   * GbridgeReactor:loop:
+   *
+   * The #GbridgeIOLoop the reactor runs on.
+   */
+  properties[PROP_LOOP] =
+    g_param_spec_object ("loop", NULL, NULL,
+                         GBRIDGE_TYPE_IO_LOOP,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                         G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  reactor_quark = g_quark_from_static_string ("gbridge-reactor");
+}
+
+static void
+gbridge_reactor_init (GbridgeReactor *self)
+{
+  self->calls = g_hash_table_new (NULL, NULL);
+  self->fds = g_hash_table_new_full (NULL, NULL, NULL, NULL);
+  self->events = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, event_triggers_free);
+  self->triggers = g_hash_table_new (NULL, NULL);
+  self->next_trigger_id = 1;
+  self->pool_size = 10;
+  self->stopped = TRUE;
+}
+
+void
+_gbridge_reactor_forget_call (GbridgeReactor     *self,
+                              GbridgeDelayedCall *call)
+{
+  g_hash_table_remove (self->calls, call);
+}
+
+/**
+ * gbridge_reactor_get_for_loop:
+ * @loop: a #GbridgeIOLoop
+ *
+ * Gets the reactor of @loop, creating it on first use. A loop has one
+ * reactor for as long as someone holds a reference to it.
+ *
+ * Returns: (transfer full): the reactor of @loop
+ */
+GbridgeReactor *
+gbridge_reactor_get_for_loop (GbridgeIOLoop *loop)
+{
+  GbridgeReactor *self;
+
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (loop), NULL);
+
+  if (reactor_quark == 0)
+    g_type_ensure (GBRIDGE_TYPE_REACTOR);
+
+  self = g_object_get_qdata (G_OBJECT (loop), reactor_quark);
+  if (self != NULL)
+    return g_object_ref (self);
+
+  self = g_object_new (GBRIDGE_TYPE_REACTOR, "loop", loop, NULL);
+  g_object_set_qdata (G_OBJECT (loop), reactor_quark, self);
+  return self;
+}
+
+/**
+ * gbridge_reactor_get_default:
+ *
+ * Gets the process's default reactor: the one installed with
+ * gbridge_reactor_install(), or else the reactor of
+ * gbridge_io_loop_get_default(), which this call installs.
+ *
+ * Returns: (transfer none): the default reactor
+ */
+GbridgeReactor *
+gbridge_reactor_get_default (void)
+{
+  GbridgeReactor *self;
+
+  G_LOCK (default_reactor);
+  if (default_reactor == NULL)
+    default_reactor = gbridge_reactor_get_for_loop (gbridge_io_loop_get_default ());
+  self = default_reactor;
+  G_UNLOCK (default_reactor);
+
+  return self;
+}
+
+/**
+ * gbridge_reactor_install:
+ * @self: a #GbridgeReactor
+ * @error: return location for a #GError
+ *
+ * Makes @self the process's default reactor, as Twisted's `install()`
+ * does. It can be done once; the default reactor lives as long as the
+ * process.
+ *
+ * Returns: %TRUE on success; %FALSE with
+ *   %GBRIDGE_REACTOR_ERROR_ALREADY_INSTALLED if a default reactor is
+ *   already installed
+ */
+gboolean
+gbridge_reactor_install (GbridgeReactor  *self,
+                         GError         **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  G_LOCK (default_reactor);
+  ok = default_reactor == NULL;
+  if (ok)
+    default_reactor = g_object_ref (self);
+  G_UNLOCK (default_reactor);
+
+  if (!ok)
+    g_set_error_literal (error, GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_ALREADY_INSTALLED,
+                         _("A default reactor is already installed"));
+  return ok;
+}
+
+/**
+ * gbridge_reactor_get_loop:
+ * @self: a #GbridgeReactor
+ *
+ * Gets the loop @self runs on.
+ *
+ * Returns: (transfer none): the #GbridgeIOLoop
+ */
+GbridgeIOLoop *
+gbridge_reactor_get_loop (GbridgeReactor *self)
+{
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), NULL);
+
+  return self->loop;
+}
+
+/* Time */
+
+/**
+ * gbridge_reactor_seconds:
+ * @self: a #GbridgeReactor
+ *
+ * Gets the reactor's current time: the loop's monotonic clock, in seconds.
+ *
+ * Returns: the current time
+ */
+double
+gbridge_reactor_seconds (GbridgeReactor *self)
+{
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), 0.0);
+
+  return gbridge_io_loop_time (self->loop);
+}
+
+/**
+ * gbridge_reactor_call_later:
+ * @self: a #GbridgeReactor
+ * @delay: in how many seconds to call @func, at least 0
+ * @func: (scope notified) (closure user_data) (destroy destroy): the function
+ * @user_data: data for @func
+ * @destroy: (nullable): called on @user_data after @func ran or once the
+ *   call is cancelled
+ *
+ * Calls @func in @delay seconds. Calls due at the same time run in the
+ * order they were scheduled.
+ *
+ * Returns: (transfer full): the #GbridgeDelayedCall, to cancel or move the
+ *   call
+ */
+GbridgeDelayedCall *
+gbridge_reactor_call_later (GbridgeReactor  *self,
+                            double           delay,
+                            GbridgeCallback  func,
+                            gpointer         user_data,
+                            GDestroyNotify   destroy)
+{
+  GbridgeDelayedCall *call;
+
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), NULL);
+  g_return_val_if_fail (delay >= 0, NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+
+  call = _gbridge_delayed_call_new (self, self->loop, gbridge_io_loop_time (self->loop) + delay,
+                                    func, user_data, destroy);
+  if (gbridge_delayed_call_is_active (call))
+    g_hash_table_add (self->calls, call);
+  return call;
+}
+
+/**
+ * gbridge_reactor_get_delayed_calls:
+ * @self: a #GbridgeReactor
+ *
+ * Gets the calls scheduled with gbridge_reactor_call_later() that have
+ * neither run nor been cancelled.
+ *
+ * Returns: (transfer full) (element-type GbridgeDelayedCall): the pending
+ *   calls, in no particular order
+ */
+GPtrArray *
+gbridge_reactor_get_delayed_calls (GbridgeReactor *self)
+{
+  GPtrArray *calls;
+  GHashTableIter iter;
+  gpointer call;
+
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), NULL);
+
+  calls = g_ptr_array_new_full (g_hash_table_size (self->calls), g_object_unref);
+  g_hash_table_iter_init (&iter, self->calls);
+  while (g_hash_table_iter_next (&iter, &call, NULL))
+    g_ptr_array_add (calls, g_object_ref (call));
+  return calls;
+}
+
+/* File descriptors */
+
+static GbridgeIOEvents
+entry_events (FdEntry *entry)
+{
+  return (entry->reader != NULL ? GBRIDGE_IO_EVENTS_READ : 0) |
+         (entry->writer != NULL ? GBRIDGE_IO_EVENTS_WRITE : 0);
+}
+
+static FdEntry *
+find_entry (GbridgeReactor    *self,
+            GbridgeDescriptor *descriptor,
+            gboolean           writer)
+{
+  int fd = gbridge_descriptor_get_fd (descriptor);
+  GHashTableIter iter;
+  FdEntry *entry;
+
+  entry = g_hash_table_lookup (self->fds, GINT_TO_POINTER (fd));
+  if (entry != NULL && (writer ? entry->writer : entry->reader) == descriptor)
+    return entry;
+
+  /* Its file descriptor was closed or renumbered: search by descriptor. */
+  g_hash_table_iter_init (&iter, self->fds);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    if ((writer ? entry->writer : entry->reader) == descriptor)
+      return entry;
+  return NULL;
+}
+
+static void
+entry_changed (GbridgeReactor *self,
+               FdEntry        *entry)
+{
+  GbridgeIOEvents events = entry_events (entry);
+
+  if (events == 0)
+    {
+      int fd = entry->fd;
+
+      g_hash_table_remove (self->fds, GINT_TO_POINTER (fd));
+      gbridge_io_loop_remove_handler (self->loop, fd);   /* frees entry */
+    }
+  else
+    {
+      /* Fails only when the fd was closed, which epoll forgot already. */
+      gbridge_io_loop_update_handler (self->loop, entry->fd, events, NULL);
+    }
+}
+
+static gboolean
+remove_descriptor (GbridgeReactor    *self,
+                   GbridgeDescriptor *descriptor,
+                   gboolean           writer)
+{
+  FdEntry *entry = find_entry (self, descriptor, writer);
+  GbridgeDescriptor *removed;
+
+  if (entry == NULL)
+    return FALSE;
+
+  removed = g_steal_pointer ((writer ? &entry->writer : &entry->reader));
+  entry_changed (self, entry);
+  g_object_unref (removed);
+  return TRUE;
+}
+
+static void
+lose (GbridgeReactor    *self,
+      GbridgeDescriptor *descriptor,
+      GbridgeReactorError code)
+{
+  g_autoptr(GError) reason = NULL;
+
+  remove_descriptor (self, descriptor, FALSE);
+  remove_descriptor (self, descriptor, TRUE);
+
+  switch (code)
+    {
+    case GBRIDGE_REACTOR_ERROR_BAD_FD:
+      reason = g_error_new_literal (GBRIDGE_REACTOR_ERROR, code,
+                                    _("The file descriptor is not open"));
+      break;
+    case GBRIDGE_REACTOR_ERROR_CONNECTION_DONE:
+      reason = g_error_new_literal (GBRIDGE_REACTOR_ERROR, code,
+                                    _("The connection was closed cleanly"));
+      break;
+    default:
+      reason = g_error_new_literal (GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_CONNECTION_LOST,
+                                    _("The connection was lost"));
+      break;
+    }
+  gbridge_descriptor_connection_lost (descriptor, reason);
+}
+
+static gboolean
+still_registered (GbridgeReactor    *self,
+                  FdEntry           *entry,
+                  GbridgeDescriptor *descriptor,
+                  gboolean           writer)
+{
+  return g_hash_table_lookup (self->fds, GINT_TO_POINTER (entry->fd)) == entry &&
+         (writer ? entry->writer : entry->reader) == descriptor;
+}
+
+static void
+on_fd_ready (int             fd,
+             GbridgeIOEvents events,
+             gpointer        user_data)
+{
+  FdEntry *entry = user_data;
+  g_autoptr(GbridgeReactor) self = g_object_ref (entry->reactor);
+  g_autoptr(GbridgeDescriptor) reader = entry->reader ? g_object_ref (entry->reader) : NULL;
+  g_autoptr(GbridgeDescriptor) writer = entry->writer ? g_object_ref (entry->writer) : NULL;
+
+  if ((events & GBRIDGE_IO_EVENTS_ERROR) && !(events & GBRIDGE_IO_EVENTS_READ))
+    {
+      /* A hang-up: a reader was told the end by the peer, a writer lost. */
+      if (reader != NULL)
+        lose (self, reader, GBRIDGE_REACTOR_ERROR_CONNECTION_DONE);
+      if (writer != NULL && writer != reader)
+        lose (self, writer, GBRIDGE_REACTOR_ERROR_CONNECTION_LOST);
+      return;
+    }
+
+  if (reader != NULL && (events & GBRIDGE_IO_EVENTS_READ) &&
+      still_registered (self, entry, reader, FALSE))
+    {
+      if (gbridge_descriptor_get_fd (reader) != fd)
+        lose (self, reader, GBRIDGE_REACTOR_ERROR_BAD_FD);
+      else if (!gbridge_descriptor_read (reader))
+        lose (self, reader, GBRIDGE_REACTOR_ERROR_CONNECTION_LOST);
+    }
+
+  if (writer != NULL && (events & GBRIDGE_IO_EVENTS_WRITE) &&
+      still_registered (self, entry, writer, TRUE))
+    {
+      if (gbridge_descriptor_get_fd (writer) != fd)
+        lose (self, writer, GBRIDGE_REACTOR_ERROR_BAD_FD);
+      else if (!gbridge_descriptor_write (writer))
+        lose (self, writer, GBRIDGE_REACTOR_ERROR_CONNECTION_LOST);
+    }
+}
+
+static gboolean
+add_descriptor (GbridgeReactor     *self,
+                GbridgeDescriptor  *descriptor,
+                gboolean            writer,
+                GError            **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  int fd = gbridge_descriptor_get_fd (descriptor);
+  GbridgeDescriptor **slot;
+  FdEntry *entry;
+
+  if (fd < 0)
+    {
+      g_set_error_literal (error, GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_BAD_FD,
+                           _("The file descriptor is not open"));
+      return FALSE;
+    }
+
+  entry = g_hash_table_lookup (self->fds, GINT_TO_POINTER (fd));
+  if (entry != NULL)
+    {
+      slot = writer ? &entry->writer : &entry->reader;
+      if (*slot != descriptor)
+        {
+          g_set_object (slot, descriptor);
+          entry_changed (self, entry);
+        }
+      return TRUE;
+    }
+
+  entry = g_new0 (FdEntry, 1);
+  entry->reactor = self;
+  entry->fd = fd;
+  slot = writer ? &entry->writer : &entry->reader;
+  *slot = g_object_ref (descriptor);
+
+  if (!gbridge_io_loop_add_handler (self->loop, fd, entry_events (entry), on_fd_ready,
+                                    entry, fd_entry_free, &local_error))
+    {
+      if (g_error_matches (local_error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_BAD_FD))
+        g_set_error_literal (error, GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_BAD_FD,
+                             _("The file descriptor is not open"));
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+
+  g_hash_table_insert (self->fds, GINT_TO_POINTER (fd), entry);
+  return TRUE;
+}
+
+/**
+ * gbridge_reactor_add_reader:
+ * @self: a #GbridgeReactor
+ * @reader: a #GbridgeDescriptor
+ * @error: return location for a #GError
+ *
+ * Calls gbridge_descriptor_read() on @reader whenever its file descriptor
+ * is readable, until it is removed. Adding it again does nothing; adding
+ * another descriptor with the same file descriptor replaces it.
+ *
+ * Returns: %TRUE on success; %FALSE with %GBRIDGE_REACTOR_ERROR_BAD_FD if
+ *   the file descriptor is not open, or an error of the loop
+ */
+gboolean
+gbridge_reactor_add_reader (GbridgeReactor     *self,
+                            GbridgeDescriptor  *reader,
+                            GError            **error)
+{
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), FALSE);
+  g_return_val_if_fail (GBRIDGE_IS_DESCRIPTOR (reader), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return add_descriptor (self, reader, FALSE, error);
+}
+
+/**
+ * gbridge_reactor_add_writer:
+ * @self: a #GbridgeReactor
+ * @writer: a #GbridgeDescriptor
+ * @error: return location for a #GError
+ *
+ * Calls gbridge_descriptor_write() on @writer whenever its file descriptor
+ * is writable, until it is removed. A descriptor that is also a reader
+ * stays one registration with the loop.
+ *
+ * Returns: %TRUE on success; %FALSE with %GBRIDGE_REACTOR_ERROR_BAD_FD if
+ *   the file descriptor is not open, or an error of the loop
+ */
+gboolean
+gbridge_reactor_add_writer (GbridgeReactor     *self,
+                            GbridgeDescriptor  *writer,
+                            GError            **error)
+{
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), FALSE);
+  g_return_val_if_fail (GBRIDGE_IS_DESCRIPTOR (writer), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return add_descriptor (self, writer, TRUE, error);
+}
+
+/**
+ * gbridge_reactor_remove_reader:
+ * @self: a #GbridgeReactor
+ * @reader: a #GbridgeDescriptor
+ *
+ * Stops reading from @reader, even if its file descriptor was closed
+ * meanwhile. It is not called again, even if already found readable in
+ * the current iteration.
+ *
+ * Returns: %TRUE if @reader was a reader
+ */
+gboolean
+gbridge_reactor_remove_reader (GbridgeReactor    *self,
+                               GbridgeDescriptor *reader)
+{
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), FALSE);
+  g_return_val_if_fail (GBRIDGE_IS_DESCRIPTOR (reader), FALSE);
+
+  return remove_descriptor (self, reader, FALSE);
+}
+
+/**
+ * gbridge_reactor_remove_writer:
+ * @self: a #GbridgeReactor
+ * @writer: a #GbridgeDescriptor
+ *
+ * Stops writing to @writer, as gbridge_reactor_remove_reader() stops
+ * reading.
+ *
+ * Returns: %TRUE if @writer was a writer
+ */
+gboolean
+gbridge_reactor_remove_writer (GbridgeReactor    *self,
+                               GbridgeDescriptor *writer)
+{
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), FALSE);
+  g_return_val_if_fail (GBRIDGE_IS_DESCRIPTOR (writer), FALSE);
+
+  return remove_descriptor (self, writer, TRUE);
+}
+
+static GPtrArray *
+list_descriptors (GbridgeReactor *self,
+                  gboolean        readers,
+                  gboolean        writers)
+{
+  GPtrArray *list = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  FdEntry *entry;
+
+  g_hash_table_iter_init (&iter, self->fds);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    {
+      if (readers && entry->reader != NULL)
+        g_ptr_array_add (list, g_object_ref (entry->reader));
+      if (writers && entry->writer != NULL &&
+          !(readers && entry->writer == entry->reader))
+        g_ptr_array_add (list, g_object_ref (entry->writer));
+    }
+  return list;
+}
+
+/**
+ * gbridge_reactor_remove_all:
+ * @self: a #GbridgeReactor
+ *
+ * Removes every reader and writer.
+ *
+ * Returns: (transfer full) (element-type GbridgeDescriptor): what was
+ *   removed, each descriptor once
+ */
+GPtrArray *
+gbridge_reactor_remove_all (GbridgeReactor *self)
+{
+  GPtrArray *removed;
+  GHashTableIter iter;
+  gpointer key;
+
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), NULL);
+
+  removed = list_descriptors (self, TRUE, TRUE);
+  g_hash_table_iter_init (&iter, self->fds);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      g_hash_table_iter_remove (&iter);
+      gbridge_io_loop_remove_handler (self->loop, GPOINTER_TO_INT (key));
+    }
+  return removed;
+}
+
+/**
+ * gbridge_reactor_get_readers:
+ * @self: a #GbridgeReactor
+ *
+ * Gets the descriptors added with gbridge_reactor_add_reader().
+ *
+ * Returns: (transfer full) (element-type GbridgeDescriptor): the readers
+ */
+GPtrArray *
+gbridge_reactor_get_readers (GbridgeReactor *self)
+{
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), NULL);
+
+  return list_descriptors (self, TRUE, FALSE);
+}
+
+/**
+ * gbridge_reactor_get_writers:
+ * @self: a #GbridgeReactor
+ *
+ * Gets the descriptors added with gbridge_reactor_add_writer().
+ *
+ * Returns: (transfer full) (element-type GbridgeDescriptor): the writers
+ */
+GPtrArray *
+gbridge_reactor_get_writers (GbridgeReactor *self)
+{
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), NULL);
+
+  return list_descriptors (self, FALSE, TRUE);
+}
+
+/**
+ * gbridge_reactor_disconnect_all:
+ * @self: a #GbridgeReactor
+ *
+ * Removes every reader and writer and tells each that its connection was
+ * lost (%GBRIDGE_REACTOR_ERROR_CONNECTION_LOST). The reactor does this
+ * during its `shutdown` event.
+ */
+void
+gbridge_reactor_disconnect_all (GbridgeReactor *self)
+{
+  g_autoptr(GPtrArray) removed = NULL;
+  g_autoptr(GError) reason = NULL;
+
+  g_return_if_fail (GBRIDGE_IS_REACTOR (self));
+
+  removed = gbridge_reactor_remove_all (self);
+  reason = g_error_new_literal (GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_CONNECTION_LOST,
+                                _("The connection was lost"));
+  for (guint i = 0; i < removed->len; i++)
+    gbridge_descriptor_connection_lost (g_ptr_array_index (removed, i), reason);
+}
+
+/* Life cycle */
+
+static void
+on_signal (int      signum,
+           gpointer user_data)
+{
+  GbridgeReactor *self = user_data;
+
+  if (!self->stopped)
+    gbridge_reactor_stop (self, NULL);
+}
+
+/**
+ * gbridge_reactor_run:
+ * @self: a #GbridgeReactor
+ * @install_signal_handlers: whether SIGINT and SIGTERM stop the reactor
+ *   while it runs
+ * @error: return location for a #GError
+ *
+ * Fires the `startup` system event, then runs the loop until the reactor
+ * is stopped or crashed.
+ *
+ * Returns: %TRUE once stopped; %FALSE with
+ *   %GBRIDGE_REACTOR_ERROR_RUNNING if the reactor is already running,
+ *   %GBRIDGE_REACTOR_ERROR_NOT_RESTARTABLE if it was stopped before, or an
+ *   error of gbridge_io_loop_start()
+ */
+gboolean
+gbridge_reactor_run (GbridgeReactor  *self,
+                     gboolean         install_signal_handlers,
+                     GError         **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->started)
+    {
+      g_set_error_literal (error, GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_RUNNING,
+                           _("The reactor is already running"));
+      return FALSE;
+    }
+  if (self->started_before)
+    {
+      g_set_error_literal (error, GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_NOT_RESTARTABLE,
+                           _("The reactor was stopped and cannot run again"));
+      return FALSE;
+    }
+
+  g_object_ref (self);
+  self->started = TRUE;
+  self->stopped = FALSE;
+
+  if (install_signal_handlers)
+    {
+      self->sigint = gbridge_io_loop_add_signal_handler (self->loop, SIGINT, on_signal,
+                                                         self, NULL, NULL);
+      self->sigterm = gbridge_io_loop_add_signal_handler (self->loop, SIGTERM, on_signal,
+                                                          self, NULL, NULL);
+    }
+
+  gbridge_reactor_fire_system_event (self, "startup");
+  ok = gbridge_io_loop_start (self->loop, error);
+
+  remove_signal_handlers (self);
+  self->started = FALSE;
+  self->running = FALSE;
+  g_object_unref (self);
+
+  return ok;
+}
+
+static void
+fire_shutdown (gpointer user_data)
+{
+  gbridge_reactor_fire_system_event (user_data, "shutdown");
+}
+
+/**
+ * gbridge_reactor_stop:
+ * @self: a #GbridgeReactor
+ * @error: return location for a #GError
+ *
+ * Stops the reactor: on the next iteration it fires the `shutdown` system
+ * event, whose `during` phase makes gbridge_reactor_run() return.
+ *
+ * Returns: %TRUE on success; %FALSE with
+ *   %GBRIDGE_REACTOR_ERROR_NOT_RUNNING if the reactor is not running or
+ *   already stopping
+ */
+gboolean
+gbridge_reactor_stop (GbridgeReactor  *self,
+                      GError         **error)
+{
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->stopped)
+    {
+      g_set_error_literal (error, GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_NOT_RUNNING,
+                           _("The reactor is not running"));
+      return FALSE;
+    }
+
+  self->stopped = TRUE;
+  self->started_before = TRUE;
+  gbridge_io_loop_add_callback (self->loop, fire_shutdown, g_object_ref (self), g_object_unref);
+  return TRUE;
+}
+
+/**
+ * gbridge_reactor_crash:
+ * @self: a #GbridgeReactor
+ *
+ * Makes gbridge_reactor_run() return after the current iteration, without
+ * firing the `shutdown` event. The reactor may run again.
+ */
+void
+gbridge_reactor_crash (GbridgeReactor *self)
+{
+  g_return_if_fail (GBRIDGE_IS_REACTOR (self));
+
+  self->started = FALSE;
+  self->running = FALSE;
+  gbridge_io_loop_stop (self->loop);
+}
+
+/**
+ * gbridge_reactor_is_running:
+ * @self: a #GbridgeReactor
+ *
+ * Tells whether the reactor is running: its `startup` event has fired and
+ * it has not been stopped or crashed since.
+ *
+ * Returns: %TRUE while running
+ */
+gboolean
+gbridge_reactor_is_running (GbridgeReactor *self)
+{
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), FALSE);
+
+  return self->running;
+}
+
+static void
+do_nothing (gpointer user_data)
+{
+}
+
+/**
+ * gbridge_reactor_iterate:
+ * @self: a #GbridgeReactor
+ * @delay: how long to wait for something to do, in seconds
+ *
+ * Runs one iteration of the loop, waiting at most @delay seconds for
+ * something to do, as Twisted's `iterate()`.
+ */
+void
+gbridge_reactor_iterate (GbridgeReactor *self,
+                         double          delay)
+{
+  GMainContext *context;
+  guint64 timer;
+
+  g_return_if_fail (GBRIDGE_IS_REACTOR (self));
+
+  context = gbridge_io_loop_get_context (self->loop);
+  if (delay <= 0)
+    {
+      g_main_context_iteration (context, FALSE);
+      return;
+    }
+
+  timer = gbridge_io_loop_call_later (self->loop, delay, do_nothing, NULL, NULL);
+  g_main_context_iteration (context, TRUE);
+  gbridge_io_loop_remove_timeout (self->loop, timer);
+}
+
+/**
+ * gbridge_reactor_call_when_running:
+ * @self: a #GbridgeReactor
+ * @func: (scope notified) (closure user_data) (destroy destroy): the function
+ * @user_data: data for @func
+ * @destroy: (nullable): called on @user_data after @func ran, or when the
+ *   reactor goes away first
+ *
+ * Calls @func now if the reactor is running, or else once it has started
+ * (after its `startup` event).
+ */
+void
+gbridge_reactor_call_when_running (GbridgeReactor  *self,
+                                   GbridgeCallback  func,
+                                   gpointer         user_data,
+                                   GDestroyNotify   destroy)
+{
+  g_return_if_fail (GBRIDGE_IS_REACTOR (self));
+  g_return_if_fail (func != NULL);
+
+  if (self->running)
+    {
+      func (user_data);
+      if (destroy != NULL)
+        destroy (user_data);
+      return;
+    }
+
+  add_trigger (self, GBRIDGE_TRIGGER_PHASE_AFTER, "startup", func, user_data, destroy)->once = TRUE;
+}
+
+/* System events */
+
+static Trigger *
+add_trigger (GbridgeReactor      *self,
+             GbridgeTriggerPhase  phase,
+             const char          *event,
+             GbridgeTriggerFunc   func,
+             gpointer             user_data,
+             GDestroyNotify       destroy)
+{
+  EventTriggers *triggers = g_hash_table_lookup (self->events, event);
+  Trigger *t = g_new0 (Trigger, 1);
+
+  if (triggers == NULL)
+    {
+      triggers = g_new0 (EventTriggers, 1);
+      for (guint i = 0; i < G_N_ELEMENTS (triggers->phases); i++)
+        triggers->phases[i] = g_ptr_array_new_with_free_func (trigger_unref);
+      g_hash_table_insert (self->events, g_strdup (event), triggers);
+    }
+
+  t->ref_count = 1;
+  t->id = self->next_trigger_id++;
+  t->phase = phase;
+  t->event = g_strdup (event);
+  t->func = func;
+  t->user_data = user_data;
+  t->destroy = destroy;
+  g_ptr_array_add (triggers->phases[phase], t);
+  g_hash_table_insert (self->triggers, GUINT_TO_POINTER (t->id), t);
+  return t;
+}
+
+static void
+remove_trigger (GbridgeReactor *self,
+                Trigger        *t)
+{
+  EventTriggers *triggers = g_hash_table_lookup (self->events, t->event);
+
+  t->removed = TRUE;
+  g_hash_table_remove (self->triggers, GUINT_TO_POINTER (t->id));
+  g_ptr_array_remove (triggers->phases[t->phase], t);
+}
+
+/**
+ * gbridge_reactor_add_system_event_trigger:
+ * @self: a #GbridgeReactor
+ * @phase: the phase of the event to run @func in
+ * @event: the event: `startup`, `shutdown` or any name of your own
+ * @func: (scope notified) (closure user_data) (destroy destroy): the trigger
+ * @user_data: data for @func
+ * @destroy: (nullable): called on @user_data when the trigger is removed
+ *   or the reactor goes away
+ *
+ * Calls @func every time @event is fired, in @phase: all `before` triggers
+ * of an event run first, then the `during` ones, then the `after` ones,
+ * each phase in the order the triggers were added.
+ *
+ * Returns: the trigger's id, for
+ *   gbridge_reactor_remove_system_event_trigger()
+ */
+guint
+gbridge_reactor_add_system_event_trigger (GbridgeReactor      *self,
+                                          GbridgeTriggerPhase  phase,
+                                          const char          *event,
+                                          GbridgeTriggerFunc   func,
+                                          gpointer             user_data,
+                                          GDestroyNotify       destroy)
+{
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), 0);
+  g_return_val_if_fail (phase <= GBRIDGE_TRIGGER_PHASE_AFTER, 0);
+  g_return_val_if_fail (event != NULL, 0);
+  g_return_val_if_fail (func != NULL, 0);
+
+  return add_trigger (self, phase, event, func, user_data, destroy)->id;
+}
+
+/**
+ * gbridge_reactor_remove_system_event_trigger:
+ * @self: a #GbridgeReactor
+ * @trigger_id: an id from gbridge_reactor_add_system_event_trigger()
+ *
+ * Removes a trigger and calls its destroy-notify. A trigger removed while
+ * its event fires is not called if its turn has not come yet.
+ *
+ * Returns: %TRUE if the trigger existed
+ */
+gboolean
+gbridge_reactor_remove_system_event_trigger (GbridgeReactor *self,
+                                             guint           trigger_id)
+{
+  Trigger *t;
+
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), FALSE);
+
+  t = g_hash_table_lookup (self->triggers, GUINT_TO_POINTER (trigger_id));
+  if (t == NULL)
+    return FALSE;
+  remove_trigger (self, t);
+  return TRUE;
+}
+
+static void
+fire_phase (GbridgeReactor      *self,
+            const char          *event,
+            GbridgeTriggerPhase  phase)
+{
+  EventTriggers *triggers = g_hash_table_lookup (self->events, event);
+  g_autoptr(GPtrArray) snapshot = NULL;
+
+  if (triggers == NULL)
+    return;
+
+  /* Triggers added while the phase runs wait for the next firing. */
+  snapshot = g_ptr_array_new_with_free_func (trigger_unref);
+  for (guint i = 0; i < triggers->phases[phase]->len; i++)
+    {
+      Trigger *t = g_ptr_array_index (triggers->phases[phase], i);
+
+      t->ref_count++;
+      g_ptr_array_add (snapshot, t);
+    }
+
+  for (guint i = 0; i < snapshot->len; i++)
+    {
+      Trigger *t = g_ptr_array_index (snapshot, i);
+
+      if (t->removed)
+        continue;
+      if (t->once)
+        remove_trigger (self, t);
+      t->func (t->user_data);
+    }
+}
+
+/**
+ * gbridge_reactor_fire_system_event:
+ * @self: a #GbridgeReactor
+ * @event: the event's name
+ *
+ * Runs the triggers of @event: its `before` phase, then `during`, then
+ * `after`. Firing `shutdown` by hand lets a reactor that was never run
+ * release its descriptors and threads.
+ */
+void
+gbridge_reactor_fire_system_event (GbridgeReactor *self,
+                                   const char     *event)
+{
+  g_autofree char *name = NULL;
+
+  g_return_if_fail (GBRIDGE_IS_REACTOR (self));
+  g_return_if_fail (event != NULL);
+
+  name = g_strdup (event);
+  g_object_ref (self);
+  fire_phase (self, name, GBRIDGE_TRIGGER_PHASE_BEFORE);
+  fire_phase (self, name, GBRIDGE_TRIGGER_PHASE_DURING);
+  fire_phase (self, name, GBRIDGE_TRIGGER_PHASE_AFTER);
+  g_object_unref (self);
+}
+
+/* Threads */
+
+/**
+ * gbridge_reactor_call_from_thread:
+ * @self: a #GbridgeReactor
+ * @func: (scope notified) (closure user_data) (destroy destroy): the function
+ * @user_data: data for @func
+ * @destroy: (nullable): called on @user_data after @func ran, or when it is
+ *   dropped
+ *
+ * Calls @func on the reactor's loop, from any thread, and wakes the loop.
+ *
+ * Returns: %TRUE if queued; %FALSE if the loop is closed, in which case
+ *   @destroy was called
+ */
+gboolean
+gbridge_reactor_call_from_thread (GbridgeReactor  *self,
+                                  GbridgeCallback  func,
+                                  gpointer         user_data,
+                                  GDestroyNotify   destroy)
+{
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
+
+  return gbridge_io_loop_add_callback (self->loop, func, user_data, destroy);
+}
+
+/**
+ * gbridge_reactor_call_in_thread:
+ * @self: a #GbridgeReactor
+ * @func: (scope notified) (closure user_data) (destroy destroy): the function
+ * @user_data: data for @func
+ * @destroy: (nullable): called on @user_data, in the worker thread, after
+ *   @func ran
+ *
+ * Calls @func in a thread of the reactor's worker pool (at most 10 threads
+ * unless told otherwise with gbridge_reactor_suggest_thread_pool_size()).
+ * The pool stops at the reactor's `shutdown` event, once the queued calls
+ * are done; a later call starts a new one.
+ */
+void
+gbridge_reactor_call_in_thread (GbridgeReactor  *self,
+                                GbridgeCallback  func,
+                                gpointer         user_data,
+                                GDestroyNotify   destroy)
+{
+  Job *job;
+
+  g_return_if_fail (GBRIDGE_IS_REACTOR (self));
+  g_return_if_fail (func != NULL);
+
+  if (self->pool == NULL)
+    self->pool = g_thread_pool_new (job_run, NULL, self->pool_size, FALSE, NULL);
+
+  job = g_new (Job, 1);
+  job->func = func;
+  job->user_data = user_data;
+  job->destroy = destroy;
+  g_thread_pool_push (self->pool, job, NULL);
+}
+
+/**
+ * gbridge_reactor_suggest_thread_pool_size:
+ * @self: a #GbridgeReactor
+ * @size: the largest number of worker threads, at least 1
+ *
+ * Sets how many threads gbridge_reactor_call_in_thread() may use at once.
+ */
+void
+gbridge_reactor_suggest_thread_pool_size (GbridgeReactor *self,
+                                          guint           size)
+{
+  g_return_if_fail (GBRIDGE_IS_REACTOR (self));
+  g_return_if_fail (size > 0);
+
+  self->pool_size = size;
+  if (self->pool != NULL)
+    g_thread_pool_set_max_threads (self->pool, size, NULL);
+}
