@@ -101,11 +101,34 @@ on_timer (gpointer user_data)
   release_callback (self);
 }
 
+/* The loop lets go of the timer: after it ran, after unschedule(), or
+ * because the loop was closed, in which case the call is dropped as if
+ * cancelled. */
+static void
+timer_released (gpointer user_data)
+{
+  GbridgeDelayedCall *self = user_data;
+
+  if (self->timer != 0)
+    {
+      self->timer = 0;
+      if (self->state == STATE_PENDING)
+        {
+          self->state = STATE_CANCELLED;
+          if (self->reactor != NULL)
+            _gbridge_reactor_forget_call (self->reactor, self);
+          self->reactor = NULL;
+          release_callback (self);
+        }
+    }
+  g_object_unref (self);
+}
+
 static void
 schedule (GbridgeDelayedCall *self)
 {
   self->timer = gbridge_io_loop_call_at (self->loop, self->time, on_timer,
-                                         g_object_ref (self), g_object_unref);
+                                         g_object_ref (self), timer_released);
 }
 
 static void

@@ -161,11 +161,17 @@ event_triggers_free (gpointer data)
   g_free (e);
 }
 
+/* The loop lets go of the handler: after the reactor removed it, or because
+ * the loop was closed, in which case the reactor forgets it too. */
 static void
 fd_entry_free (gpointer data)
 {
   FdEntry *entry = data;
+  GbridgeReactor *self = entry->reactor;
 
+  if (self->fds != NULL &&
+      g_hash_table_lookup (self->fds, GINT_TO_POINTER (entry->fd)) == entry)
+    g_hash_table_remove (self->fds, GINT_TO_POINTER (entry->fd));
   g_clear_object (&entry->reader);
   g_clear_object (&entry->writer);
   g_free (entry);
@@ -538,8 +544,9 @@ gbridge_reactor_call_later (GbridgeReactor  *self,
  * Gets the calls scheduled with gbridge_reactor_call_later() that have
  * neither run nor been cancelled.
  *
- * Returns: (transfer full) (element-type GbridgeDelayedCall): the pending
- *   calls, in no particular order
+ * Returns: (transfer container) (element-type GbridgeDelayedCall): the pending
+ *   calls, in no particular order; the array holds a reference on each and
+ *   drops them when freed
  */
 GPtrArray *
 gbridge_reactor_get_delayed_calls (GbridgeReactor *self)
@@ -870,8 +877,8 @@ list_descriptors (GbridgeReactor *self,
  *
  * Removes every reader and writer.
  *
- * Returns: (transfer full) (element-type GbridgeDescriptor): what was
- *   removed, each descriptor once
+ * Returns: (transfer container) (element-type GbridgeDescriptor): what was
+ *   removed, each descriptor once; the array holds a reference on each
  */
 GPtrArray *
 gbridge_reactor_remove_all (GbridgeReactor *self)
@@ -898,7 +905,7 @@ gbridge_reactor_remove_all (GbridgeReactor *self)
  *
  * Gets the descriptors added with gbridge_reactor_add_reader().
  *
- * Returns: (transfer full) (element-type GbridgeDescriptor): the readers
+ * Returns: (transfer container) (element-type GbridgeDescriptor): the readers
  */
 GPtrArray *
 gbridge_reactor_get_readers (GbridgeReactor *self)
@@ -914,7 +921,7 @@ gbridge_reactor_get_readers (GbridgeReactor *self)
  *
  * Gets the descriptors added with gbridge_reactor_add_writer().
  *
- * Returns: (transfer full) (element-type GbridgeDescriptor): the writers
+ * Returns: (transfer container) (element-type GbridgeDescriptor): the writers
  */
 GPtrArray *
 gbridge_reactor_get_writers (GbridgeReactor *self)

@@ -499,6 +499,31 @@ test_disconnect_all (Fixture       *f,
   g_assert_cmpuint (readers->len, ==, 0);
 }
 
+static void
+test_loop_closed (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(TestDescriptor) reader = test_descriptor_new (f->fds[0]);
+  g_autoptr(GbridgeDelayedCall) call = NULL;
+  g_autoptr(GPtrArray) readers = NULL;
+  g_autoptr(GPtrArray) calls = NULL;
+  g_autoptr(GError) error = NULL;
+
+  gbridge_reactor_add_reader (f->reactor, GBRIDGE_DESCRIPTOR (reader), NULL);
+  call = gbridge_reactor_call_later (f->reactor, 10, log_entry, entry (f, "never"), entry_free);
+
+  /* Closing the loop drops what the reactor had on it, with its notifies. */
+  g_assert_true (gbridge_io_loop_close (f->loop, FALSE, NULL));
+  g_assert_cmpuint (f->destroyed, ==, 1);
+  g_assert_false (gbridge_delayed_call_is_active (call));
+  g_assert_false (gbridge_delayed_call_cancel (call, &error));
+  g_assert_error (error, GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_ALREADY_CANCELLED);
+  calls = gbridge_reactor_get_delayed_calls (f->reactor);
+  g_assert_cmpuint (calls->len, ==, 0);
+  readers = gbridge_reactor_get_readers (f->reactor);
+  g_assert_cmpuint (readers->len, ==, 0);
+}
+
 /* Core */
 
 static void
@@ -836,6 +861,7 @@ main (int   argc,
   TEST ("fd/read-fails", test_read_fails);
   TEST ("fd/writer-hangup", test_writer_hangup);
   TEST ("fd/disconnect-all", test_disconnect_all);
+  TEST ("loop-closed", test_loop_closed);
   TEST ("core/stop-not-running", test_stop_not_running);
   TEST ("core/run-twice", test_run_twice);
   TEST ("core/crash", test_crash);

@@ -25,6 +25,8 @@ The other way round, :class:`TwistedContextDriver` runs a ``GMainContext``
 running Twisted reactor of any kind, for example ``epollreactor``.
 """
 
+import ctypes
+import select
 import sys
 
 import gi
@@ -305,148 +307,199 @@ def install(loop=None):
     return reactor
 
 
+class _GPollFD(ctypes.Structure):
+    _fields_ = [("fd", ctypes.c_int), ("events", ctypes.c_ushort),
+                ("revents", ctypes.c_ushort)]
+
+
+def _glib():
+    """GLib's main-context functions through ctypes: PyGObject cannot pass
+    the GPollFD array of g_main_context_query() and _check()."""
+    lib = ctypes.CDLL("libglib-2.0.so.0")
+    vp, i, pi, pfd = ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int), \
+        ctypes.POINTER(_GPollFD)
+    for name, restype, argtypes in (
+            ("g_main_context_acquire", i, [vp]),
+            ("g_main_context_release", None, [vp]),
+            ("g_main_context_prepare", i, [vp, pi]),
+            ("g_main_context_query", i, [vp, i, pi, pfd, i]),
+            ("g_main_context_check", i, [vp, i, pfd, i]),
+            ("g_main_context_dispatch", None, [vp]),
+            ("g_main_context_ref", vp, [vp]),
+            ("g_main_context_unref", None, [vp])):
+        f = getattr(lib, name)
+        f.restype, f.argtypes = restype, argtypes
+    return lib
+
+
+def _context_pointer(loop):
+    """The GMainContext * of a Gbridge.IOLoop."""
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.restype = ctypes.c_void_p
+    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    lib = ctypes.CDLL("libgbridge-1.so.0")
+    lib.gbridge_io_loop_get_context.restype = ctypes.c_void_p
+    lib.gbridge_io_loop_get_context.argtypes = [ctypes.c_void_p]
+    return lib.gbridge_io_loop_get_context(get_pointer(loop.__gpointer__, None))
+
+
 class TwistedContextDriver:
-    """Runs a ``GMainContext`` inside a running Twisted reactor.
+    """Runs a ``Gbridge.IOLoop`` (its ``GMainContext``) on a running Twisted
+    reactor of any kind, for example ``epollreactor``.
 
-    GLib sources, ``Gbridge.IOLoop`` callbacks, timers and handlers on the
-    context run as Twisted events: the context's poll fds are added to the
-    reactor as readers and writers, and its next timeout as a delayed call,
-    following GLib's prepare / query / check / dispatch cycle. Any Twisted
-    reactor works (epoll, poll, select, asyncio).
+    Every source of the context (gbridge callbacks, timers and handlers, GLib
+    timeouts, idles and watches, GIO) runs as a Twisted event: the driver
+    follows GLib's own iteration, ``g_main_context_prepare()`` and
+    ``_query()`` before waiting, ``_check()`` and ``_dispatch()`` after,
+    with the wait done by Twisted: the context's poll fds become readers and
+    writers of the reactor and its timeout a delayed call.
 
+    :param loop: the ``Gbridge.IOLoop``; the default one (on GLib's default
+        context) if None
     :param reactor: the Twisted reactor; ``twisted.internet.reactor`` if None
-    :param context: the ``GLib.MainContext``; the default one if None
     """
 
-    def __init__(self, reactor=None, context=None):
+    def __init__(self, loop=None, reactor=None):
         if reactor is None:
             from twisted.internet import reactor
-        if context is None:
-            context = GLib.MainContext.default()
+        if loop is None:
+            loop = Gbridge.IOLoop.get_default()
+        self._glib = _glib()
+        self._loop = loop
         self._reactor = reactor
-        self._context = context
-        self._fds = {}
+        self._ctx = self._glib.g_main_context_ref(_context_pointer(loop))
+        self._fds = (_GPollFD * 16)()
+        self._n_fds = 0
+        self._priority = ctypes.c_int(0)
+        self._watchers = {}
         self._timer = None
-        self._scheduled = None
+        self._wake = None
         self._running = False
 
     def start(self):
-        """Starts driving the context; it must not be iterated elsewhere."""
+        """Starts driving the context. It must not be iterated elsewhere
+        meanwhile: the driver acquires it."""
         if self._running:
             return
-        if not self._context.acquire():
-            raise RuntimeError("the context is owned by another thread")
+        if not self._glib.g_main_context_acquire(self._ctx):
+            raise RuntimeError("the loop's context is owned by another thread")
         self._running = True
-        self._schedule(0)
+        self._prepare()
 
     def stop(self):
         """Stops driving the context and releases it."""
         if not self._running:
             return
         self._running = False
-        for watcher in list(self._fds.values()):
+        for watcher in list(self._watchers.values()):
             watcher.remove()
-        self._fds.clear()
-        for call in (self._timer, self._scheduled):
+        self._watchers.clear()
+        for call in (self._timer, self._wake):
             if call is not None and call.active():
                 call.cancel()
-        self._timer = self._scheduled = None
-        self._context.release()
+        self._timer = self._wake = None
+        self._glib.g_main_context_release(self._ctx)
 
-    def _schedule(self, delay):
-        if self._scheduled is None or not self._scheduled.active():
-            self._scheduled = self._reactor.callLater(delay, self._iterate)
+    def __del__(self):
+        ctx, self._ctx = getattr(self, "_ctx", None), None
+        if ctx:
+            self._glib.g_main_context_unref(ctx)
 
-    def _iterate(self):
-        self._scheduled = None
-        if not self._running:
-            return
-        ctx = self._context
-        ready, priority = ctx.prepare()
-        timeout, fds = ctx.query(priority)
-        # Poll without blocking, then let GLib decide what to dispatch.
-        fds = _poll_now(fds)
-        if ctx.check(priority, fds):
-            ctx.dispatch()
-        if not self._running:
-            return
-        # Watch what the context will wait for next.
-        ready, priority = ctx.prepare()
-        timeout, fds = ctx.query(priority)
-        if ready:
-            self._schedule(0)
-            return
-        self._watch(fds)
+    def _prepare(self):
+        """The first half of an iteration: find what to wait for."""
+        glib = self._glib
+        ready = glib.g_main_context_prepare(self._ctx, ctypes.byref(self._priority))
+        timeout = ctypes.c_int(-1)
+        while True:
+            n = glib.g_main_context_query(self._ctx, self._priority.value,
+                                          ctypes.byref(timeout), self._fds, len(self._fds))
+            if n <= len(self._fds):
+                break
+            self._fds = (_GPollFD * (2 * n))()
+        self._n_fds = n
+        self._watch()
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
-        if timeout >= 0:
-            self._timer = self._reactor.callLater(timeout / 1000.0, self._schedule, 0)
+        if ready or timeout.value == 0:
+            self._schedule()
+        elif timeout.value > 0:
+            self._timer = self._reactor.callLater(timeout.value / 1000.0, self._schedule)
 
-    def _watch(self, fds):
+    def _schedule(self):
+        if self._running and (self._wake is None or not self._wake.active()):
+            self._wake = self._reactor.callLater(0, self._finish)
+
+    def _finish(self):
+        """The second half: poll without waiting, check and dispatch."""
+        self._wake = None
+        if not self._running:
+            return
+        fds = self._fds
+        n = self._n_fds
+        if n:
+            poller = select.poll()
+            for k in range(n):
+                poller.register(fds[k].fd, fds[k].events)
+            revents = {}
+            for fd, ev in poller.poll(0):
+                revents[fd] = revents.get(fd, 0) | ev
+            for k in range(n):
+                fds[k].revents = revents.get(fds[k].fd, 0) & (fds[k].events | select.POLLERR
+                                                             | select.POLLHUP | select.POLLNVAL)
+        if self._glib.g_main_context_check(self._ctx, self._priority.value, fds, n):
+            self._glib.g_main_context_dispatch(self._ctx)
+        if self._running:
+            self._prepare()
+
+    def _watch(self):
         wanted = {}
-        for pfd in fds:
+        for k in range(self._n_fds):
+            pfd = self._fds[k]
             wanted[pfd.fd] = wanted.get(pfd.fd, 0) | pfd.events
-        for fd in list(self._fds):
+        for fd in list(self._watchers):
             if fd not in wanted:
-                self._fds.pop(fd).remove()
+                self._watchers.pop(fd).remove()
         for fd, events in wanted.items():
-            watcher = self._fds.get(fd)
+            watcher = self._watchers.get(fd)
             if watcher is None:
-                watcher = self._fds[fd] = _FdWatcher(self, fd)
+                watcher = self._watchers[fd] = _FdWatcher(self, fd)
             watcher.update(events)
 
 
-def _poll_now(fds):
-    import select
-
-    poller = select.poll()
-    for pfd in fds:
-        poller.register(pfd.fd, pfd.events)
-    revents = dict(poller.poll(0))
-    for pfd in fds:
-        pfd.revents = revents.get(pfd.fd, 0) & (pfd.events | GLib.IOCondition.ERR
-                                                 | GLib.IOCondition.HUP
-                                                 | GLib.IOCondition.NVAL)
-    return fds
-
-
-@implementer(IReactorFDSet)
 class _FdWatcher:
-    """One of the context's poll fds, as a Twisted reader and writer."""
+    """One poll fd of a driven context, as a Twisted reader and writer."""
 
     def __init__(self, driver, fd):
         self._driver = driver
         self._fd = fd
-        self._events = 0
+        self._reading = self._writing = False
 
     def fileno(self):
         return self._fd
 
     def logPrefix(self):
-        return "gbridge-context"
+        return "gbridge"
 
     def update(self, events):
         reactor = self._driver._reactor
-        if events & GLib.IOCondition.IN:
-            reactor.addReader(self)
-        else:
-            reactor.removeReader(self)
-        if events & GLib.IOCondition.OUT:
-            reactor.addWriter(self)
-        else:
-            reactor.removeWriter(self)
-        self._events = events
+        reading = bool(events & (select.POLLIN | select.POLLPRI))
+        writing = bool(events & select.POLLOUT)
+        if reading != self._reading:
+            (reactor.addReader if reading else reactor.removeReader)(self)
+        if writing != self._writing:
+            (reactor.addWriter if writing else reactor.removeWriter)(self)
+        self._reading, self._writing = reading, writing
 
     def remove(self):
-        self._driver._reactor.removeReader(self)
-        self._driver._reactor.removeWriter(self)
+        self.update(0)
 
     def doRead(self):
-        self._driver._schedule(0)
+        self._driver._schedule()
 
     def doWrite(self):
-        self._driver._schedule(0)
+        self._driver._schedule()
 
     def connectionLost(self, reason):
-        self._driver._fds.pop(self._fd, None)
+        self._reading = self._writing = False
+        self._driver._watchers.pop(self._fd, None)
