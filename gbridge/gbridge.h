@@ -11,6 +11,7 @@
 #define GBRIDGE_INSIDE
 # include "gbridge-version.h"
 # include "gbridge-io-loop.h"
+# include "gbridge-future.h"
 # include "gbridge-periodic-callback.h"
 # include "gbridge-delayed-call.h"
 # include "gbridge-descriptor.h"
