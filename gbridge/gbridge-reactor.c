@@ -65,6 +65,7 @@ typedef struct
   GbridgeTriggerPhase phase;
   char               *event;
   GbridgeTriggerFunc  func;
+  GbridgeCallback     callback;   /* instead of func, for call_when_running */
   gpointer            user_data;
   GDestroyNotify      destroy;
   gboolean            once;
@@ -82,6 +83,15 @@ typedef struct
   gpointer        user_data;
   GDestroyNotify  destroy;
 } Job;
+
+/* An event whose before phase waits for futures. */
+typedef struct
+{
+  guint           ref_count;
+  GbridgeReactor *reactor;
+  char           *event;
+  guint           pending;
+} Firing;
 
 struct _GbridgeReactor
 {
@@ -291,30 +301,34 @@ gbridge_reactor_set_property (GObject      *object,
     }
 }
 
-static void
+static GbridgeFuture *
 really_start_running (gpointer user_data)
 {
   GbridgeReactor *self = user_data;
 
   self->running = TRUE;
+  return NULL;
 }
 
-static void
+static GbridgeFuture *
 crash_trigger (gpointer user_data)
 {
   gbridge_reactor_crash (user_data);
+  return NULL;
 }
 
-static void
+static GbridgeFuture *
 disconnect_all_trigger (gpointer user_data)
 {
   gbridge_reactor_disconnect_all (user_data);
+  return NULL;
 }
 
-static void
+static GbridgeFuture *
 stop_pool_trigger (gpointer user_data)
 {
   stop_pool (user_data);
+  return NULL;
 }
 
 static void
@@ -1150,6 +1164,8 @@ gbridge_reactor_call_when_running (GbridgeReactor  *self,
                                    gpointer         user_data,
                                    GDestroyNotify   destroy)
 {
+  Trigger *t;
+
   g_return_if_fail (GBRIDGE_IS_REACTOR (self));
   g_return_if_fail (func != NULL);
 
@@ -1161,7 +1177,9 @@ gbridge_reactor_call_when_running (GbridgeReactor  *self,
       return;
     }
 
-  add_trigger (self, GBRIDGE_TRIGGER_PHASE_AFTER, "startup", func, user_data, destroy)->once = TRUE;
+  t = add_trigger (self, GBRIDGE_TRIGGER_PHASE_AFTER, "startup", NULL, user_data, destroy);
+  t->callback = func;
+  t->once = TRUE;
 }
 
 /* System events */
@@ -1220,7 +1238,9 @@ remove_trigger (GbridgeReactor *self,
  *
  * Calls @func every time @event is fired, in @phase: all `before` triggers
  * of an event run first, then the `during` ones, then the `after` ones,
- * each phase in the order the triggers were added.
+ * each phase in the order the triggers were added. A `before` trigger may
+ * return a pending #GbridgeFuture to make the rest of the event wait for
+ * it, as a Twisted trigger returns a `Deferred`.
  *
  * Returns: the trigger's id, for
  *   gbridge_reactor_remove_system_event_trigger()
@@ -1266,10 +1286,13 @@ gbridge_reactor_remove_system_event_trigger (GbridgeReactor *self,
   return TRUE;
 }
 
+/* Runs the triggers of one phase; the pending futures returned by them go
+ * to @waits if given. */
 static void
 fire_phase (GbridgeReactor      *self,
             const char          *event,
-            GbridgeTriggerPhase  phase)
+            GbridgeTriggerPhase  phase,
+            GPtrArray           *waits)
 {
   EventTriggers *triggers = g_hash_table_lookup (self->events, event);
   g_autoptr(GPtrArray) snapshot = NULL;
@@ -1295,8 +1318,54 @@ fire_phase (GbridgeReactor      *self,
         continue;
       if (t->once)
         remove_trigger (self, t);
-      t->func (t->user_data);
+      if (t->callback != NULL)
+        {
+          t->callback (t->user_data);
+        }
+      else
+        {
+          GbridgeFuture *future = t->func (t->user_data);
+
+          if (future != NULL && waits != NULL && !gbridge_future_is_done (future))
+            g_ptr_array_add (waits, future);
+          else if (future != NULL)
+            g_object_unref (future);
+        }
     }
+}
+
+static void
+continue_firing (GbridgeReactor *self,
+                 const char     *event)
+{
+  g_autofree char *name = g_strdup (event);
+
+  g_object_ref (self);
+  fire_phase (self, name, GBRIDGE_TRIGGER_PHASE_DURING, NULL);
+  fire_phase (self, name, GBRIDGE_TRIGGER_PHASE_AFTER, NULL);
+  g_object_unref (self);
+}
+
+static void
+firing_unref (gpointer data)
+{
+  Firing *firing = data;
+
+  if (--firing->ref_count > 0)
+    return;
+  g_object_unref (firing->reactor);
+  g_free (firing->event);
+  g_free (firing);
+}
+
+static void
+on_before_done (GbridgeFuture *future,
+                gpointer       data)
+{
+  Firing *firing = data;
+
+  if (--firing->pending == 0)
+    continue_firing (firing->reactor, firing->event);
 }
 
 /**
@@ -1305,24 +1374,120 @@ fire_phase (GbridgeReactor      *self,
  * @event: the event's name
  *
  * Runs the triggers of @event: its `before` phase, then `during`, then
- * `after`. Firing `shutdown` by hand lets a reactor that was never run
- * release its descriptors and threads.
+ * `after`. If `before` triggers returned pending futures, the `during` and
+ * `after` phases run on the loop once all of them are done; otherwise they
+ * run before this function returns. Firing `shutdown` by hand lets a
+ * reactor that was never run release its descriptors and threads.
  */
 void
 gbridge_reactor_fire_system_event (GbridgeReactor *self,
                                    const char     *event)
 {
+  g_autoptr(GPtrArray) waits = NULL;
   g_autofree char *name = NULL;
 
   g_return_if_fail (GBRIDGE_IS_REACTOR (self));
   g_return_if_fail (event != NULL);
 
   name = g_strdup (event);
+  waits = g_ptr_array_new_with_free_func (g_object_unref);
   g_object_ref (self);
-  fire_phase (self, name, GBRIDGE_TRIGGER_PHASE_BEFORE);
-  fire_phase (self, name, GBRIDGE_TRIGGER_PHASE_DURING);
-  fire_phase (self, name, GBRIDGE_TRIGGER_PHASE_AFTER);
+  fire_phase (self, name, GBRIDGE_TRIGGER_PHASE_BEFORE, waits);
+  if (waits->len == 0)
+    {
+      continue_firing (self, name);
+    }
+  else
+    {
+      Firing *firing = g_new0 (Firing, 1);
+
+      firing->ref_count = waits->len;
+      firing->pending = waits->len;
+      firing->reactor = g_object_ref (self);
+      firing->event = g_strdup (name);
+      for (guint i = 0; i < waits->len; i++)
+        gbridge_io_loop_add_future (self->loop, g_ptr_array_index (waits, i),
+                                    on_before_done, firing, firing_unref);
+    }
   g_object_unref (self);
+}
+
+/* Names */
+
+static void
+on_resolved (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(GbridgeFuture) future = user_data;
+  g_autoptr(GError) error = NULL;
+  GList *addresses;
+  GInetAddress *chosen = NULL;
+  GValue value = G_VALUE_INIT;
+
+  addresses = g_resolver_lookup_by_name_finish (G_RESOLVER (source), result, &error);
+  if (addresses == NULL)
+    {
+      /* Fails harmlessly if the future was cancelled or timed out. */
+      gbridge_future_take_failure (future, g_steal_pointer (&error), NULL);
+      return;
+    }
+
+  /* IPv4 first, as Twisted's resolve() (gethostbyname) answers. */
+  for (GList *l = addresses; l != NULL && chosen == NULL; l = l->next)
+    if (g_inet_address_get_family (l->data) == G_SOCKET_FAMILY_IPV4)
+      chosen = l->data;
+  if (chosen == NULL)
+    chosen = addresses->data;
+
+  g_value_init (&value, G_TYPE_STRING);
+  g_value_take_string (&value, g_inet_address_to_string (chosen));
+  gbridge_future_resolve (future, &value, NULL);
+  g_value_unset (&value);
+  g_resolver_free_addresses (addresses);
+}
+
+/**
+ * gbridge_reactor_resolve:
+ * @self: a #GbridgeReactor
+ * @name: a host name or an IP address
+ * @timeout: seconds to wait at most, or 0 for no limit
+ *
+ * Looks @name up with GIO's default #GResolver, as Twisted's `resolve()`.
+ * The future resolves with the address as a string (an IPv4 address if
+ * @name has one), or fails with the #GResolverError, or with
+ * %G_IO_ERROR_TIMED_OUT after @timeout seconds. Cancelling the future
+ * cancels the lookup.
+ *
+ * Returns: (transfer full): a #GbridgeFuture of the address, on the
+ *   reactor's loop
+ */
+GbridgeFuture *
+gbridge_reactor_resolve (GbridgeReactor *self,
+                         const char     *name,
+                         double          timeout)
+{
+  g_autoptr(GbridgeFuture) future = NULL;
+  g_autoptr(GResolver) resolver = NULL;
+  GMainContext *context;
+
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  g_return_val_if_fail (timeout >= 0, NULL);
+
+  future = gbridge_future_new_for_loop (self->loop);
+  resolver = g_resolver_get_default ();
+
+  /* GIO calls back on the thread-default context: make it the loop's. */
+  context = gbridge_io_loop_get_context (self->loop);
+  g_main_context_push_thread_default (context);
+  g_resolver_lookup_by_name_async (resolver, name, gbridge_future_get_cancellable (future),
+                                   on_resolved, g_object_ref (future));
+  g_main_context_pop_thread_default (context);
+
+  if (timeout > 0)
+    return gbridge_future_with_timeout (future, timeout);
+  return g_steal_pointer (&future);
 }
 
 /* Threads */

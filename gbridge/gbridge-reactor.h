@@ -13,6 +13,7 @@
 
 #include "gbridge-version.h"
 #include "gbridge-io-loop.h"
+#include "gbridge-future.h"
 #include "gbridge-delayed-call.h"
 #include "gbridge-descriptor.h"
 
@@ -83,8 +84,14 @@ typedef enum
  * @user_data: the data given with the trigger
  *
  * A system event trigger, see gbridge_reactor_add_system_event_trigger().
+ * A trigger of the `before` phase may return a pending future: the event's
+ * `during` and `after` phases wait until every such future is done (in
+ * whatever way). The future returned by a trigger of another phase is
+ * dropped.
+ *
+ * Returns: (transfer full) (nullable): a future to wait for, or %NULL
  */
-typedef void (*GbridgeTriggerFunc) (gpointer user_data);
+typedef GbridgeFuture *(*GbridgeTriggerFunc) (gpointer user_data);
 
 #define GBRIDGE_TYPE_REACTOR (gbridge_reactor_get_type ())
 
@@ -182,6 +189,11 @@ void                gbridge_reactor_call_in_thread          (GbridgeReactor     
                                                              GbridgeCallback      func,
                                                              gpointer             user_data,
                                                              GDestroyNotify       destroy);
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeFuture      *gbridge_reactor_resolve                 (GbridgeReactor      *self,
+                                                             const char          *name,
+                                                             double               timeout);
+
 GBRIDGE_AVAILABLE_IN_ALL
 void                gbridge_reactor_suggest_thread_pool_size (GbridgeReactor     *self,
                                                              guint                size);

@@ -180,6 +180,13 @@ log_entry (gpointer data)
   g_string_append (e->f->log, e->name);
 }
 
+static GbridgeFuture *
+log_trigger (gpointer data)
+{
+  log_entry (data);
+  return NULL;
+}
+
 static void
 stop_reactor (gpointer data)
 {
@@ -584,7 +591,7 @@ test_crash (Fixture       *f,
   guint id;
 
   id = gbridge_reactor_add_system_event_trigger (f->reactor, GBRIDGE_TRIGGER_PHASE_BEFORE,
-                                                 "shutdown", log_entry,
+                                                 "shutdown", log_trigger,
                                                  entry (f, "shutdown;"), entry_free);
   g_assert_cmpuint (id, >, 0);
   crash = gbridge_reactor_call_later (f->reactor, 0, crash_reactor, f->reactor, NULL);
@@ -631,17 +638,17 @@ test_triggers (Fixture       *f,
   guint removed;
 
   gbridge_reactor_add_system_event_trigger (r, GBRIDGE_TRIGGER_PHASE_AFTER, "startup",
-                                            log_entry, entry (f, "[startup after]"), entry_free);
+                                            log_trigger, entry (f, "[startup after]"), entry_free);
   gbridge_reactor_add_system_event_trigger (r, GBRIDGE_TRIGGER_PHASE_BEFORE, "startup",
-                                            log_entry, entry (f, "[startup before]"), entry_free);
+                                            log_trigger, entry (f, "[startup before]"), entry_free);
   gbridge_reactor_add_system_event_trigger (r, GBRIDGE_TRIGGER_PHASE_DURING, "shutdown",
-                                            log_entry, entry (f, "[shutdown during]"), entry_free);
+                                            log_trigger, entry (f, "[shutdown during]"), entry_free);
   gbridge_reactor_add_system_event_trigger (r, GBRIDGE_TRIGGER_PHASE_AFTER, "shutdown",
-                                            log_entry, entry (f, "[shutdown after]"), entry_free);
+                                            log_trigger, entry (f, "[shutdown after]"), entry_free);
   gbridge_reactor_add_system_event_trigger (r, GBRIDGE_TRIGGER_PHASE_BEFORE, "shutdown",
-                                            log_entry, entry (f, "[shutdown before]"), entry_free);
+                                            log_trigger, entry (f, "[shutdown before]"), entry_free);
   removed = gbridge_reactor_add_system_event_trigger (r, GBRIDGE_TRIGGER_PHASE_BEFORE, "shutdown",
-                                                      log_entry, entry (f, "[removed]"),
+                                                      log_trigger, entry (f, "[removed]"),
                                                       entry_free);
   g_assert_true (gbridge_reactor_remove_system_event_trigger (r, removed));
   g_assert_false (gbridge_reactor_remove_system_event_trigger (r, removed));
@@ -659,16 +666,63 @@ test_custom_event (Fixture       *f,
                    gconstpointer  data)
 {
   gbridge_reactor_add_system_event_trigger (f->reactor, GBRIDGE_TRIGGER_PHASE_AFTER, "custom",
-                                            log_entry, entry (f, "3"), entry_free);
+                                            log_trigger, entry (f, "3"), entry_free);
   gbridge_reactor_add_system_event_trigger (f->reactor, GBRIDGE_TRIGGER_PHASE_DURING, "custom",
-                                            log_entry, entry (f, "2"), entry_free);
+                                            log_trigger, entry (f, "2"), entry_free);
   gbridge_reactor_add_system_event_trigger (f->reactor, GBRIDGE_TRIGGER_PHASE_BEFORE, "custom",
-                                            log_entry, entry (f, "1"), entry_free);
+                                            log_trigger, entry (f, "1"), entry_free);
   gbridge_reactor_fire_system_event (f->reactor, "other");
   g_assert_cmpstr (f->log->str, ==, "");
   gbridge_reactor_fire_system_event (f->reactor, "custom");
   gbridge_reactor_fire_system_event (f->reactor, "custom");
   g_assert_cmpstr (f->log->str, ==, "123123");
+}
+
+typedef struct
+{
+  Fixture       *f;
+  GbridgeFuture *future;
+} Wait;
+
+static GbridgeFuture *
+before_returns_future (gpointer data)
+{
+  Wait *w = data;
+
+  g_string_append (w->f->log, "[before]");
+  w->future = gbridge_future_new_for_loop (w->f->loop);
+  return g_object_ref (w->future);
+}
+
+static void
+resolve_future (gpointer data)
+{
+  Wait *w = data;
+
+  g_string_append (w->f->log, "[resolved]");
+  gbridge_future_resolve (w->future, NULL, NULL);
+}
+
+static void
+test_before_trigger_future (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autoptr(GbridgeDelayedCall) stop = NULL;
+  g_autoptr(GbridgeDelayedCall) resolve = NULL;
+  Wait w = { f, NULL };
+
+  gbridge_reactor_add_system_event_trigger (f->reactor, GBRIDGE_TRIGGER_PHASE_BEFORE, "shutdown",
+                                            before_returns_future, &w, NULL);
+  gbridge_reactor_add_system_event_trigger (f->reactor, GBRIDGE_TRIGGER_PHASE_DURING, "shutdown",
+                                            log_trigger, entry (f, "[during]"), entry_free);
+  gbridge_reactor_add_system_event_trigger (f->reactor, GBRIDGE_TRIGGER_PHASE_AFTER, "shutdown",
+                                            log_trigger, entry (f, "[after]"), entry_free);
+  stop = gbridge_reactor_call_later (f->reactor, 0, stop_reactor, f->reactor, NULL);
+  resolve = gbridge_reactor_call_later (f->reactor, 0.01, resolve_future, &w, NULL);
+  run (f);
+  /* The shutdown waited for the future before crashing the loop. */
+  g_assert_cmpstr (f->log->str, ==, "[before][resolved][during][after]");
+  g_assert_finalize_object (w.future);
 }
 
 static void
@@ -696,7 +750,7 @@ test_signal_stops (Fixture       *f,
   g_autoptr(GError) error = NULL;
 
   gbridge_reactor_add_system_event_trigger (f->reactor, GBRIDGE_TRIGGER_PHASE_DURING, "shutdown",
-                                            log_entry, entry (f, "shutdown"), entry_free);
+                                            log_trigger, entry (f, "shutdown"), entry_free);
   call = gbridge_reactor_call_later (f->reactor, 0, raise_signal, GINT_TO_POINTER (SIGINT), NULL);
   g_assert_true (gbridge_reactor_run (f->reactor, TRUE, &error));
   g_assert_no_error (error);
@@ -727,6 +781,34 @@ test_no_signal_handlers (Fixture       *f,
   run (f);
   g_assert_cmpstr (f->log->str, ==, "user");
   gbridge_io_loop_remove_signal_handler (f->loop, SIGTERM);
+}
+
+/* Names */
+
+static GbridgeFuture *
+resolve_name (gpointer data)
+{
+  Fixture *f = data;
+
+  return gbridge_reactor_resolve (f->reactor, f->log->str, 10.0);
+}
+
+static void
+test_resolve (Fixture       *f,
+              gconstpointer  data)
+{
+  const char *const names[] = { "127.0.0.1", "localhost" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_auto(GValue) value = G_VALUE_INIT;
+      g_autoptr(GError) error = NULL;
+
+      g_string_assign (f->log, names[i]);
+      g_assert_true (gbridge_io_loop_run_sync (f->loop, resolve_name, f, 30.0, &value, &error));
+      g_assert_no_error (error);
+      g_assert_cmpstr (g_value_get_string (&value), ==, "127.0.0.1");
+    }
 }
 
 /* Threads */
@@ -868,9 +950,11 @@ main (int   argc,
   TEST ("core/call-when-running", test_call_when_running);
   TEST ("core/triggers", test_triggers);
   TEST ("core/custom-event", test_custom_event);
+  TEST ("core/before-trigger-future", test_before_trigger_future);
   TEST ("core/shutdown-disconnects", test_shutdown_disconnects);
   TEST ("core/signal-stops", test_signal_stops);
   TEST ("core/no-signal-handlers", test_no_signal_handlers);
+  TEST ("resolve", test_resolve);
   TEST ("threads/call-from-thread", test_call_from_thread);
   TEST ("threads/call-in-thread", test_call_in_thread);
   g_test_add ("/Gbridge/Reactor/translated-error/de", Fixture, &german,
