@@ -459,7 +459,8 @@ run_sync_timeout (gpointer data)
  * @user_data: data for @func
  * @timeout: seconds to wait at most, or 0 for no limit
  * @value: (out caller-allocates) (optional): return location for the
- *   future's value, left unset when it has none
+ *   future's value; when it has none, or on failure, a %NULL
+ *   %G_TYPE_POINTER, which the bindings show as None or null
  * @error: return location for a #GError
  *
  * Starts the loop, calls @func on it (the loop is current while @func
@@ -560,6 +561,8 @@ gbridge_io_loop_run_sync (GbridgeIOLoop      *self,
   ret = gbridge_future_get_state (run->future) == GBRIDGE_FUTURE_STATE_RESOLVED;
 
 out:
+  if (value != NULL && !G_IS_VALUE (value))
+    g_value_init (value, G_TYPE_POINTER);
   run->active = FALSE;
   if (timer != 0)
     gbridge_io_loop_remove_timeout (self, timer);
