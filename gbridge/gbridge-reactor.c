@@ -8,6 +8,7 @@
 #include "gbridge-reactor.h"
 #include "gbridge-reactor-private.h"
 
+#include <pthread.h>
 #include <signal.h>
 
 #include <glib/gi18n-lib.h>
@@ -187,16 +188,25 @@ fd_entry_free (gpointer data)
   g_free (entry);
 }
 
+/* GThreadPool hands jobs over with GLib's own futex-based locks, which
+ * ThreadSanitizer cannot see; this lock makes the hand-over (and whatever
+ * the caller wrote before it) visible to it. */
+static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void
 job_run (gpointer data,
          gpointer user_data)
 {
-  Job *job = data;
+  Job job;
 
-  job->func (job->user_data);
-  if (job->destroy != NULL)
-    job->destroy (job->user_data);
-  g_free (job);
+  pthread_mutex_lock (&job_lock);
+  job = *(Job *) data;
+  pthread_mutex_unlock (&job_lock);
+  g_free (data);
+
+  job.func (job.user_data);
+  if (job.destroy != NULL)
+    job.destroy (job.user_data);
 }
 
 static void
@@ -1121,7 +1131,8 @@ do_nothing (gpointer user_data)
 /**
  * gbridge_reactor_iterate:
  * @self: a #GbridgeReactor
- * @delay: how long to wait for something to do, in seconds
+ * @delay: how long to wait for something to do, in seconds; 0 not to
+ *   wait, a negative value to wait as long as it takes
  *
  * Runs one iteration of the loop, waiting at most @delay seconds for
  * something to do, as Twisted's `iterate()`.
@@ -1136,9 +1147,14 @@ gbridge_reactor_iterate (GbridgeReactor *self,
   g_return_if_fail (GBRIDGE_IS_REACTOR (self));
 
   context = gbridge_io_loop_get_context (self->loop);
-  if (delay <= 0)
+  if (delay == 0)
     {
       g_main_context_iteration (context, FALSE);
+      return;
+    }
+  if (delay < 0)
+    {
+      g_main_context_iteration (context, TRUE);
       return;
     }
 
@@ -1545,9 +1561,11 @@ gbridge_reactor_call_in_thread (GbridgeReactor  *self,
     self->pool = g_thread_pool_new (job_run, NULL, self->pool_size, FALSE, NULL);
 
   job = g_new (Job, 1);
+  pthread_mutex_lock (&job_lock);
   job->func = func;
   job->user_data = user_data;
   job->destroy = destroy;
+  pthread_mutex_unlock (&job_lock);
   g_thread_pool_push (self->pool, job, NULL);
 }
 

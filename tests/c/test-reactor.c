@@ -333,6 +333,19 @@ contains (GPtrArray *array,
 }
 
 static void
+test_iterate_blocks (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GbridgeDelayedCall) call = NULL;
+
+  call = gbridge_reactor_call_later (f->reactor, 0.01, log_entry, entry (f, "a"), entry_free);
+  /* A negative delay waits as long as it takes: here, for the call. */
+  while (gbridge_delayed_call_is_active (call))
+    gbridge_reactor_iterate (f->reactor, -1);
+  g_assert_cmpstr (f->log->str, ==, "a");
+}
+
+static void
 test_get_delayed_calls (Fixture       *f,
                         gconstpointer  data)
 {
@@ -935,6 +948,7 @@ main (int   argc,
   TEST ("time/call-later-order", test_call_later_order);
   TEST ("time/errors", test_delayed_call_errors);
   TEST ("time/delay-reset", test_delay_reset);
+  TEST ("time/iterate-blocks", test_iterate_blocks);
   TEST ("time/get-delayed-calls", test_get_delayed_calls);
   TEST ("fd/reader-writer", test_reader_writer);
   TEST ("fd/read-write-same-fd", test_read_write_same_fd);

@@ -224,10 +224,9 @@ class GbridgeReactor(posixbase.PosixReactorBase):
     # IReactorCore
 
     def doIteration(self, delay):
-        if delay is None:
-            self._context.iteration(True)
-        else:
-            self._greactor.iterate(delay)
+        # Through the C reactor rather than GLib.MainContext.iteration(),
+        # whose PyGObject override costs microseconds per call.
+        self._greactor.iterate(-1.0 if delay is None else max(0.0, delay))
 
     def stop(self):
         posixbase.PosixReactorBase.stop(self)
