@@ -248,41 +248,64 @@ gbridge_future_first (GbridgeFuture * const *futures,
   return combine (COMBINE_FIRST, futures, n_futures);
 }
 
-/* with_timeout */
+/* with_timeout: the record is shared by the timer and the result's
+ * done-callback, and holds both futures weakly, so that neither a loop
+ * closed before the timer fired nor a dropped result leaves a cycle. */
 
 typedef struct
 {
-  GbridgeFuture *inner;
-  GbridgeFuture *result;
-  double         timeout;
-  guint64        timer;
+  gatomicrefcount  ref_count;
+  GWeakRef         inner;
+  GWeakRef         result;
+  double           timeout;
+  guint64          timer;
 } Timeout;
 
+static gpointer
+timeout_ref (Timeout *timeout)
+{
+  g_atomic_ref_count_inc (&timeout->ref_count);
+  return timeout;
+}
+
 static void
-timeout_free (gpointer data)
+timeout_unref (gpointer data)
 {
   Timeout *timeout = data;
 
-  g_object_unref (timeout->inner);
-  g_object_unref (timeout->result);
-  g_free (timeout);
+  if (g_atomic_ref_count_dec (&timeout->ref_count))
+    {
+      g_weak_ref_clear (&timeout->inner);
+      g_weak_ref_clear (&timeout->result);
+      g_free (timeout);
+    }
+}
+
+static void
+cancel_weak (GWeakRef *ref)
+{
+  g_autoptr(GbridgeFuture) future = g_weak_ref_get (ref);
+
+  if (future != NULL)
+    gbridge_future_cancel (future);
 }
 
 static void
 timeout_fired (gpointer data)
 {
   Timeout *timeout = data;
+  g_autoptr(GbridgeFuture) result = g_weak_ref_get (&timeout->result);
 
   timeout->timer = 0;
-  if (gbridge_future_is_done (timeout->result))
+  if (result == NULL || gbridge_future_is_done (result))
     return;
 
-  gbridge_future_take_failure (timeout->result,
+  gbridge_future_take_failure (result,
                                g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                                             _("Timed out after %g seconds"),
                                             timeout->timeout),
                                NULL);
-  gbridge_future_cancel (timeout->inner);
+  cancel_weak (&timeout->inner);
 }
 
 static void
@@ -295,12 +318,7 @@ timeout_result_done (GbridgeFuture *result,
     gbridge_io_loop_remove_timeout (gbridge_future_get_loop (result), timeout->timer);
   timeout->timer = 0;
   if (gbridge_future_is_cancelled (result))
-    gbridge_future_cancel (timeout->inner);
-}
-
-static void
-timeout_dummy_free (gpointer data)
-{
+    cancel_weak (&timeout->inner);
 }
 
 /**
@@ -329,16 +347,16 @@ gbridge_future_with_timeout (GbridgeFuture *self,
 
   result = gbridge_future_new_for_loop (gbridge_future_get_loop (self));
   data = g_new0 (Timeout, 1);
-  data->inner = g_object_ref (self);
-  data->result = g_object_ref (result);
+  g_atomic_ref_count_init (&data->ref_count);
+  g_weak_ref_init (&data->inner, self);
+  g_weak_ref_init (&data->result, result);
   data->timeout = timeout;
 
   gbridge_future_chain (self, result);
-  /* The Timeout lives as long as the result's done-callback; the timer
-   * borrows it and is always removed or fired before that runs. */
-  data->timer = gbridge_io_loop_call_later (gbridge_future_get_loop (self), timeout, timeout_fired,
-                                            data, timeout_dummy_free);
-  gbridge_future_add_done_callback (result, timeout_result_done, data, timeout_free);
+  data->timer = gbridge_io_loop_call_later (gbridge_future_get_loop (self), timeout,
+                                            timeout_fired, timeout_ref (data),
+                                            timeout_unref);
+  gbridge_future_add_done_callback (result, timeout_result_done, data, timeout_unref);
 
   return result;
 }

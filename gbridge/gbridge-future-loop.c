@@ -6,10 +6,11 @@
 #include "config.h"
 
 #include "gbridge-future-private.h"
+#include "gbridge-worker-pool-private.h"
 
 #include <glib/gi18n-lib.h>
 
-/* run_in_thread: one process-wide pool, shared by every loop. */
+/* run_in_thread, on the process-wide worker pool. */
 
 typedef struct
 {
@@ -20,8 +21,7 @@ typedef struct
 } ThreadJob;
 
 static void
-thread_job_run (gpointer data,
-                gpointer pool_data)
+thread_job_run (gpointer data)
 {
   ThreadJob *job = data;
 
@@ -38,23 +38,6 @@ thread_job_run (gpointer data,
   if (job->destroy != NULL)
     job->destroy (job->user_data);
   g_free (job);
-}
-
-static GThreadPool *
-get_thread_pool (void)
-{
-  static GThreadPool *pool;
-
-  if (g_once_init_enter (&pool))
-    {
-      /* Non-exclusive threads, as GTask's pool: idle ones are shared with
-       * the rest of the process and exit after a while. */
-      GThreadPool *p = g_thread_pool_new (thread_job_run, NULL,
-                                          MAX (4, 2 * (int) g_get_num_processors ()),
-                                          FALSE, NULL);
-      g_once_init_leave (&pool, p);
-    }
-  return pool;
 }
 
 /**
@@ -92,7 +75,7 @@ gbridge_future_run_in_thread (GbridgeIOLoop     *loop,
   job->func = func;
   job->user_data = user_data;
   job->destroy = destroy;
-  g_thread_pool_push (get_thread_pool (), job, NULL);
+  gbridge_worker_pool_push (thread_job_run, job);
 
   return future;
 }

@@ -9,6 +9,8 @@
 
 #include <glib/gi18n-lib.h>
 
+#include <pthread.h>
+
 /**
  * SECTION:gbridge-future
  * @title: GbridgeFuture
@@ -54,8 +56,9 @@ struct _GbridgeFuture
 
   GbridgeIOLoop      *loop;
 
-  /* Everything below is protected by mutex. */
-  GMutex              mutex;
+  /* Everything below is protected by mutex: a pthread one, not GMutex,
+   * whose futex implementation ThreadSanitizer cannot see through. */
+  pthread_mutex_t     mutex;
   GbridgeFutureState  state;
   GValue              value;
   GError             *failure;
@@ -125,7 +128,7 @@ gbridge_future_finalize (GObject *object)
     g_value_unset (&self->value);
   g_clear_error (&self->failure);
   g_clear_object (&self->loop);
-  g_mutex_clear (&self->mutex);
+  pthread_mutex_destroy (&self->mutex);
 
   G_OBJECT_CLASS (gbridge_future_parent_class)->finalize (object);
 }
@@ -215,7 +218,7 @@ gbridge_future_class_init (GbridgeFutureClass *klass)
 static void
 gbridge_future_init (GbridgeFuture *self)
 {
-  g_mutex_init (&self->mutex);
+  pthread_mutex_init (&self->mutex, NULL);
   g_queue_init (&self->callbacks);
   g_queue_init (&self->completion_notifies);
 }
@@ -253,11 +256,11 @@ static void
 take_queue (GbridgeFuture *self,
             GQueue        *out)
 {
-  g_mutex_lock (&self->mutex);
+  pthread_mutex_lock (&self->mutex);
   *out = self->callbacks;
   g_queue_init (&self->callbacks);
   self->dispatch_scheduled = FALSE;
-  g_mutex_unlock (&self->mutex);
+  pthread_mutex_unlock (&self->mutex);
 }
 
 static void
@@ -320,11 +323,11 @@ complete (GbridgeFuture       *self,
   gulong cancelled_id;
   gboolean need_dispatch;
 
-  g_mutex_lock (&self->mutex);
+  pthread_mutex_lock (&self->mutex);
 
   if (self->state != GBRIDGE_FUTURE_STATE_PENDING)
     {
-      g_mutex_unlock (&self->mutex);
+      pthread_mutex_unlock (&self->mutex);
       g_clear_error (&failure);
       g_set_error_literal (error, GBRIDGE_FUTURE_ERROR,
                            GBRIDGE_FUTURE_ERROR_ALREADY_DONE,
@@ -352,7 +355,7 @@ complete (GbridgeFuture       *self,
   if (need_dispatch)
     self->dispatch_scheduled = TRUE;
 
-  g_mutex_unlock (&self->mutex);
+  pthread_mutex_unlock (&self->mutex);
 
   /* Outside the lock: the cancellable's handlers and the loop may call
    * back into this future. */
@@ -402,11 +405,11 @@ connect_cancellable (GbridgeFuture *self,
   if (id == 0)
     return;
 
-  g_mutex_lock (&self->mutex);
+  pthread_mutex_lock (&self->mutex);
   done = self->state != GBRIDGE_FUTURE_STATE_PENDING;
   if (!done)
     self->cancelled_id = id;
-  g_mutex_unlock (&self->mutex);
+  pthread_mutex_unlock (&self->mutex);
 
   /* Completed while connecting: complete() found no handler to drop. */
   if (done)
@@ -467,7 +470,8 @@ gbridge_future_new_resolved (const GValue *value)
  * @error: the failure
  *
  * Creates a future on the current or default loop that has already failed
- * with a copy of @error.
+ * with a copy of @error (or is cancelled, for %G_IO_ERROR_CANCELLED, as
+ * with gbridge_future_fail()).
  *
  * Returns: (transfer full): a new failed #GbridgeFuture
  */
@@ -479,7 +483,7 @@ gbridge_future_new_failed (const GError *error)
   g_return_val_if_fail (error != NULL, NULL);
 
   self = gbridge_future_new ();
-  complete (self, GBRIDGE_FUTURE_STATE_FAILED, NULL, g_error_copy (error), NULL);
+  gbridge_future_fail (self, error, NULL);
   return self;
 }
 
@@ -516,9 +520,9 @@ gbridge_future_get_state (GbridgeFuture *self)
 
   g_return_val_if_fail (GBRIDGE_IS_FUTURE (self), GBRIDGE_FUTURE_STATE_PENDING);
 
-  g_mutex_lock (&self->mutex);
+  pthread_mutex_lock (&self->mutex);
   state = self->state;
-  g_mutex_unlock (&self->mutex);
+  pthread_mutex_unlock (&self->mutex);
 
   return state;
 }
@@ -727,10 +731,10 @@ gbridge_future_get_value (GbridgeFuture  *self,
   g_return_val_if_fail (GBRIDGE_IS_FUTURE (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  g_mutex_lock (&self->mutex);
+  pthread_mutex_lock (&self->mutex);
   if (check_outcome (self, error) && G_IS_VALUE (&self->value))
     value = &self->value;
-  g_mutex_unlock (&self->mutex);
+  pthread_mutex_unlock (&self->mutex);
 
   return value;
 }
@@ -751,9 +755,9 @@ gbridge_future_has_value (GbridgeFuture *self)
 
   g_return_val_if_fail (GBRIDGE_IS_FUTURE (self), FALSE);
 
-  g_mutex_lock (&self->mutex);
+  pthread_mutex_lock (&self->mutex);
   ret = self->state == GBRIDGE_FUTURE_STATE_RESOLVED && G_IS_VALUE (&self->value);
-  g_mutex_unlock (&self->mutex);
+  pthread_mutex_unlock (&self->mutex);
 
   return ret;
 }
@@ -800,9 +804,9 @@ gbridge_future_get_failure (GbridgeFuture *self)
 
   g_return_val_if_fail (GBRIDGE_IS_FUTURE (self), NULL);
 
-  g_mutex_lock (&self->mutex);
+  pthread_mutex_lock (&self->mutex);
   failure = self->failure;
-  g_mutex_unlock (&self->mutex);
+  pthread_mutex_unlock (&self->mutex);
 
   return failure;
 }
@@ -826,7 +830,7 @@ gbridge_future_get_cancellable (GbridgeFuture *self)
 
   g_return_val_if_fail (GBRIDGE_IS_FUTURE (self), NULL);
 
-  g_mutex_lock (&self->mutex);
+  pthread_mutex_lock (&self->mutex);
   if (self->cancellable == NULL)
     {
       created = g_cancellable_new ();
@@ -834,7 +838,7 @@ gbridge_future_get_cancellable (GbridgeFuture *self)
       installed = TRUE;
       cancelled = self->state == GBRIDGE_FUTURE_STATE_CANCELLED;
     }
-  g_mutex_unlock (&self->mutex);
+  pthread_mutex_unlock (&self->mutex);
 
   if (installed)
     {
@@ -866,16 +870,16 @@ gbridge_future_link_cancellable (GbridgeFuture *self,
   g_return_if_fail (GBRIDGE_IS_FUTURE (self));
   g_return_if_fail (G_IS_CANCELLABLE (cancellable));
 
-  g_mutex_lock (&self->mutex);
+  pthread_mutex_lock (&self->mutex);
   if (self->cancellable != NULL)
     {
-      g_mutex_unlock (&self->mutex);
+      pthread_mutex_unlock (&self->mutex);
       g_critical ("%s: the future already has a cancellable", G_STRFUNC);
       return;
     }
   self->cancellable = g_object_ref (cancellable);
   cancelled = self->state == GBRIDGE_FUTURE_STATE_CANCELLED;
-  g_mutex_unlock (&self->mutex);
+  pthread_mutex_unlock (&self->mutex);
 
   if (cancelled)
     g_cancellable_cancel (cancellable);
@@ -905,14 +909,14 @@ add_done_callback (GbridgeFuture         *self,
   DoneCallback *cb = done_callback_new (func, user_data, destroy);
   gboolean need_dispatch = FALSE;
 
-  g_mutex_lock (&self->mutex);
+  pthread_mutex_lock (&self->mutex);
   g_queue_push_tail (&self->callbacks, cb);
   if (self->state != GBRIDGE_FUTURE_STATE_PENDING && !self->dispatch_scheduled)
     {
       self->dispatch_scheduled = TRUE;
       need_dispatch = TRUE;
     }
-  g_mutex_unlock (&self->mutex);
+  pthread_mutex_unlock (&self->mutex);
 
   if (need_dispatch)
     schedule_dispatch (self);
@@ -977,11 +981,11 @@ gbridge_future_add_completion_notify (GbridgeFuture         *self,
 
   cb = done_callback_new (func, user_data, destroy);
 
-  g_mutex_lock (&self->mutex);
+  pthread_mutex_lock (&self->mutex);
   done = self->state != GBRIDGE_FUTURE_STATE_PENDING;
   if (!done)
     g_queue_push_tail (&self->completion_notifies, cb);
-  g_mutex_unlock (&self->mutex);
+  pthread_mutex_unlock (&self->mutex);
 
   if (done)
     run_done_callback (self, cb);
