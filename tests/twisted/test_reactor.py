@@ -183,6 +183,7 @@ r = gbridge.twisted.install()
 from twisted.internet import reactor, error
 from gi.repository import Gbridge
 assert reactor is r
+assert Gbridge.Reactor.get_default() == r.gbridge_reactor
 assert r.gbridge_loop is Gbridge.IOLoop.get_default() or \\
     r.gbridge_loop.get_context() == Gbridge.IOLoop.get_default().get_context()
 try:

@@ -294,14 +294,26 @@ def install(loop=None):
     """Install a :class:`GbridgeReactor` as ``twisted.internet.reactor``.
 
     :param loop: the ``Gbridge.IOLoop`` to run on; by default the loop of
-        GLib's default context, shared with GTK.
+        GLib's default context, shared with GTK. Its C ``Gbridge.Reactor``
+        becomes the process default (``Gbridge.Reactor.get_default()``).
     :returns: the reactor
     """
     from twisted.internet.main import installReactor
 
     if loop is None:
         loop = Gbridge.IOLoop.get_default()
+    if "twisted.internet.reactor" in sys.modules:
+        raise error.ReactorAlreadyInstalledError("reactor already installed")
     reactor = GbridgeReactor(loop)
+    # The C reactor under it becomes the process default too, unless C code
+    # installed that same one already.
+    try:
+        reactor.gbridge_reactor.install()
+    except GLib.Error as e:
+        if not (e.matches(Gbridge.reactor_error_quark(),
+                          Gbridge.ReactorError.ALREADY_INSTALLED)
+                and Gbridge.Reactor.get_default() == reactor.gbridge_reactor):
+            raise error.ReactorAlreadyInstalledError(e.message) from None
     installReactor(reactor)
     return reactor
 
