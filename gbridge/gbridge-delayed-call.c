@@ -166,6 +166,7 @@ _gbridge_delayed_call_new (GbridgeReactor  *reactor,
       /* The loop is closed: the call is dropped, as if cancelled. */
       self->state = STATE_CANCELLED;
       self->reactor = NULL;
+      release_callback (self);
     }
   return self;
 }

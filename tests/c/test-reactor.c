@@ -542,6 +542,12 @@ test_loop_closed (Fixture       *f,
   g_assert_cmpuint (calls->len, ==, 0);
   readers = gbridge_reactor_get_readers (f->reactor);
   g_assert_cmpuint (readers->len, ==, 0);
+
+  /* A call scheduled on the closed loop is refused at once. */
+  g_clear_object (&call);
+  call = gbridge_reactor_call_later (f->reactor, 0, log_entry, entry (f, "refused"), entry_free);
+  g_assert_false (gbridge_delayed_call_is_active (call));
+  g_assert_cmpuint (f->destroyed, ==, 2);
 }
 
 /* Core */
