@@ -101,8 +101,16 @@ class _Descriptor(GObject.Object, Gbridge.Descriptor):
                            selectable, why, is_read)
 
 
-def _noop():
-    pass
+class _DelayedCall(base.DelayedCall):
+    """Twisted's DelayedCall, run by the C reactor's timer when called."""
+
+    def __init__(self, reactor, time, func, args, kw):
+        base.DelayedCall.__init__(self, time, func, args, kw, reactor._cancelCall,
+                                  reactor._moveCall, seconds=reactor.seconds)
+        self._reactor = reactor
+
+    def __call__(self):
+        self._reactor._runCall(self)
 
 
 @implementer(IReactorFDSet)
@@ -143,10 +151,9 @@ class GbridgeReactor(posixbase.PosixReactorBase):
     def callLater(self, delay, callable, *args, **kw):
         assert builtins_callable(callable), f"{callable} is not callable"
         assert delay >= 0, f"{delay} is not greater than or equal to 0 seconds"
-        call = base.DelayedCall(self.seconds() + delay, callable, args, kw,
-                                self._cancelCall, self._moveCall,
-                                seconds=self.seconds)
-        self._calls[call] = self._greactor.call_later(delay, self._runCall, call)
+        call = _DelayedCall(self, self.seconds() + delay, callable, args, kw)
+        # The call itself is the C callback: no closure data to marshal.
+        self._calls[call] = self._greactor.call_later(delay, call)
         return call
 
     def _runCall(self, call):
@@ -154,7 +161,7 @@ class GbridgeReactor(posixbase.PosixReactorBase):
             # Moved later by delay() or reset(), which DelayedCall does lazily.
             call.activate_delay()
             self._calls[call] = self._greactor.call_later(
-                max(0.0, call.time - self.seconds()), self._runCall, call)
+                max(0.0, call.time - self.seconds()), call)
             return
         self._calls.pop(call, None)
         try:
