@@ -20,6 +20,11 @@ private ``GMainContext``), which is what Twisted's own test suite builds for
 every test; a short-lived reactor is cleaned up with
 ``fireSystemEvent('shutdown')`` and ``disconnectAll()``.
 
+System events, ``callInThread`` (Twisted's ``ThreadPool``, which
+``getThreadPool()`` and the name resolver share) and signal handling stay
+Twisted's own, in Python, so that Deferreds returned by triggers and the
+thread pool's life cycle behave exactly as on Twisted's other reactors.
+
 The other way round, :class:`TwistedContextDriver` runs a ``GMainContext``
 (and so every ``Gbridge.IOLoop`` and GLib source on it) inside an already
 running Twisted reactor of any kind, for example ``epollreactor``.
@@ -77,7 +82,7 @@ class _Descriptor(GObject.Object, Gbridge.Descriptor):
     def _io(self, method, is_read):
         selectable = self.selectable
         try:
-            why = getattr(selectable, method)()
+            why = method()
         except BaseException:
             why = sys.exc_info()[1]
             log.err()
@@ -86,11 +91,11 @@ class _Descriptor(GObject.Object, Gbridge.Descriptor):
         return True
 
     def do_read(self):
-        log.callWithLogger(self.selectable, self._io, "doRead", True)
+        log.callWithLogger(self.selectable, self._io, self.selectable.doRead, True)
         return True
 
     def do_write(self):
-        log.callWithLogger(self.selectable, self._io, "doWrite", False)
+        log.callWithLogger(self.selectable, self._io, self.selectable.doWrite, False)
         return True
 
     def do_connection_lost(self, reason):
