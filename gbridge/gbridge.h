@@ -16,5 +16,9 @@
 # include "gbridge-delayed-call.h"
 # include "gbridge-descriptor.h"
 # include "gbridge-reactor.h"
+# include "gbridge-resolver.h"
+# include "gbridge-ares-resolver.h"
+# include "gbridge-override-resolver.h"
+# include "gbridge-threaded-resolver.h"
 # include "gbridge-enums.h"
 #undef GBRIDGE_INSIDE
