@@ -7,6 +7,7 @@
 
 #include "gbridge-reactor.h"
 #include "gbridge-reactor-private.h"
+#include "gbridge-threaded-resolver.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -109,6 +110,8 @@ struct _GbridgeReactor
 
   GThreadPool   *pool;
   guint          pool_size;
+
+  GbridgeResolver *resolver;
 
   guint          started : 1;
   guint          stopped : 1;
@@ -250,6 +253,7 @@ gbridge_reactor_dispose (GObject *object)
   g_clear_pointer (&self->events, g_hash_table_unref);
   g_clear_pointer (&self->triggers, g_hash_table_unref);
   stop_pool (self);
+  g_clear_object (&self->resolver);
   if (self->loop != NULL)
     remove_signal_handlers (self);
 
@@ -1431,36 +1435,87 @@ gbridge_reactor_fire_system_event (GbridgeReactor *self,
 /* Names */
 
 static void
-on_resolved (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
+on_resolved (GbridgeFuture *inner,
+             gpointer       user_data)
 {
-  g_autoptr(GbridgeFuture) future = user_data;
-  g_autoptr(GError) error = NULL;
-  GList *addresses;
+  GbridgeFuture *outer = user_data;
+  GListModel *addresses;
   GInetAddress *chosen = NULL;
   GValue value = G_VALUE_INIT;
+  guint n;
 
-  addresses = g_resolver_lookup_by_name_finish (G_RESOLVER (source), result, &error);
-  if (addresses == NULL)
+  if (gbridge_future_get_state (inner) != GBRIDGE_FUTURE_STATE_RESOLVED)
     {
-      /* Fails harmlessly if the future was cancelled or timed out. */
-      gbridge_future_take_failure (future, g_steal_pointer (&error), NULL);
+      /* Fails harmlessly if the outer future was cancelled meanwhile. */
+      if (gbridge_future_is_cancelled (inner))
+        gbridge_future_cancel (outer);
+      else
+        gbridge_future_fail (outer, gbridge_future_get_failure (inner), NULL);
       return;
     }
 
-  /* IPv4 first, as Twisted's resolve() (gethostbyname) answers. */
-  for (GList *l = addresses; l != NULL && chosen == NULL; l = l->next)
-    if (g_inet_address_get_family (l->data) == G_SOCKET_FAMILY_IPV4)
-      chosen = l->data;
+  /* IPv4 first, as Twisted's resolve() (gethostbyname) answers; the
+   * resolver never resolves with an empty list. */
+  addresses = gbridge_future_get_object (inner, NULL);
+  n = g_list_model_get_n_items (addresses);
+  for (guint i = 0; i < n && chosen == NULL; i++)
+    {
+      g_autoptr(GInetSocketAddress) address = g_list_model_get_item (addresses, i);
+      GInetAddress *ip = g_inet_socket_address_get_address (address);
+
+      if (g_inet_address_get_family (ip) == G_SOCKET_FAMILY_IPV4 || i == n - 1)
+        chosen = g_object_ref (ip);
+    }
   if (chosen == NULL)
-    chosen = addresses->data;
+    {
+      g_autoptr(GInetSocketAddress) first = g_list_model_get_item (addresses, 0);
+
+      chosen = g_object_ref (g_inet_socket_address_get_address (first));
+    }
 
   g_value_init (&value, G_TYPE_STRING);
   g_value_take_string (&value, g_inet_address_to_string (chosen));
-  gbridge_future_resolve (future, &value, NULL);
+  gbridge_future_resolve (outer, &value, NULL);
   g_value_unset (&value);
-  g_resolver_free_addresses (addresses);
+  g_object_unref (chosen);
+}
+
+/**
+ * gbridge_reactor_get_resolver:
+ * @self: a #GbridgeReactor
+ *
+ * Gets the resolver gbridge_reactor_resolve() uses: the one given to
+ * gbridge_reactor_set_resolver(), or else a #GbridgeThreadedResolver on the
+ * reactor's loop.
+ *
+ * Returns: (transfer none): the #GbridgeResolver
+ */
+GbridgeResolver *
+gbridge_reactor_get_resolver (GbridgeReactor *self)
+{
+  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), NULL);
+
+  if (self->resolver == NULL)
+    self->resolver = GBRIDGE_RESOLVER (gbridge_threaded_resolver_new (self->loop));
+  return self->resolver;
+}
+
+/**
+ * gbridge_reactor_set_resolver:
+ * @self: a #GbridgeReactor
+ * @resolver: (nullable): a #GbridgeResolver, or %NULL for the default
+ *
+ * Makes gbridge_reactor_resolve() use @resolver, as Twisted's
+ * `installResolver()`.
+ */
+void
+gbridge_reactor_set_resolver (GbridgeReactor  *self,
+                              GbridgeResolver *resolver)
+{
+  g_return_if_fail (GBRIDGE_IS_REACTOR (self));
+  g_return_if_fail (resolver == NULL || GBRIDGE_IS_RESOLVER (resolver));
+
+  g_set_object (&self->resolver, resolver);
 }
 
 /**
@@ -1469,11 +1524,11 @@ on_resolved (GObject      *source,
  * @name: a host name or an IP address
  * @timeout: seconds to wait at most, or 0 for no limit
  *
- * Looks @name up with GIO's default #GResolver, as Twisted's `resolve()`.
- * The future resolves with the address as a string (an IPv4 address if
- * @name has one), or fails with the #GResolverError, or with
- * %G_IO_ERROR_TIMED_OUT after @timeout seconds. Cancelling the future
- * cancels the lookup.
+ * Looks @name up with the reactor's #GbridgeResolver, as Twisted's
+ * `resolve()`. The future resolves with the address as a string (an IPv4
+ * address if @name has one), or fails with the resolver's error in the
+ * %GBRIDGE_RESOLVER_ERROR domain (%GBRIDGE_RESOLVER_ERROR_TIMED_OUT after
+ * @timeout seconds). Cancelling the future cancels the lookup.
  *
  * Returns: (transfer full): a #GbridgeFuture of the address, on the
  *   reactor's loop
@@ -1483,27 +1538,20 @@ gbridge_reactor_resolve (GbridgeReactor *self,
                          const char     *name,
                          double          timeout)
 {
-  g_autoptr(GbridgeFuture) future = NULL;
-  g_autoptr(GResolver) resolver = NULL;
-  GMainContext *context;
+  g_autoptr(GbridgeFuture) inner = NULL;
+  GbridgeFuture *outer;
 
   g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), NULL);
   g_return_val_if_fail (name != NULL, NULL);
   g_return_val_if_fail (timeout >= 0, NULL);
 
-  future = gbridge_future_new_for_loop (self->loop);
-  resolver = g_resolver_get_default ();
-
-  /* GIO calls back on the thread-default context: make it the loop's. */
-  context = gbridge_io_loop_get_context (self->loop);
-  g_main_context_push_thread_default (context);
-  g_resolver_lookup_by_name_async (resolver, name, gbridge_future_get_cancellable (future),
-                                   on_resolved, g_object_ref (future));
-  g_main_context_pop_thread_default (context);
-
-  if (timeout > 0)
-    return gbridge_future_with_timeout (future, timeout);
-  return g_steal_pointer (&future);
+  inner = gbridge_resolver_resolve (gbridge_reactor_get_resolver (self), name, 0,
+                                    G_SOCKET_FAMILY_INVALID, timeout);
+  outer = gbridge_future_new_for_loop (self->loop);
+  gbridge_future_link_cancellable (outer, gbridge_future_get_cancellable (inner));
+  gbridge_io_loop_add_future (self->loop, inner, on_resolved, g_object_ref (outer),
+                              g_object_unref);
+  return outer;
 }
 
 /* Threads */

@@ -14,6 +14,7 @@
 #include "gbridge-version.h"
 #include "gbridge-io-loop.h"
 #include "gbridge-future.h"
+#include "gbridge-resolver.h"
 #include "gbridge-delayed-call.h"
 #include "gbridge-descriptor.h"
 
@@ -189,6 +190,11 @@ void                gbridge_reactor_call_in_thread          (GbridgeReactor     
                                                              GbridgeCallback      func,
                                                              gpointer             user_data,
                                                              GDestroyNotify       destroy);
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeResolver    *gbridge_reactor_get_resolver            (GbridgeReactor      *self);
+GBRIDGE_AVAILABLE_IN_ALL
+void                gbridge_reactor_set_resolver            (GbridgeReactor      *self,
+                                                             GbridgeResolver     *resolver);
 GBRIDGE_AVAILABLE_IN_ALL
 GbridgeFuture      *gbridge_reactor_resolve                 (GbridgeReactor      *self,
                                                              const char          *name,

@@ -830,6 +830,26 @@ test_resolve (Fixture       *f,
     }
 }
 
+static void
+test_resolve_with_resolver (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autoptr(GbridgeOverrideResolver) resolver = NULL;
+  g_auto(GValue) value = G_VALUE_INIT;
+  g_autoptr(GError) error = NULL;
+
+  resolver = gbridge_override_resolver_new (gbridge_reactor_get_resolver (f->reactor));
+  gbridge_override_resolver_add_host (resolver, "reactor.example", "192.0.2.7");
+  gbridge_reactor_set_resolver (f->reactor, GBRIDGE_RESOLVER (resolver));
+  g_assert_true (gbridge_reactor_get_resolver (f->reactor) == GBRIDGE_RESOLVER (resolver));
+
+  g_string_assign (f->log, "reactor.example");
+  g_assert_true (gbridge_io_loop_run_sync (f->loop, resolve_name, f, 30.0, &value, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_value_get_string (&value), ==, "192.0.2.7");
+  gbridge_reactor_set_resolver (f->reactor, NULL);
+}
+
 /* Threads */
 
 typedef struct
@@ -975,6 +995,7 @@ main (int   argc,
   TEST ("core/signal-stops", test_signal_stops);
   TEST ("core/no-signal-handlers", test_no_signal_handlers);
   TEST ("resolve", test_resolve);
+  TEST ("resolve/with-resolver", test_resolve_with_resolver);
   TEST ("threads/call-from-thread", test_call_from_thread);
   TEST ("threads/call-in-thread", test_call_in_thread);
   g_test_add ("/Gbridge/Reactor/translated-error/de", Fixture, &german,
