@@ -103,6 +103,7 @@ struct _GbridgeReactor
 
   GHashTable    *calls;       /* pending GbridgeDelayedCall, not owned */
   GHashTable    *fds;         /* fd → FdEntry */
+  GHashTable    *roles[2];    /* reader, writer: GbridgeDescriptor → FdEntry */
 
   GHashTable    *events;      /* name → EventTriggers */
   GHashTable    *triggers;    /* id → Trigger */
@@ -185,7 +186,13 @@ fd_entry_free (gpointer data)
 
   if (self->fds != NULL &&
       g_hash_table_lookup (self->fds, GINT_TO_POINTER (entry->fd)) == entry)
-    g_hash_table_remove (self->fds, GINT_TO_POINTER (entry->fd));
+    {
+      g_hash_table_remove (self->fds, GINT_TO_POINTER (entry->fd));
+      if (entry->reader != NULL)
+        g_hash_table_remove (self->roles[FALSE], entry->reader);
+      if (entry->writer != NULL)
+        g_hash_table_remove (self->roles[TRUE], entry->writer);
+    }
   g_clear_object (&entry->reader);
   g_clear_object (&entry->writer);
   g_free (entry);
@@ -273,6 +280,8 @@ gbridge_reactor_finalize (GObject *object)
     }
   g_clear_pointer (&self->calls, g_hash_table_unref);
   g_clear_pointer (&self->fds, g_hash_table_unref);
+  g_clear_pointer (&self->roles[FALSE], g_hash_table_unref);
+  g_clear_pointer (&self->roles[TRUE], g_hash_table_unref);
 
   G_OBJECT_CLASS (gbridge_reactor_parent_class)->finalize (object);
 }
@@ -397,6 +406,8 @@ gbridge_reactor_init (GbridgeReactor *self)
 {
   self->calls = g_hash_table_new (NULL, NULL);
   self->fds = g_hash_table_new_full (NULL, NULL, NULL, NULL);
+  self->roles[FALSE] = g_hash_table_new (NULL, NULL);
+  self->roles[TRUE] = g_hash_table_new (NULL, NULL);
   self->events = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, event_triggers_free);
   self->triggers = g_hash_table_new (NULL, NULL);
   self->next_trigger_id = 1;
@@ -601,25 +612,14 @@ entry_events (FdEntry *entry)
          (entry->writer != NULL ? GBRIDGE_IO_EVENTS_WRITE : 0);
 }
 
+/* By descriptor, without asking it for its fd, which may be closed by now
+ * (and costs a call into Python for a descriptor written in Python). */
 static FdEntry *
 find_entry (GbridgeReactor    *self,
             GbridgeDescriptor *descriptor,
             gboolean           writer)
 {
-  int fd = gbridge_descriptor_get_fd (descriptor);
-  GHashTableIter iter;
-  FdEntry *entry;
-
-  entry = g_hash_table_lookup (self->fds, GINT_TO_POINTER (fd));
-  if (entry != NULL && (writer ? entry->writer : entry->reader) == descriptor)
-    return entry;
-
-  /* Its file descriptor was closed or renumbered: search by descriptor. */
-  g_hash_table_iter_init (&iter, self->fds);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
-    if ((writer ? entry->writer : entry->reader) == descriptor)
-      return entry;
-  return NULL;
+  return g_hash_table_lookup (self->roles[!!writer], descriptor);
 }
 
 static void
@@ -653,6 +653,7 @@ remove_descriptor (GbridgeReactor    *self,
   if (entry == NULL)
     return FALSE;
 
+  g_hash_table_remove (self->roles[!!writer], descriptor);
   removed = g_steal_pointer ((writer ? &entry->writer : &entry->reader));
   entry_changed (self, entry);
   g_object_unref (removed);
@@ -743,10 +744,14 @@ add_descriptor (GbridgeReactor     *self,
                 GError            **error)
 {
   g_autoptr(GError) local_error = NULL;
-  int fd = gbridge_descriptor_get_fd (descriptor);
   GbridgeDescriptor **slot;
   FdEntry *entry;
+  int fd;
 
+  if (find_entry (self, descriptor, writer) != NULL)
+    return TRUE;
+
+  fd = gbridge_descriptor_get_fd (descriptor);
   if (fd < 0)
     {
       g_set_error_literal (error, GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_BAD_FD,
@@ -757,12 +762,13 @@ add_descriptor (GbridgeReactor     *self,
   entry = g_hash_table_lookup (self->fds, GINT_TO_POINTER (fd));
   if (entry != NULL)
     {
+      /* Another descriptor with the same fd: it replaces the old one. */
       slot = writer ? &entry->writer : &entry->reader;
-      if (*slot != descriptor)
-        {
-          g_set_object (slot, descriptor);
-          entry_changed (self, entry);
-        }
+      if (*slot != NULL)
+        g_hash_table_remove (self->roles[!!writer], *slot);
+      g_set_object (slot, descriptor);
+      g_hash_table_insert (self->roles[!!writer], descriptor, entry);
+      entry_changed (self, entry);
       return TRUE;
     }
 
@@ -784,6 +790,7 @@ add_descriptor (GbridgeReactor     *self,
     }
 
   g_hash_table_insert (self->fds, GINT_TO_POINTER (fd), entry);
+  g_hash_table_insert (self->roles[!!writer], descriptor, entry);
   return TRUE;
 }
 
@@ -918,6 +925,8 @@ gbridge_reactor_remove_all (GbridgeReactor *self)
   g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), NULL);
 
   removed = list_descriptors (self, TRUE, TRUE);
+  g_hash_table_remove_all (self->roles[FALSE]);
+  g_hash_table_remove_all (self->roles[TRUE]);
   g_hash_table_iter_init (&iter, self->fds);
   while (g_hash_table_iter_next (&iter, &key, NULL))
     {

@@ -403,6 +403,8 @@ test_reader_writer (Fixture       *f,
 
   g_assert_cmpint (write (f->fds[1], "x", 1), ==, 1);
   iterate_until (f, &reader->reads, 1);
+  /* Removing works even once the descriptor's fd is closed. */
+  reader->fd = -1;
   g_assert_true (gbridge_reactor_remove_reader (f->reactor, GBRIDGE_DESCRIPTOR (reader)));
   g_clear_pointer (&readers, g_ptr_array_unref);
   readers = gbridge_reactor_get_readers (f->reactor);
