@@ -30,6 +30,7 @@ The other way round, :class:`TwistedContextDriver` runs a ``GMainContext``
 running Twisted reactor of any kind, for example ``epollreactor``.
 """
 
+import builtins
 import ctypes
 import select
 import sys
@@ -42,7 +43,7 @@ gi.require_version("GLib", "2.0")
 from gi.repository import Gbridge, GLib, GObject  # noqa: E402
 from twisted.internet import base, error, main, posixbase  # noqa: E402
 from twisted.internet.interfaces import IReactorFDSet  # noqa: E402
-from twisted.python import failure, log  # noqa: E402
+from twisted.python import log  # noqa: E402
 from zope.interface import implementer  # noqa: E402
 
 __all__ = ["GbridgeReactor", "install", "TwistedContextDriver"]
@@ -154,7 +155,7 @@ class GbridgeReactor(posixbase.PosixReactorBase):
         return self._greactor.seconds()
 
     def callLater(self, delay, callable, *args, **kw):
-        assert builtins_callable(callable), f"{callable} is not callable"
+        assert builtins.callable(callable), f"{callable} is not callable"
         assert delay >= 0, f"{delay} is not greater than or equal to 0 seconds"
         call = _DelayedCall(self, self.seconds() + delay, callable, args, kw)
         # The call itself is the C callback: no closure data to marshal.
@@ -296,10 +297,6 @@ class GbridgeReactor(posixbase.PosixReactorBase):
 
     def getWriters(self):
         return list(self._writes)
-
-
-def builtins_callable(obj):
-    return callable(obj)
 
 
 def install(loop=None):
