@@ -27,6 +27,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 REACTORS = {
     "gbridge": "gbridge.twisted.GbridgeReactor",
+    # On the default context's loop, shared by every reactor the tests build.
+    "gbridge-default": "default_loop_reactor.GbridgeDefaultLoopReactor",
     "epoll": "twisted.internet.epollreactor.EPollReactor",
     "gi": "twisted.internet.gireactor.GIReactor",
     "poll": "twisted.internet.pollreactor.PollReactor",
