@@ -129,6 +129,15 @@ CHURN = [
 ]
 
 
+TWISTED_IMPLS = ("gbridge", "epoll", "gi")
+
+TWISTED = [
+    ("callLater churn: ns per schedule + cancel, 10^5 calls (lower is better)",
+     "churn 100000", "ns_per_pair"),
+    ("loopback TCP echo: requests per second, 64 bytes (higher is better)",
+     "echo 20000", "per_second"),
+]
+
 FUTURES = [
     ("created, resolved and their callback run on the loop thread",
      "futures 100000 5 same-thread"),
@@ -258,6 +267,20 @@ def build_report(res, meta):
     target("add_callback from 4 producer threads ≥ 2× g_main_context_invoke",
            fmt_ratio(r), cmp(r, ">=", 2))
 
+    tw = {case: {i: res.median("twisted-" + i, case, key) for i in TWISTED_IMPLS}
+          for _, case, key in TWISTED}
+    rows = []
+    for label, case, key in TWISTED:
+        m = tw[case]
+        rows.append([label] + [fmt(m[i]) for i in TWISTED_IMPLS] + [
+            fmt_ratio(ratio(m["gbridge"], m["epoll"])),
+            fmt_ratio(ratio(m["gbridge"], m["gi"]))])
+    out.append("\n### Twisted: gbridge.twisted against epollreactor and gireactor\n\n"
+               "Python (Debian's /usr/bin/python3), one reactor per process. "
+               "gbridge's reactor keeps every delayed call in the C timer heap and "
+               "every fd in the C epoll set.\n")
+    out.append(table(["benchmark", "gbridge", "epollreactor", "gireactor",
+                      "gbridge ÷ epoll", "gbridge ÷ gi"], rows))
     rows = []
     for label, case in FUTURES:
         g = res.median("gbridge", case, "ns_per_future")
@@ -338,7 +361,7 @@ def main():
         ("Date", "date"), ("CPU", "cpu"), ("Cores (nproc)", "nproc"),
         ("Kernel", "kernel"), ("OS", "os"), ("Compiler", "compiler"),
         ("GLib", "glib"), ("libuv", "libuv"), ("Python", "python"),
-        ("gbridge", "gbridge"),
+        ("Twisted", "twisted"), ("gbridge", "gbridge"),
         ("Load average (1, 5, 15 min)", "loadavg"),
         ("Repetitions per case", "reps"), ("Duration", "duration")))
 
