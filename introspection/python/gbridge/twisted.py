@@ -40,13 +40,17 @@ import gi
 gi.require_version("Gbridge", "1")
 gi.require_version("GLib", "2.0")
 
-from gi.repository import Gbridge, GLib, GObject  # noqa: E402
+from gi.repository import Gbridge, Gio, GLib, GObject  # noqa: E402
 from twisted.internet import base, error, main, posixbase  # noqa: E402
-from twisted.internet.interfaces import IReactorFDSet  # noqa: E402
+from twisted.internet._resolver import HostResolution  # noqa: E402
+from twisted.internet.address import IPv4Address, IPv6Address  # noqa: E402
+from twisted.internet.interfaces import (  # noqa: E402
+    IHostnameResolver, IReactorFDSet)
 from twisted.python import log  # noqa: E402
 from zope.interface import implementer  # noqa: E402
 
-__all__ = ["GbridgeReactor", "install", "TwistedContextDriver"]
+__all__ = ["GbridgeReactor", "GbridgeNameResolver", "install",
+           "TwistedContextDriver"]
 
 _NO_FILEDESC = error.ConnectionFdescWentAway("File descriptor lost")
 
@@ -119,6 +123,69 @@ class _DelayedCall(base.DelayedCall):
         self._reactor._runCall(self)
 
 
+@implementer(IHostnameResolver)
+class GbridgeNameResolver:
+    """Twisted's ``IHostnameResolver`` on a ``Gbridge.Resolver``.
+
+    Unlike Twisted's threaded resolver and Tornado's ``TwistedResolver``, the
+    lookup runs on the loop (a c-ares resolver needs no thread at all),
+    returns every address in the system's preference order, and honours the
+    address types asked for. ``GbridgeReactor`` installs one on the C
+    reactor's resolver (``Gbridge.Reactor.get_resolver()``, which
+    ``set_resolver()`` changes), so ``reactor.resolve()``, ``connectTCP``
+    with a name and ``HostnameEndpoint`` all go through it.
+
+    :param reactor: the ``GbridgeReactor`` whose loop delivers the results
+    :param resolver: a ``Gbridge.Resolver``; ``None`` for the C reactor's
+    """
+
+    _FAMILIES = {
+        frozenset([IPv4Address, IPv6Address]): Gio.SocketFamily.INVALID,
+        frozenset([IPv4Address]): Gio.SocketFamily.IPV4,
+        frozenset([IPv6Address]): Gio.SocketFamily.IPV6,
+    }
+
+    def __init__(self, reactor, resolver=None):
+        self._reactor = reactor
+        self._resolver = resolver
+
+    def resolveHostName(self, resolutionReceiver, hostName, portNumber=0,
+                        addressTypes=None, transportSemantics='TCP'):
+        resolution = HostResolution(hostName)
+        resolutionReceiver.resolutionBegan(resolution)
+        types = frozenset(addressTypes if addressTypes is not None
+                          else (IPv4Address, IPv6Address))
+        family = self._FAMILIES.get(types)
+        if family is None:  # no type gbridge knows: nothing to find
+            resolutionReceiver.resolutionComplete()
+            return resolution
+        if isinstance(hostName, bytes):
+            hostName = hostName.decode('ascii')
+        resolver = self._resolver or self._reactor.gbridge_reactor.get_resolver()
+        future = resolver.resolve(hostName, portNumber, family, 0)
+
+        def deliver(future):
+            try:
+                addresses = future.get_value()
+            except GLib.Error:
+                addresses = []  # as Twisted's resolver does on gaierror
+            for address in addresses:
+                ip = address.get_address()
+                if ip.get_family() == Gio.SocketFamily.IPV6:
+                    resolved = IPv6Address(
+                        transportSemantics, ip.to_string(), address.get_port(),
+                        address.get_flowinfo(), address.get_scope_id())
+                else:
+                    resolved = IPv4Address(transportSemantics, ip.to_string(),
+                                           address.get_port())
+                resolutionReceiver.addressResolved(resolved)
+            resolutionReceiver.resolutionComplete()
+
+        # On the reactor's loop, whichever loop the resolver's future has.
+        self._reactor.gbridge_loop.add_future(future, deliver)
+        return resolution
+
+
 @implementer(IReactorFDSet)
 class GbridgeReactor(posixbase.PosixReactorBase):
     """A Twisted reactor on a ``Gbridge.Reactor``.
@@ -138,6 +205,10 @@ class GbridgeReactor(posixbase.PosixReactorBase):
         self._descriptors = {}
         self._calls = {}
         posixbase.PosixReactorBase.__init__(self)
+
+    def _initThreads(self):
+        posixbase.PosixReactorBase._initThreads(self)
+        self.installNameResolver(GbridgeNameResolver(self))
 
     @property
     def gbridge_reactor(self):
