@@ -1,0 +1,485 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""asyncio on a GLib main context, through a :class:`Gbridge.IOLoop`.
+
+:class:`EventLoop` is asyncio's Unix selector loop (so its transports,
+servers, TLS, subprocesses and signal handling are asyncio's own) with the
+selector and the iteration replaced by a ``Gbridge.IOLoop``:
+
+- callbacks go to asyncio's ready deque; one gbridge callback drains it, and is
+  scheduled only when the deque goes from empty to non-empty (a C call per
+  ``call_soon`` would cost more than the callback);
+- timers stay in asyncio's heap; one gbridge timeout is armed at its earliest
+  deadline;
+- file descriptors are gbridge handlers (one epoll set, whatever their
+  number); a ready fd runs its asyncio handle directly from the handler;
+- ``call_soon_threadsafe`` wakes the context with gbridge's thread-safe
+  ``add_callback``.
+
+So whatever runs the context runs the asyncio work: ``run_forever`` (which
+starts the gbridge loop), a plain ``GLib.MainLoop``, GTK, or a nested main
+loop started from an asyncio callback.
+
+On the main thread the loop uses the default context
+(``Gbridge.IOLoop.get_default()``); on other threads it makes a private one.
+:func:`run_context_on` does the reverse: it runs a GLib main context on an
+already running asyncio loop (the default one or uvloop).
+"""
+
+import asyncio
+import heapq
+import selectors
+import signal
+import sys
+import threading
+
+from asyncio import events, unix_events
+
+import gi
+
+gi.require_version('GLib', '2.0')
+gi.require_version('Gbridge', '1')
+from gi.repository import GLib, Gbridge  # noqa: E402
+
+__all__ = ['EventLoop', 'EventLoopPolicy', 'new_event_loop', 'install']
+
+_GB_READ = int(Gbridge.IOEvents.READ)
+_GB_WRITE = int(Gbridge.IOEvents.WRITE)
+_GB_ERROR = int(Gbridge.IOEvents.ERROR)
+_EVENT_READ = selectors.EVENT_READ
+_EVENT_WRITE = selectors.EVENT_WRITE
+
+_set_running_loop = events._set_running_loop
+_get_running_loop = events._get_running_loop
+
+
+def _gb_events(mask):
+    flags = 0
+    if mask & _EVENT_READ:
+        flags |= _GB_READ
+    if mask & _EVENT_WRITE:
+        flags |= _GB_WRITE
+    return Gbridge.IOEvents(flags)
+
+
+def _os_error(error, fd):
+    """Maps a gbridge handler error to the OSError epoll would raise."""
+    import errno
+    codes = {
+        Gbridge.IOLoopError.EXISTS: errno.EEXIST,
+        Gbridge.IOLoopError.NOT_FOUND: errno.ENOENT,
+        Gbridge.IOLoopError.BAD_FD: errno.EBADF,
+    }
+    code = codes.get(error.code, errno.EINVAL)
+    return OSError(code, error.message)
+
+
+class _GbridgeSelector(selectors._BaseSelectorImpl):
+    """asyncio's selector interface over gbridge's handlers.
+
+    The event loop only registers, modifies and unregisters; it never calls
+    select(): gbridge calls the loop's fd handler instead.
+    """
+
+    def __init__(self, io_loop, handler):
+        super().__init__()
+        self._io_loop = io_loop
+        self._handler = handler
+
+    def register(self, fileobj, events, data=None):
+        key = super().register(fileobj, events, data)
+        try:
+            self._io_loop.add_handler(key.fd, _gb_events(events), self._handler)
+        except GLib.Error as e:
+            super().unregister(fileobj)
+            raise _os_error(e, key.fd) from None
+        return key
+
+    def unregister(self, fileobj):
+        key = super().unregister(fileobj)
+        self._io_loop.remove_handler(key.fd)
+        return key
+
+    def modify(self, fileobj, events, data=None):
+        try:
+            key = self._fd_to_key[self._fileobj_lookup(fileobj)]
+        except KeyError:
+            raise KeyError(f'{fileobj!r} is not registered') from None
+        if events != key.events:
+            if not events or events & ~(_EVENT_READ | _EVENT_WRITE):
+                raise ValueError(f'Invalid events: {events!r}')
+            try:
+                self._io_loop.update_handler(key.fd, _gb_events(events))
+            except GLib.Error as e:
+                raise _os_error(e, key.fd) from None
+        key = key._replace(events=events, data=data)
+        self._fd_to_key[key.fd] = key
+        return key
+
+    def select(self, timeout=None):
+        raise RuntimeError('the gbridge selector is driven by its GLib main context')
+
+    def close(self):
+        for fd in list(self._fd_to_key):
+            self._io_loop.remove_handler(fd)
+        super().close()
+
+
+class EventLoop(unix_events._UnixSelectorEventLoop):
+    """An asyncio event loop on a :class:`Gbridge.IOLoop`.
+
+    :param io_loop: the gbridge loop to run on; by default the default
+        context's loop on the main thread, a new private one elsewhere (closed
+        with this loop).
+    """
+
+    def __init__(self, io_loop=None):
+        owns = False
+        if io_loop is None:
+            if threading.current_thread() is threading.main_thread():
+                io_loop = Gbridge.IOLoop.get_default()
+            else:
+                io_loop = Gbridge.IOLoop.new()
+                owns = True
+        self._io_loop = io_loop
+        self._owns_io_loop = owns
+        self._drain_pending = False
+        self._timeout_id = 0
+        self._timeout_when = None
+        self._driving = False       # run_forever is running us
+        self._exit_requested = False
+        self._via_start = False
+        self._pending_exc = None
+        super().__init__(_GbridgeSelector(io_loop, self._on_fd))
+
+    @property
+    def io_loop(self):
+        """The :class:`Gbridge.IOLoop` this loop runs on."""
+        return self._io_loop
+
+    def get_context(self):
+        """The :class:`GLib.MainContext` this loop runs on."""
+        return self._io_loop.get_context()
+
+    # Scheduling
+
+    def call_soon(self, callback, *args, context=None):
+        if self._closed:
+            raise RuntimeError('Event loop is closed')
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, 'call_soon')
+        handle = events.Handle(callback, args, self, context)
+        if handle._source_traceback:
+            del handle._source_traceback[-1]
+        self._ready.append(handle)
+        if not self._drain_pending:
+            self._drain_pending = True
+            self._io_loop.add_callback(self._drain)
+        return handle
+
+    def call_at(self, when, callback, *args, context=None):
+        # BaseEventLoop.call_at, plus arming the gbridge timeout (not a
+        # super() call: the handle's source traceback must end in the caller).
+        if when is None:
+            raise TypeError('when cannot be None')
+        if self._closed:
+            raise RuntimeError('Event loop is closed')
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, 'call_at')
+        timer = events.TimerHandle(when, callback, args, self, context)
+        if timer._source_traceback:
+            del timer._source_traceback[-1]
+        sched = self._scheduled
+        heapq.heappush(sched, timer)
+        timer._scheduled = True
+        if sched[0] is timer:
+            self._arm_timeout(timer._when)
+        return timer
+
+    def _write_to_self(self):
+        # call_soon_threadsafe: wake the context from any thread.
+        self._io_loop.add_callback(self._drain_remote)
+
+    def stop(self):
+        self._stopping = True
+        self._kick(force=True)
+
+    def _arm_timeout(self, when):
+        if self._timeout_when is not None:
+            if self._timeout_when <= when:
+                return
+            self._io_loop.remove_timeout(self._timeout_id)
+        self._timeout_when = when
+        self._timeout_id = self._io_loop.call_at(when, self._on_timeout)
+
+    def _disarm_timeout(self):
+        if self._timeout_when is not None:
+            self._io_loop.remove_timeout(self._timeout_id)
+            self._timeout_when = None
+
+    def _kick(self, force=False):
+        """Makes sure pending asyncio work has a gbridge callback or timeout."""
+        if self._closed:
+            return
+        if (force or self._ready) and not self._drain_pending:
+            self._drain_pending = True
+            self._io_loop.add_callback(self._drain)
+        if self._scheduled:
+            self._arm_timeout(self._scheduled[0]._when)
+
+    # Dispatch: the entry points gbridge calls
+
+    def _enter(self):
+        """Makes this loop the running one outside run_forever (GLib, GTK)."""
+        if self._driving:
+            return None
+        previous = _get_running_loop()
+        _set_running_loop(self)
+        return previous
+
+    def _leave(self, previous, exc):
+        if not self._driving:
+            _set_running_loop(previous)
+        if exc is not None:
+            if self._driving:
+                # KeyboardInterrupt, SystemExit: out of run_forever, as asyncio.
+                if self._pending_exc is None:
+                    self._pending_exc = exc
+                self._request_exit()
+            else:
+                raise exc
+
+    def _drain(self, *unused):
+        self._drain_pending = False
+        self._iterate()
+
+    def _drain_remote(self, *unused):
+        self._iterate()
+
+    def _on_timeout(self, *unused):
+        self._timeout_when = None
+        self._iterate()
+
+    def _iterate(self):
+        """One asyncio iteration without the poll: due timers, then the batch."""
+        if self._closed:
+            return
+        previous = None if self._driving else self._enter()
+        exc = None
+        try:
+            sched = self._scheduled
+            if sched:
+                self._collect_timers(sched)
+            ready = self._ready
+            ntodo = len(ready)
+            if self._debug:
+                for _ in range(ntodo):
+                    if not ready:
+                        break
+                    handle = ready.popleft()
+                    if not handle._cancelled:
+                        self._run_debug(handle)
+            else:
+                for _ in range(ntodo):
+                    if not ready:
+                        break
+                    handle = ready.popleft()
+                    if not handle._cancelled:
+                        handle._run()
+        except BaseException as e:
+            exc = e
+        if self._scheduled and not self._closed:
+            self._arm_timeout(self._scheduled[0]._when)
+        if self._stopping and self._driving:
+            self._request_exit()
+        if not self._driving or exc is not None:
+            self._leave(previous, exc)
+
+    def _collect_timers(self, sched):
+        # As BaseEventLoop._run_once: drop cancelled timers lazily, move the
+        # due ones to the ready deque.
+        if (len(sched) > base_events_MIN_SCHEDULED and
+                self._timer_cancelled_count / len(sched) >
+                base_events_MIN_CANCELLED_FRACTION):
+            new = []
+            for handle in sched:
+                if handle._cancelled:
+                    handle._scheduled = False
+                else:
+                    new.append(handle)
+            heapq.heapify(new)
+            self._scheduled = sched = new
+            self._timer_cancelled_count = 0
+        else:
+            while sched and sched[0]._cancelled:
+                self._timer_cancelled_count -= 1
+                handle = heapq.heappop(sched)
+                handle._scheduled = False
+        end_time = self.time() + self._clock_resolution
+        ready = self._ready
+        while sched:
+            handle = sched[0]
+            if handle._when >= end_time:
+                break
+            handle = heapq.heappop(sched)
+            handle._scheduled = False
+            ready.append(handle)
+
+    def _run_debug(self, handle):
+        try:
+            self._current_handle = handle
+            t0 = self.time()
+            handle._run()
+            dt = self.time() - t0
+            if dt >= self.slow_callback_duration:
+                _base_events.logger.warning('Executing %s took %.3f seconds',
+                                            _base_events._format_handle(handle), dt)
+        finally:
+            self._current_handle = None
+
+    def _on_fd(self, fd, gb_events, *unused):
+        key = self._selector._fd_to_key.get(fd) if self._selector else None
+        if key is None:
+            return
+        previous = None if self._driving else self._enter()
+        exc = None
+        try:
+            ev = int(gb_events)
+            if ev & (_GB_READ | _GB_ERROR) and key.events & _EVENT_READ:
+                reader = key.data[0]
+                if reader is not None:
+                    if reader._cancelled:
+                        self._remove_reader(fd)
+                    elif self._debug:
+                        self._run_debug(reader)
+                    else:
+                        reader._run()
+                    key = self._selector._fd_to_key.get(fd) if self._selector else None
+            if (key is not None and ev & (_GB_WRITE | _GB_ERROR) and
+                    key.events & _EVENT_WRITE):
+                writer = key.data[1]
+                if writer is not None:
+                    if writer._cancelled:
+                        self._remove_writer(fd)
+                    elif self._debug:
+                        self._run_debug(writer)
+                    else:
+                        writer._run()
+        except BaseException as e:
+            exc = e
+        if self._stopping and self._driving:
+            self._request_exit()
+        if not self._driving or exc is not None:
+            self._leave(previous, exc)
+
+    def _request_exit(self):
+        if self._exit_requested:
+            return
+        self._exit_requested = True
+        if self._via_start:
+            self._io_loop.stop()
+        else:
+            self._io_loop.get_context().wakeup()
+
+    def _process_events(self, event_list):
+        # Nothing to do: gbridge calls _on_fd.
+        pass
+
+    def _run_once(self):
+        """One iteration of the GLib main context (for code that calls it)."""
+        self._kick()
+        self._io_loop.get_context().iteration(not self._ready and not self._stopping)
+
+    # Running
+
+    def run_forever(self):
+        self._check_closed()
+        self._check_running()
+        self._set_coroutine_origin_tracking(self._debug)
+        old_agen_hooks = sys.get_asyncgen_hooks()
+        wakeup_set = False
+        try:
+            self._thread_id = threading.get_ident()
+            sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
+                                   finalizer=self._asyncgen_finalizer_hook)
+            events._set_running_loop(self)
+            # GLib's poll() retries on EINTR, so Python would never see a
+            # SIGINT: let its wakeup fd wake our self-pipe instead.
+            if threading.current_thread() is threading.main_thread():
+                try:
+                    old_fd = signal.set_wakeup_fd(self._csock.fileno())
+                    if old_fd == -1:
+                        wakeup_set = True
+                    else:
+                        signal.set_wakeup_fd(old_fd)
+                except (ValueError, OSError):
+                    pass
+            self._driving = True
+            self._exit_requested = False
+            self._kick(force=self._stopping)
+            if self._io_loop.is_running():
+                # A gbridge loop is already running this context (we were
+                # called from one of its callbacks): iterate it ourselves.
+                self._via_start = False
+                context = self._io_loop.get_context()
+                while not self._exit_requested:
+                    context.iteration(True)
+            else:
+                self._via_start = True
+                try:
+                    self._io_loop.start()
+                except GLib.Error as e:
+                    raise RuntimeError(e.message) from None
+            exc, self._pending_exc = self._pending_exc, None
+            if exc is not None:
+                try:
+                    raise exc
+                finally:
+                    exc = None
+        finally:
+            self._driving = False
+            self._via_start = False
+            self._exit_requested = False
+            self._stopping = False
+            self._thread_id = None
+            if wakeup_set:
+                try:
+                    signal.set_wakeup_fd(-1)
+                except (ValueError, OSError):
+                    pass
+            events._set_running_loop(None)
+            self._set_coroutine_origin_tracking(False)
+            sys.set_asyncgen_hooks(*old_agen_hooks)
+
+    def close(self):
+        if self.is_running():
+            raise RuntimeError('Cannot close a running event loop')
+        if self._closed:
+            return
+        super().close()
+        self._disarm_timeout()
+        if self._owns_io_loop and not self._io_loop.is_closed():
+            self._io_loop.close(False)
+
+
+from asyncio import base_events as _base_events  # noqa: E402
+
+base_events_MIN_SCHEDULED = _base_events._MIN_SCHEDULED_TIMER_HANDLES
+base_events_MIN_CANCELLED_FRACTION = _base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION
+
+
+class EventLoopPolicy(unix_events._UnixDefaultEventLoopPolicy):
+    """asyncio's default policy, making :class:`EventLoop` loops."""
+
+    _loop_factory = EventLoop
+
+
+def new_event_loop():
+    """Returns a new :class:`EventLoop` for the calling thread."""
+    return EventLoop()
+
+
+def install():
+    """Makes gbridge's policy asyncio's event loop policy."""
+    asyncio.set_event_loop_policy(EventLoopPolicy())
