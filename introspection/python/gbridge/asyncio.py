@@ -31,6 +31,7 @@ import selectors
 import signal
 import sys
 import threading
+import weakref
 
 from asyncio import events, unix_events
 
@@ -124,20 +125,44 @@ class _GbridgeSelector(selectors._BaseSelectorImpl):
         super().close()
 
 
+_default_lock = threading.Lock()
+_default_holder = None   # a weak reference to the loop on the default context
+
+
+def _claim_default(loop):
+    """Gives @loop the default context's gbridge loop, if it is free.
+
+    Only on the main thread, and only one open asyncio loop at a time: asyncio
+    loops may run on any thread, and two of them on one context would fight
+    over it (Tornado's tests run a server loop made on the main thread in
+    another thread, next to a client loop on the main thread).  Later loops
+    get a private context.
+    """
+    global _default_holder
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    with _default_lock:
+        holder = _default_holder() if _default_holder is not None else None
+        if holder is not None and not holder.is_closed():
+            return None
+        _default_holder = weakref.ref(loop)
+        return Gbridge.IOLoop.get_default()
+
+
 class EventLoop(unix_events._UnixSelectorEventLoop):
     """An asyncio event loop on a :class:`Gbridge.IOLoop`.
 
     :param io_loop: the gbridge loop to run on; by default the default
-        context's loop on the main thread, a new private one elsewhere (closed
-        with this loop).
+        context's loop (``Gbridge.IOLoop.get_default()``) for the first open
+        loop made on the main thread, otherwise a new private one, closed with
+        this loop.
     """
 
     def __init__(self, io_loop=None):
         owns = False
         if io_loop is None:
-            if threading.current_thread() is threading.main_thread():
-                io_loop = Gbridge.IOLoop.get_default()
-            else:
+            io_loop = _claim_default(self)
+            if io_loop is None:
                 io_loop = Gbridge.IOLoop.new()
                 owns = True
         self._io_loop = io_loop
@@ -418,7 +443,8 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             self._driving = True
             self._exit_requested = False
             self._kick(force=self._stopping)
-            if self._io_loop.is_running():
+            if (self._io_loop.is_running() and
+                    self._io_loop.get_context().is_owner()):
                 # A gbridge loop is already running this context (we were
                 # called from one of its callbacks): iterate it ourselves.
                 self._via_start = False
