@@ -12,5 +12,6 @@
 # include "gbridge-version.h"
 # include "gbridge-io-loop.h"
 # include "gbridge-periodic-callback.h"
+# include "gbridge-context-driver.h"
 # include "gbridge-enums.h"
 #undef GBRIDGE_INSIDE

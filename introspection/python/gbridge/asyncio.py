@@ -41,7 +41,8 @@ gi.require_version('GLib', '2.0')
 gi.require_version('Gbridge', '1')
 from gi.repository import GLib, Gbridge  # noqa: E402
 
-__all__ = ['EventLoop', 'EventLoopPolicy', 'new_event_loop', 'install']
+__all__ = ['EventLoop', 'EventLoopPolicy', 'new_event_loop', 'install',
+           'ContextRunner', 'run_context_on']
 
 _GB_READ = int(Gbridge.IOEvents.READ)
 _GB_WRITE = int(Gbridge.IOEvents.WRITE)
@@ -509,3 +510,119 @@ def new_event_loop():
 def install():
     """Makes gbridge's policy asyncio's event loop policy."""
     asyncio.set_event_loop_policy(EventLoopPolicy())
+
+
+class ContextRunner:
+    """Runs a GLib main context on an already running asyncio loop.
+
+    The reverse of :class:`EventLoop` (Tornado's ``AsyncIOMainLoop`` idea):
+    the asyncio loop (the default one, uvloop, any) waits, and GLib dispatches
+    when the descriptors and deadline that a :class:`Gbridge.ContextDriver`
+    hands over are due.  Everything on the context runs: a
+    ``Gbridge.IOLoop`` on it, plain GLib sources, GIO operations.
+
+    Make one with :func:`run_context_on`; :meth:`close` gives the context back.
+    """
+
+    def __init__(self, loop, context=None):
+        self._loop = loop
+        self._driver = Gbridge.ContextDriver.new(context)
+        try:
+            self._driver.start()
+        except GLib.Error as e:
+            raise RuntimeError(e.message) from None
+        self._readers = set()
+        self._writers = set()
+        self._timer = None
+        self._dispatch_handle = None
+        self._closed = False
+        self._refresh()
+
+    @property
+    def context(self):
+        """The :class:`GLib.MainContext` being run."""
+        return self._driver.get_context()
+
+    def _refresh(self):
+        driver = self._driver
+        timeout = driver.prepare()
+        readers, writers = set(), set()
+        for i in range(driver.get_n_fds()):
+            fd, events = driver.get_fd(i)
+            events = int(events)
+            if events & _GB_READ:
+                readers.add(fd)
+            if events & _GB_WRITE:
+                writers.add(fd)
+        loop = self._loop
+        for fd in self._readers - readers:
+            loop.remove_reader(fd)
+        for fd in self._writers - writers:
+            loop.remove_writer(fd)
+        for fd in readers - self._readers:
+            loop.add_reader(fd, self._on_ready, fd, _GB_READ)
+        for fd in writers - self._writers:
+            loop.add_writer(fd, self._on_ready, fd, _GB_WRITE)
+        self._readers, self._writers = readers, writers
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if timeout == 0:
+            self._schedule_dispatch()
+        elif timeout > 0:
+            self._timer = loop.call_later(timeout / 1000, self._dispatch)
+
+    def _on_ready(self, fd, events):
+        self._driver.set_ready(fd, Gbridge.IOEvents(events))
+        self._schedule_dispatch()
+
+    def _schedule_dispatch(self):
+        # Once per asyncio iteration, after every ready descriptor was told.
+        if self._dispatch_handle is None:
+            self._dispatch_handle = self._loop.call_soon(self._dispatch)
+
+    def _dispatch(self):
+        self._dispatch_handle = None
+        if self._closed:
+            return
+        self._driver.dispatch()
+        if not self._closed:
+            self._refresh()
+
+    def wakeup(self):
+        """Takes sources attached outside a GLib dispatch into account now."""
+        if not self._closed:
+            self._schedule_dispatch()
+
+    def close(self):
+        """Stops running the context and gives up its ownership."""
+        if self._closed:
+            return
+        self._closed = True
+        for fd in self._readers:
+            self._loop.remove_reader(fd)
+        for fd in self._writers:
+            self._loop.remove_writer(fd)
+        self._readers = self._writers = set()
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._dispatch_handle is not None:
+            self._dispatch_handle.cancel()
+        self._driver.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def run_context_on(loop=None, context=None):
+    """Runs @context (default: the global default one) on asyncio @loop.
+
+    @loop defaults to the running loop.  Returns a :class:`ContextRunner`;
+    call its ``close()`` (or use it as a context manager) to stop.
+    """
+    if loop is None:
+        loop = asyncio.get_running_loop()
+    return ContextRunner(loop, context)
