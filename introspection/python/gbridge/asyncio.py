@@ -75,6 +75,101 @@ def _os_error(error, fd):
     return OSError(code, error.message)
 
 
+class _Native:
+    """The hot calls into gbridge, through ctypes.
+
+    PyGObject allocates a libffi closure for every callback it passes to C,
+    which costs more than an asyncio callback: the drain callback and the fd
+    handlers go through three C-callable thunks made once per process
+    instead, with an integer key as user data that names the loop (so a
+    callback that arrives after its loop is gone finds nothing, and never a
+    freed thunk).  Without ctypes, PyGObject is used.
+    """
+
+    def __init__(self):
+        import ctypes
+        import itertools
+        gi.require_version('GIRepository', '2.0')
+        from gi.repository import GIRepository
+        libs = GIRepository.Repository.get_default().get_shared_library('Gbridge')
+        lib = ctypes.CDLL(libs.split(',')[0])
+        glib = ctypes.CDLL('libglib-2.0.so.0')
+
+        class GError(ctypes.Structure):
+            _fields_ = [('domain', ctypes.c_uint32), ('code', ctypes.c_int),
+                        ('message', ctypes.c_char_p)]
+
+        self.ctypes = ctypes
+        self.GErrorP = ctypes.POINTER(GError)
+        self.g_error_free = glib.g_error_free
+        self.g_error_free.argtypes = [self.GErrorP]
+        self.g_error_free.restype = None
+        CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+        FDCB = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+        vp = ctypes.c_void_p
+        self.add_callback = lib.gbridge_io_loop_add_callback
+        self.add_callback.argtypes = [vp, CB, vp, vp]
+        self.add_callback.restype = ctypes.c_int
+        self.add_handler = lib.gbridge_io_loop_add_handler
+        self.add_handler.argtypes = [vp, ctypes.c_int, ctypes.c_int, FDCB, vp, vp,
+                                     ctypes.POINTER(self.GErrorP)]
+        self.add_handler.restype = ctypes.c_int
+        get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+        get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+        get_pointer.restype = vp
+        self.get_pointer = get_pointer
+        self.keys = itertools.count(1)
+        self.loops = weakref.WeakValueDictionary()
+        get = self.loops.get
+
+        def drain(key):
+            loop = get(key)
+            if loop is not None:
+                loop._drain()
+
+        def drain_remote(key):
+            loop = get(key)
+            if loop is not None:
+                loop._drain_remote()
+
+        def on_fd(fd, events, key):
+            loop = get(key)
+            if loop is not None:
+                loop._on_fd(fd, events)
+
+        self.drain = CB(drain)
+        self.drain_remote = CB(drain_remote)
+        self.on_fd = FDCB(on_fd)
+
+    def register(self, loop, io_loop):
+        """Returns (io_loop pointer, key) for @loop."""
+        key = next(self.keys)
+        self.loops[key] = loop
+        return self.get_pointer(io_loop.__gpointer__, None), key
+
+    def handler(self, ptr, fd, events, key):
+        error = self.GErrorP()
+        if self.add_handler(ptr, fd, events, self.on_fd, key, None,
+                            self.ctypes.byref(error)):
+            return
+        code, message = error.contents.code, error.contents.message
+        self.g_error_free(error)
+        import errno
+        codes = {
+            int(Gbridge.IOLoopError.EXISTS): errno.EEXIST,
+            int(Gbridge.IOLoopError.NOT_FOUND): errno.ENOENT,
+            int(Gbridge.IOLoopError.BAD_FD): errno.EBADF,
+        }
+        raise OSError(codes.get(code, errno.EINVAL),
+                      message.decode('utf-8', 'replace') if message else '')
+
+
+try:
+    _native = _Native()
+except Exception:  # no ctypes, no libgbridge by that name: PyGObject it is
+    _native = None
+
+
 class _GbridgeSelector(selectors._BaseSelectorImpl):
     """asyncio's selector interface over gbridge's handlers.
 
@@ -82,18 +177,26 @@ class _GbridgeSelector(selectors._BaseSelectorImpl):
     select(): gbridge calls the loop's fd handler instead.
     """
 
-    def __init__(self, io_loop, handler):
+    def __init__(self, io_loop, handler, native=None):
         super().__init__()
         self._io_loop = io_loop
         self._handler = handler
+        self._native = native     # (io_loop pointer, loop key) or None
 
     def register(self, fileobj, events, data=None):
         key = super().register(fileobj, events, data)
         try:
-            self._io_loop.add_handler(key.fd, _gb_events(events), self._handler)
+            if self._native is not None:
+                ptr, loop_key = self._native
+                _native.handler(ptr, key.fd, int(_gb_events(events)), loop_key)
+            else:
+                self._io_loop.add_handler(key.fd, _gb_events(events), self._handler)
         except GLib.Error as e:
             super().unregister(fileobj)
             raise _os_error(e, key.fd) from None
+        except OSError:
+            super().unregister(fileobj)
+            raise
         return key
 
     def unregister(self, fileobj):
@@ -175,7 +278,18 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         self._exit_requested = False
         self._via_start = False
         self._pending_exc = None
-        super().__init__(_GbridgeSelector(io_loop, self._on_fd))
+        native = None
+        if _native is not None:
+            native = _native.register(self, io_loop)
+            ptr, key = native
+            add = _native.add_callback
+            drain, drain_remote = _native.drain, _native.drain_remote
+            self._schedule_drain = lambda: add(ptr, drain, key, None)
+            self._schedule_drain_remote = lambda: add(ptr, drain_remote, key, None)
+        else:
+            self._schedule_drain = lambda: io_loop.add_callback(self._drain)
+            self._schedule_drain_remote = lambda: io_loop.add_callback(self._drain_remote)
+        super().__init__(_GbridgeSelector(io_loop, self._on_fd, native))
 
     @property
     def io_loop(self):
@@ -200,7 +314,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         self._ready.append(handle)
         if not self._drain_pending:
             self._drain_pending = True
-            self._io_loop.add_callback(self._drain)
+            self._schedule_drain()
         return handle
 
     def call_at(self, when, callback, *args, context=None):
@@ -225,7 +339,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
 
     def _write_to_self(self):
         # call_soon_threadsafe: wake the context from any thread.
-        self._io_loop.add_callback(self._drain_remote)
+        self._schedule_drain_remote()
 
     def stop(self):
         self._stopping = True
@@ -250,7 +364,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             return
         if (force or self._ready) and not self._drain_pending:
             self._drain_pending = True
-            self._io_loop.add_callback(self._drain)
+            self._schedule_drain()
         if self._scheduled:
             self._arm_timeout(self._scheduled[0]._when)
 
