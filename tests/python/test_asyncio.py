@@ -184,3 +184,34 @@ def test_closed_loop_leaves_the_default_context_clean():
     ctx = GLib.MainContext.default()
     while ctx.iteration(False):
         pass
+
+
+def test_io_and_glib_sources_run_while_callbacks_never_run_out(loop):
+    """The ready queue never empties; fds and other GLib sources still run."""
+    a, b = socket.socketpair()
+    seen = []
+
+    def spin():
+        if len(seen) < 2:
+            loop.call_soon(spin)
+        else:
+            loop.stop()
+
+    def on_read():
+        a.recv(1)
+        loop.remove_reader(a.fileno())
+        seen.append('fd')
+
+    def on_idle(*unused):
+        seen.append('glib idle')
+        return GLib.SOURCE_REMOVE
+
+    with a, b:
+        loop.add_reader(a.fileno(), on_read)
+        b.send(b'x')
+        # At the gbridge source's priority: GLib never dispatches an idle
+        # priority source while a higher priority one is ready.
+        GLib.idle_add(on_idle, priority=GLib.PRIORITY_DEFAULT)
+        loop.call_soon(spin)
+        loop.run_forever()
+    assert sorted(seen) == ['fd', 'glib idle']
