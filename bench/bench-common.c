@@ -365,6 +365,128 @@ run_lateness (const BenchImpl *impl,
   g_free (delay_ms);
 }
 
+/* The thread that iterates the loop; done-callbacks check they run there. */
+static GThread *loop_thread;
+
+void
+bench_check_loop_thread (void)
+{
+  bench_check (g_thread_self () == loop_thread,
+               "a done-callback ran outside the loop thread");
+}
+
+typedef struct
+{
+  const BenchImpl *impl;
+  gpointer         state;
+  gboolean         go;
+  GMutex           lock;
+  GCond            cond;
+} CompleterGate;
+
+static gpointer
+completer_thread (gpointer data)
+{
+  CompleterGate *gate = data;
+
+  g_mutex_lock (&gate->lock);
+  while (!gate->go)
+    g_cond_wait (&gate->cond, &gate->lock);
+  g_mutex_unlock (&gate->lock);
+
+  gate->impl->futures_complete (gate->state);
+  return NULL;
+}
+
+/* One round: @n futures created, completed and their callbacks run, on
+ * the loop thread or (@cross_thread) completed from a worker thread that
+ * starts once all are created, while the loop thread runs the callbacks. */
+static gint64
+futures_round (const BenchImpl *impl,
+               guint            n,
+               gboolean         cross_thread)
+{
+  CompleterGate gate = { impl, NULL, FALSE, };
+  GThread *completer = NULL;
+  gint64 start, elapsed;
+
+  g_mutex_init (&gate.lock);
+  g_cond_init (&gate.cond);
+  gate.state = impl->futures_setup (n);
+  /* Started outside the timed region; it waits for the gate. */
+  if (cross_thread)
+    completer = g_thread_new ("completer", completer_thread, &gate);
+
+  start = bench_now_ns ();
+  impl->futures_create (gate.state);
+  if (cross_thread)
+    {
+      g_mutex_lock (&gate.lock);
+      gate.go = TRUE;
+      g_cond_signal (&gate.cond);
+      g_mutex_unlock (&gate.lock);
+    }
+  else
+    impl->futures_complete (gate.state);
+  impl->futures_run (gate.state);
+  elapsed = bench_now_ns () - start;
+
+  if (completer != NULL)
+    g_thread_join (completer);
+  impl->futures_teardown (gate.state);
+  g_mutex_clear (&gate.lock);
+  g_cond_clear (&gate.cond);
+  return elapsed;
+}
+
+static int
+cmp_gint64 (gconstpointer a,
+            gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* Prints the median over @rounds rounds (after one untimed warm-up round)
+ * of the cost of one future in ns, and every round. */
+static void
+run_futures (const BenchImpl *impl,
+             guint            n,
+             guint            rounds,
+             gboolean         cross_thread)
+{
+  gint64 *elapsed = g_new (gint64, MAX (rounds, 1));
+  gint64 *sorted = g_new (gint64, MAX (rounds, 1));
+  GString *out = g_string_new (NULL);
+  double median;
+  guint i;
+
+  if (n == 0 || rounds == 0)
+    bench_fail ("futures: N and ROUNDS must be positive");
+  loop_thread = g_thread_self ();
+
+  futures_round (impl, n, cross_thread);
+  for (i = 0; i < rounds; i++)
+    elapsed[i] = futures_round (impl, n, cross_thread);
+
+  memcpy (sorted, elapsed, rounds * sizeof *sorted);
+  qsort (sorted, rounds, sizeof *sorted, cmp_gint64);
+  if (rounds % 2)
+    median = sorted[rounds / 2];
+  else
+    median = (sorted[rounds / 2 - 1] + sorted[rounds / 2]) / 2.0;
+  g_string_append_printf (out, "ns_per_future=%.1f n=%u rounds=",
+                          median / n, n);
+  for (i = 0; i < rounds; i++)
+    g_string_append_printf (out, "%s%.1f", i ? "," : "", (double) elapsed[i] / n);
+  printf ("%s\n", out->str);
+
+  g_string_free (out, TRUE);
+  g_free (sorted);
+  g_free (elapsed);
+}
+
 static G_GNUC_NORETURN void
 usage (const char *argv0)
 {
@@ -375,8 +497,9 @@ usage (const char *argv0)
               "       %s callbacks-threads THREADS N_PER_THREAD\n"
               "       %s churn-bulk N\n"
               "       %s churn-pair N\n"
-              "       %s lateness SAMPLES\n",
-              argv0, argv0, argv0, argv0, argv0, argv0, argv0, argv0);
+              "       %s lateness SAMPLES\n"
+              "       %s futures N ROUNDS same-thread|cross-thread\n",
+              argv0, argv0, argv0, argv0, argv0, argv0, argv0, argv0, argv0);
   exit (2);
 }
 
@@ -472,6 +595,16 @@ bench_main (int              argc,
       if (impl->lateness == NULL)
         unsupported (impl, what);
       run_lateness (impl, parse_count (argv[0], argv[2]));
+    }
+  else if (g_str_equal (what, "futures") && argc == 5
+           && (g_str_equal (argv[4], "same-thread")
+               || g_str_equal (argv[4], "cross-thread")))
+    {
+      if (impl->futures_setup == NULL)
+        unsupported (impl, what);
+      run_futures (impl, parse_count (argv[0], argv[2]),
+                   parse_count (argv[0], argv[3]),
+                   g_str_equal (argv[4], "cross-thread"));
     }
   else
     usage (argv[0]);

@@ -81,6 +81,17 @@ struct _BenchImpl
   void      (*lateness)           (const guint   *delay_ms,
                                    gint64        *lateness_us,
                                    guint          n);
+
+  /* Futures (GLib: GTask).  futures_create() makes @n pending futures on
+   * the loop thread, each with one done-callback; futures_complete()
+   * resolves each one and drops the reference futures_create() kept, from
+   * the loop thread or from a worker thread; futures_run() iterates the
+   * loop thread until every callback ran. */
+  gpointer  (*futures_setup)      (guint          n);
+  void      (*futures_create)     (gpointer       state);
+  void      (*futures_complete)   (gpointer       state);
+  void      (*futures_run)        (gpointer       state);
+  void      (*futures_teardown)   (gpointer       state);
 };
 
 int     bench_main          (int              argc,
@@ -94,6 +105,7 @@ void    bench_unexpected    (void);
 void    bench_iterate_until (GMainContext    *context,
                              const guint64   *count,
                              guint64          total);
+void    bench_check_loop_thread (void);
 void    bench_check         (gboolean         ok,
                              const char      *what);
 G_GNUC_NORETURN G_GNUC_PRINTF (1, 2)

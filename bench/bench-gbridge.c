@@ -1,5 +1,6 @@
 /* bench-gbridge.c: GbridgeIOLoop, one GSource for every fd, timer and
- * callback, driven like the raw GLib anchor by g_main_context_iteration().
+ * callback, driven like the raw GLib anchor by g_main_context_iteration();
+ * and GbridgeFuture.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -337,6 +338,95 @@ gbridge_lateness (const guint *delay_ms,
   loop_clear (&l.loop);
 }
 
+/* The value every future resolves with, checked by its done-callback. */
+static int future_marker;
+
+typedef struct
+{
+  Loop            loop;
+  GbridgeFuture **futures;
+  guint           n;
+} Futures;
+
+static void
+future_done_cb (GbridgeFuture *future,
+                gpointer       user_data)
+{
+  Futures *f = user_data;
+  const GValue *value = gbridge_future_get_value (future, NULL);
+
+  bench_check (value != NULL && G_VALUE_HOLDS_POINTER (value)
+               && g_value_get_pointer (value) == &future_marker,
+               "a done-callback got a wrong value");
+  bench_check_loop_thread ();
+  f->loop.count++;
+}
+
+static gpointer
+gbridge_futures_setup (guint n)
+{
+  Futures *f = g_new0 (Futures, 1);
+
+  loop_init (&f->loop, n);
+  f->futures = g_new0 (GbridgeFuture *, n);
+  f->n = n;
+  /* The loop thread owns the context throughout, as for the GTask anchor. */
+  g_main_context_acquire (f->loop.context);
+  return f;
+}
+
+static void
+gbridge_futures_create (gpointer state)
+{
+  Futures *f = state;
+  guint i;
+
+  for (i = 0; i < f->n; i++)
+    {
+      f->futures[i] = gbridge_future_new_for_loop (f->loop.loop);
+      gbridge_future_add_done_callback (f->futures[i], future_done_cb, f, NULL);
+    }
+}
+
+static void
+gbridge_futures_complete (gpointer state)
+{
+  Futures *f = state;
+  GValue value = G_VALUE_INIT;
+  guint i;
+
+  g_value_init (&value, G_TYPE_POINTER);
+  g_value_set_pointer (&value, &future_marker);
+  for (i = 0; i < f->n; i++)
+    {
+      GbridgeFuture *future = g_steal_pointer (&f->futures[i]);
+
+      bench_check (gbridge_future_resolve (future, &value, NULL),
+                   "gbridge_future_resolve failed");
+      g_object_unref (future);
+    }
+  g_value_unset (&value);
+}
+
+static void
+gbridge_futures_run (gpointer state)
+{
+  Futures *f = state;
+
+  run_until_counted (&f->loop);
+}
+
+static void
+gbridge_futures_teardown (gpointer state)
+{
+  Futures *f = state;
+
+  g_main_context_release (f->loop.context);
+  loop_clear (&f->loop);
+  g_free (f->futures);
+  g_free (f);
+}
+
 static const BenchImpl gbridge_impl = {
   .name = "gbridge",
   .version = gbridge_version,
@@ -352,6 +442,11 @@ static const BenchImpl gbridge_impl = {
   .churn_bulk = gbridge_churn_bulk,
   .churn_pair = gbridge_churn_pair,
   .lateness = gbridge_lateness,
+  .futures_setup = gbridge_futures_setup,
+  .futures_create = gbridge_futures_create,
+  .futures_complete = gbridge_futures_complete,
+  .futures_run = gbridge_futures_run,
+  .futures_teardown = gbridge_futures_teardown,
 };
 
 int

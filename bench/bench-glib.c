@@ -1,10 +1,12 @@
-/* bench-glib.c: the raw GLib anchor, one GSource per fd, timer and callback.
+/* bench-glib.c: the raw GLib anchor, one GSource per fd, timer and callback;
+ * and GTask, the GIO anchor for GbridgeFuture.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
 #include "bench-common.h"
 
+#include <gio/gio.h>
 #include <glib-unix.h>
 
 typedef struct
@@ -322,6 +324,94 @@ glib_lateness (const guint *delay_ms,
   g_main_context_unref (l.context);
 }
 
+/* The GIO anchor for GbridgeFuture: a GTask created on the loop thread
+ * (its context is the thread-default one then), completed with
+ * g_task_return_pointer() and its GAsyncReadyCallback run on that context.
+ * g_task_return_pointer() outside a dispatch of the task's context, or from
+ * another thread, completes the task in a later iteration through an idle
+ * source, as GbridgeFuture runs its done-callbacks. */
+
+static int task_marker;
+
+typedef struct
+{
+  Counter  counter;
+  GTask  **tasks;
+  guint    n;
+} Tasks;
+
+static void
+task_done_cb (GObject      *source_object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Tasks *t = user_data;
+
+  bench_check (g_task_propagate_pointer (G_TASK (result), NULL) == &task_marker,
+               "a GTask callback got a wrong value");
+  bench_check_loop_thread ();
+  t->counter.count++;
+}
+
+static gpointer
+glib_futures_setup (guint n)
+{
+  Tasks *t = g_new0 (Tasks, 1);
+
+  t->counter.context = g_main_context_new ();
+  t->counter.total = n;
+  t->tasks = g_new0 (GTask *, n);
+  t->n = n;
+  g_main_context_push_thread_default (t->counter.context);
+  g_main_context_acquire (t->counter.context);
+  return t;
+}
+
+static void
+glib_futures_create (gpointer state)
+{
+  Tasks *t = state;
+  guint i;
+
+  for (i = 0; i < t->n; i++)
+    t->tasks[i] = g_task_new (NULL, NULL, task_done_cb, t);
+}
+
+static void
+glib_futures_complete (gpointer state)
+{
+  Tasks *t = state;
+  guint i;
+
+  for (i = 0; i < t->n; i++)
+    {
+      GTask *task = g_steal_pointer (&t->tasks[i]);
+
+      g_task_return_pointer (task, &task_marker, NULL);
+      g_object_unref (task);
+    }
+}
+
+static void
+glib_futures_run (gpointer state)
+{
+  Tasks *t = state;
+
+  run_until_counted (&t->counter);
+}
+
+static void
+glib_futures_teardown (gpointer state)
+{
+  Tasks *t = state;
+
+  g_main_context_release (t->counter.context);
+  g_main_context_pop_thread_default (t->counter.context);
+  g_main_context_unref (t->counter.context);
+  g_free (t->tasks);
+  g_free (t);
+}
+
 static const BenchImpl glib_impl = {
   .name = "glib",
   .version = glib_version,
@@ -337,6 +427,11 @@ static const BenchImpl glib_impl = {
   .churn_bulk = glib_churn_bulk,
   .churn_pair = glib_churn_pair,
   .lateness = glib_lateness,
+  .futures_setup = glib_futures_setup,
+  .futures_create = glib_futures_create,
+  .futures_complete = glib_futures_complete,
+  .futures_run = glib_futures_run,
+  .futures_teardown = glib_futures_teardown,
 };
 
 int

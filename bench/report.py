@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Formats the samples bench/run collected: medians over the repetitions,
+# Formats the samples bench/run collected: medians over the repetitions
+# (for the futures, the median over the processes of each process's median
+# over its rounds),
 # ratios against the anchors of the same run, the targets of the
 # performance contract with PASS/FAIL. Prints the tables and writes them,
 # with a description of the machine, to RESULTS.md.
@@ -127,6 +129,25 @@ CHURN = [
 ]
 
 
+TWISTED_IMPLS = ("gbridge", "epoll", "gi")
+
+TWISTED = [
+    ("callLater churn: ns per schedule + cancel, 10^5 calls (lower is better)",
+     "churn 100000", "ns_per_pair"),
+    ("loopback TCP echo: requests per second, 64 bytes (higher is better)",
+     "echo 20000", "per_second"),
+]
+
+FUTURES = [
+    ("created, resolved and their callback run on the loop thread",
+     "futures 100000 5 same-thread"),
+    ("created on the loop thread, resolved from another thread",
+     "futures 100000 5 cross-thread"),
+]
+
+PY_FUTURES = "futures 50000 5"
+
+
 def lateness_case(samples):
     for impl, case in samples:
         if case.startswith("lateness "):
@@ -246,6 +267,47 @@ def build_report(res, meta):
     target("add_callback from 4 producer threads ≥ 2× g_main_context_invoke",
            fmt_ratio(r), cmp(r, ">=", 2))
 
+    tw = {case: {i: res.median("twisted-" + i, case, key) for i in TWISTED_IMPLS}
+          for _, case, key in TWISTED}
+    rows = []
+    for label, case, key in TWISTED:
+        m = tw[case]
+        rows.append([label] + [fmt(m[i]) for i in TWISTED_IMPLS] + [
+            fmt_ratio(ratio(m["gbridge"], m["epoll"])),
+            fmt_ratio(ratio(m["gbridge"], m["gi"]))])
+    out.append("\n### Twisted: gbridge.twisted against epollreactor and gireactor\n\n"
+               "Python (Debian's /usr/bin/python3), one reactor per process. "
+               "gbridge's reactor keeps every delayed call in the C timer heap and "
+               "every fd in the C epoll set.\n")
+    out.append(table(["benchmark", "gbridge", "epollreactor", "gireactor",
+                      "gbridge ÷ epoll", "gbridge ÷ gi"], rows))
+    rows = []
+    for label, case in FUTURES:
+        g = res.median("gbridge", case, "ns_per_future")
+        t = res.median("glib", case, "ns_per_future")
+        rows.append([label, fmt(g), fmt(t), fmt_ratio(ratio(g, t))])
+    out.append("\n### Futures in C: ns per future (lower is better)\n\n"
+               "Create a future with one done-callback, resolve it, run the "
+               "callback on the loop (each case: many futures per round, the "
+               "median of the rounds, then the median of the processes). "
+               "GIO anchor: `g_task_new()` + `g_task_return_pointer()` + its "
+               "`GAsyncReadyCallback` on the task's context.\n")
+    out.append(table(["futures", "GbridgeFuture", "GTask",
+                      "GbridgeFuture ÷ GTask"], rows))
+
+    g = res.median("py-gbridge", PY_FUTURES, "ns_per_future")
+    a = res.median("py-asyncio", PY_FUTURES, "ns_per_future")
+    out.append("\n### Futures in Python: ns per future (lower is better)\n\n"
+               "`Gbridge.Future.new_for_loop()` + `add_done_callback()` + "
+               "`resolve()` through PyGObject, the loop's context iterated, "
+               "against `loop.create_future()` + `add_done_callback()` + "
+               "`set_result()` on the default asyncio loop, run until the "
+               "callbacks ran.\n")
+    out.append(table(["futures", "Gbridge.Future", "asyncio.Future",
+                      "Gbridge.Future ÷ asyncio"],
+                     [["created, resolved, callback run", fmt(g), fmt(a),
+                       fmt_ratio(ratio(g, a))]]))
+
     out.append("\n### Targets\n")
     out.append(table(["target", "measured", "result"], targets))
     return "\n".join(out) + "\n"
@@ -261,11 +323,30 @@ def raw_samples(res):
             if isinstance(s, str):
                 texts.append(s)
             else:
-                key = next(k for k in ("ns_per_iteration", "per_second", "ns_per_pair")
+                key = next(k for k in ("ns_per_iteration", "per_second",
+                                        "ns_per_pair", "ns_per_future")
                            if k in s)
                 texts.append(fmt(float(s[key])))
         lines.append(f"| {impl} | `{case}` | {', '.join(texts)} |")
     return "\n".join(lines)
+
+
+def load_note(meta):
+    """A warning when other work kept the machine busy during the run."""
+    try:
+        cores = int(meta["nproc"])
+        before, after = meta["loadavg"].split(" before, ")
+        load = max(float(before.split()[0]), float(after.split()[0]))
+    except (KeyError, ValueError, IndexError):
+        return ""
+    if load < 0.75 * cores:
+        return ""
+    return (f"**Note: the machine was loaded** (1-minute load average up to "
+            f"{load:.2f} on {cores} cores during the run, with other work "
+            f"running): absolute figures are inflated and the samples noisier "
+            f"than on an idle machine. Each case interleaves the "
+            f"implementations within each repetition, so the ratios of the "
+            f"medians remain the figures to compare.\n\n")
 
 
 def main():
@@ -279,7 +360,8 @@ def main():
     machine = "\n".join(f"- {label}: {meta.get(key, 'unknown')}" for label, key in (
         ("Date", "date"), ("CPU", "cpu"), ("Cores (nproc)", "nproc"),
         ("Kernel", "kernel"), ("OS", "os"), ("Compiler", "compiler"),
-        ("GLib", "glib"), ("libuv", "libuv"), ("gbridge", "gbridge"),
+        ("GLib", "glib"), ("libuv", "libuv"), ("Python", "python"),
+        ("Twisted", "twisted"), ("gbridge", "gbridge"),
         ("Load average (1, 5, 15 min)", "loadavg"),
         ("Repetitions per case", "reps"), ("Duration", "duration")))
 
@@ -289,11 +371,12 @@ def main():
                 "median of the repetitions of one run of `bench/run`, and every "
                 "ratio compares numbers of that same run. See `bench/README.md` "
                 "for what each benchmark does.\n\n"
-                "## Machine\n\n" + machine + "\n\n"
+                "## Machine\n\n" + machine + "\n\n" + load_note(meta) +
                 "## Results\n\n" + report + "\n"
                 "## Samples\n\n"
                 "Every repetition, to judge the noise (ns per iteration, callbacks "
-                "per second or ns per pair).\n\n" + raw_samples(res) + "\n")
+                "per second, ns per pair or, for the futures, each process's median "
+                "ns per future over its rounds).\n\n" + raw_samples(res) + "\n")
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@
  * context, so GTK, GIO and code written against Tornado, Twisted or asyncio
  * share one loop.
  *
- * Unlike plain GLib, the loop attaches exactly one #GSource to its context,
- * whatever the number of callbacks, timers and file descriptors. Timers live
+ * Unlike plain GLib, the loop attaches one #GSource to its context (and a
+ * second that only takes part in yielding, below), whatever the number of
+ * callbacks, timers and file descriptors. Timers live
  * in a binary heap ordered by deadline (equal deadlines run in the order they
  * were added), file descriptors live in one epoll set, and the next deadline
  * is tracked by a timerfd with microsecond precision.
@@ -56,6 +57,13 @@
  * iterates its context: g_main_loop_run(), gtk_main() or a GApplication. A
  * nested main loop started from a gbridge callback (a modal dialog, for
  * instance) keeps running gbridge callbacks, timers and handlers.
+ *
+ * The loop's source has the default priority, and GLib dispatches only the
+ * highest-priority ready sources of an iteration. So that a loop that always
+ * has work does not starve lower-priority sources (GTK's redraw, idle
+ * handlers), after 2 ms of back-to-back busy iterations its work waits one
+ * iteration at %G_PRIORITY_LOW: whatever else is ready runs first, and when
+ * nothing else is, the work runs in that same iteration.
  *
  * Every callback comes with a #GDestroyNotify that is called exactly once:
  * after the callback ran, when it is removed, when the loop is closed, or
@@ -96,6 +104,7 @@ struct _GbridgeIOLoop
 
   GMainContext *context;
   GSource      *source;
+  GSource      *yield_source;   /* see YIELD_AFTER_USEC */
 
   /* Callbacks. next_local is only touched by the thread dispatching the
    * loop; remote is shared and guarded by remote_lock. */
@@ -127,6 +136,12 @@ struct _GbridgeIOLoop
 
   /* Signals */
   gint signals_pending;
+
+  /* Fairness towards lower-priority sources (GTK's redraw, idles): the
+   * start of the current run of back-to-back busy iterations, and whether
+   * this GLib iteration is one where the work waits at the lowest priority. */
+  gint64   busy_since;
+  gboolean yielding;
 
   guint dispatch_depth;
   gint  running;
@@ -336,6 +351,36 @@ arm_timer (GbridgeIOLoop *self,
   }
 }
 
+/* GLib dispatches only the highest-priority ready sources of an iteration,
+ * so a loop that always has work (a callback that adds the next one, a flood
+ * of due timers) would starve every lower-priority source of its context:
+ * GTK's redraw and layout, idle handlers. After YIELD_AFTER_USEC of
+ * back-to-back busy iterations, the loop's work waits one GLib iteration at
+ * the lowest priority: the main source reports itself not ready, and a
+ * second source of the loop, at G_PRIORITY_LOW, is ready instead. Whatever
+ * else is ready runs first; when nothing else is, the yield source runs the
+ * work in the same iteration, so no iteration is ever empty (callers that
+ * iterate until g_main_context_iteration() returns FALSE still see all the
+ * work done). The next iteration is back at the loop's own priority. */
+#define YIELD_AFTER_USEC 2000
+
+static gboolean
+ready_unless_yielding (GbridgeIOLoop *self,
+                       GSource       *source)
+{
+  gint64 now = g_source_get_time (source);
+
+  if (self->busy_since == 0)
+    self->busy_since = now;
+  else if (now - self->busy_since >= YIELD_AFTER_USEC)
+    {
+      self->busy_since = 0;
+      self->yielding = TRUE;
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 loop_source_prepare (GSource *source,
                      gint    *timeout)
@@ -344,11 +389,12 @@ loop_source_prepare (GSource *source,
   gint64 deadline;
 
   *timeout = -1;
+  self->yielding = FALSE;
 
   if (has_pending_work (self))
     {
       *timeout = 0;
-      return TRUE;
+      return ready_unless_yielding (self, source);
     }
 
   if (_gbridge_timer_heap_peek (&self->timers, &deadline))
@@ -356,12 +402,13 @@ loop_source_prepare (GSource *source,
       if (deadline <= loop_now_us (self))
         {
           *timeout = 0;
-          return TRUE;
+          return ready_unless_yielding (self, source);
         }
       if (!self->virtual_clock)
         arm_timer (self, deadline, timeout);
     }
 
+  self->busy_since = 0;
   return FALSE;
 }
 
@@ -371,6 +418,10 @@ loop_source_check (GSource *source)
   GbridgeIOLoop *self = ((LoopSource *) source)->loop;
   gint64 deadline;
 
+  /* Yielding: the yield source takes this iteration's work, if its turn
+   * comes. */
+  if (self->yielding)
+    return FALSE;
   if (has_pending_work (self))
     return TRUE;
   if (_gbridge_timer_heap_peek (&self->timers, &deadline) && deadline <= loop_now_us (self))
@@ -490,12 +541,9 @@ run_iteration (GbridgeIOLoop *self)
     }
 }
 
-static gboolean
-loop_source_dispatch (GSource     *source,
-                      GSourceFunc  callback,
-                      gpointer     user_data)
+static void
+dispatch_loop (GbridgeIOLoop *self)
 {
-  GbridgeIOLoop *self = ((LoopSource *) source)->loop;
   GbridgeIOLoop *previous = dispatching_loop;
 
   g_object_ref (self);
@@ -511,9 +559,56 @@ loop_source_dispatch (GSource     *source,
   self->dispatch_depth--;
   dispatching_loop = previous;
   g_object_unref (self);
+}
 
+static gboolean
+loop_source_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
+{
+  dispatch_loop (((LoopSource *) source)->loop);
   return G_SOURCE_CONTINUE;
 }
+
+/* The yield source: ready exactly when the main source yields, which its
+ * prepare decided earlier in the same iteration (it has a higher priority,
+ * so GLib prepares and checks it first). */
+static gboolean
+yield_source_prepare (GSource *source,
+                      gint    *timeout)
+{
+  GbridgeIOLoop *self = ((LoopSource *) source)->loop;
+
+  *timeout = self->yielding ? 0 : -1;
+  return self->yielding;
+}
+
+static gboolean
+yield_source_check (GSource *source)
+{
+  return ((LoopSource *) source)->loop->yielding;
+}
+
+static gboolean
+yield_source_dispatch (GSource     *source,
+                       GSourceFunc  callback,
+                       gpointer     user_data)
+{
+  GbridgeIOLoop *self = ((LoopSource *) source)->loop;
+
+  self->yielding = FALSE;
+  dispatch_loop (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs yield_source_funcs = {
+  yield_source_prepare,
+  yield_source_check,
+  yield_source_dispatch,
+  NULL,
+  NULL,
+  NULL,
+};
 
 static GSourceFuncs loop_source_funcs = {
   loop_source_prepare,
@@ -612,6 +707,13 @@ gbridge_io_loop_constructed (GObject *object)
   g_source_set_can_recurse (self->source, TRUE);
   g_source_attach (self->source, self->context);
   _gbridge_fd_set_init (&self->fds, self->source);
+
+  self->yield_source = g_source_new (&yield_source_funcs, sizeof (LoopSource));
+  ((LoopSource *) self->yield_source)->loop = self;
+  g_source_set_name (self->yield_source, "GbridgeIOLoop (yield)");
+  g_source_set_priority (self->yield_source, G_PRIORITY_LOW);
+  g_source_set_can_recurse (self->yield_source, TRUE);
+  g_source_attach (self->yield_source, self->context);
 }
 
 static void
@@ -919,6 +1021,11 @@ gbridge_io_loop_close_internal (GbridgeIOLoop *self,
 
   _gbridge_signal_remove_all (self);
 
+  if (self->yield_source != NULL)
+    {
+      g_source_destroy (self->yield_source);
+      g_clear_pointer (&self->yield_source, g_source_unref);
+    }
   if (self->source != NULL)
     {
       g_source_destroy (self->source);

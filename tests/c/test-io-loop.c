@@ -1102,6 +1102,100 @@ signal_cb (int signum, gpointer data)
   g_ptr_array_add (f->log, "SIGUSR1");
 }
 
+/* A loop that always has work still lets the lower-priority sources of its
+ * context run (GTK's redraw is one): an idle source fires during a flood of
+ * chained callbacks and during a storm of due timers. */
+typedef struct
+{
+  Fixture *f;
+  guint64  n_calls;
+  gboolean idle_ran;
+} FloodData;
+
+static void
+flood_cb (gpointer data)
+{
+  FloodData *d = data;
+
+  d->n_calls++;
+  if (!d->idle_ran)
+    gbridge_io_loop_add_callback (d->f->loop, flood_cb, d, NULL);
+}
+
+static gboolean
+flood_idle_cb (gpointer data)
+{
+  ((FloodData *) data)->idle_ran = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+flood_timer_cb (gpointer data)
+{
+  FloodData *d = data;
+
+  d->n_calls++;
+  if (!d->idle_ran)
+    gbridge_io_loop_call_later (d->f->loop, 0, flood_timer_cb, d, NULL);
+}
+
+static void
+test_fairness_lower_priority (Fixture       *f,
+                              gconstpointer  data)
+{
+  FloodData d = { f, 0, FALSE };
+  g_autoptr(GSource) idle = g_idle_source_new ();
+
+  add_watchdog (f, "an idle source starved by a callback flood");
+  g_source_set_callback (idle, flood_idle_cb, &d, NULL);
+  g_source_attach (idle, f->context);
+  gbridge_io_loop_add_callback (f->loop, flood_cb, &d, NULL);
+  while (!d.idle_ran)
+    g_main_context_iteration (f->context, TRUE);
+  g_assert_cmpuint (d.n_calls, >, 0);
+
+  d.idle_ran = FALSE;
+  d.n_calls = 0;
+  g_source_unref (idle);
+  idle = g_idle_source_new ();
+  g_source_set_callback (idle, flood_idle_cb, &d, NULL);
+  g_source_attach (idle, f->context);
+  gbridge_io_loop_call_later (f->loop, 0, flood_timer_cb, &d, NULL);
+  while (!d.idle_ran)
+    g_main_context_iteration (f->context, TRUE);
+  g_assert_cmpuint (d.n_calls, >, 0);
+  run_pending (f);
+}
+
+/* Yielding to lower-priority sources never leaves an iteration empty: with
+ * nothing else ready, the iteration that yields still runs the loop's work
+ * (callers drain with "while (g_main_context_iteration (ctx, FALSE));"). */
+static void
+slow_chain_cb (gpointer data)
+{
+  FloodData *d = data;
+
+  g_usleep (3000);   /* longer than the loop's busy budget */
+  d->n_calls++;
+  if (d->n_calls < 5)
+    gbridge_io_loop_add_callback (d->f->loop, slow_chain_cb, d, NULL);
+}
+
+static void
+test_fairness_no_empty_iteration (Fixture       *f,
+                                  gconstpointer  data)
+{
+  FloodData d = { f, 0, FALSE };
+
+  gbridge_io_loop_add_callback (f->loop, slow_chain_cb, &d, NULL);
+  for (guint i = 1; i <= 5; i++)
+    {
+      g_assert_true (g_main_context_iteration (f->context, FALSE));
+      g_assert_cmpuint (d.n_calls, ==, i);
+    }
+  g_assert_false (g_main_context_iteration (f->context, FALSE));
+}
+
 static void
 test_signal_handler (Fixture       *f,
                      gconstpointer  data)
@@ -1312,6 +1406,8 @@ main (int   argc,
   TEST ("current", test_current);
   TEST ("default", test_default);
   TEST ("nested", test_nested);
+  TEST ("fairness/lower-priority", test_fairness_lower_priority);
+  TEST ("fairness/no-empty-iteration", test_fairness_no_empty_iteration);
   TEST ("signal/handler", test_signal_handler);
   TEST ("signal/invalid", test_signal_invalid);
   g_test_add ("/Gbridge/IOLoop/translated-error/de", Fixture, &german,

@@ -41,7 +41,17 @@ export PKG_CONFIG_PATH=$destdir/pc
 cc -o "$destdir/user" "$src/user.c" $(pkg-config --cflags --libs gbridge-1)
 LD_LIBRARY_PATH=$lib "$destdir/user"
 
-LD_LIBRARY_PATH=$lib GI_TYPELIB_PATH=$lib/girepository-1.0 /usr/bin/python3 - <<'PY'
+# The gi override and the gbridge package, from the installed site directory.
+site=$(dirname "$(find "$destdir" -path '*/gbridge/__init__.py' | head -n1)")
+site=$(dirname "$site")
+[ -f "$site/gi/overrides/Gbridge.py" ] || { echo "missing after install: gi/overrides/Gbridge.py next to $site/gbridge"; exit 1; }
+
+PYTHONPATH=$site LD_LIBRARY_PATH=$lib GI_TYPELIB_PATH=$lib/girepository-1.0 /usr/bin/python3 - "$site" <<'PY'
+import sys
+import gbridge
+import gi.overrides.Gbridge as override
+assert override.__file__.startswith(sys.argv[1]), override.__file__
+assert gbridge.__file__.startswith(sys.argv[1]), gbridge.__file__
 import gi
 gi.require_version("Gbridge", "1")
 from gi.repository import Gbridge
@@ -52,6 +62,8 @@ loop.call_later(0.001, loop.stop)
 loop.start()
 assert ran == ["python"], ran
 assert Gbridge.MAJOR_VERSION == 0
-print("python: imported the installed Gbridge and ran a loop")
+# The override is active: run_sync takes Tornado's arguments.
+assert loop.run_sync(lambda: Gbridge.Future.new_resolved(2**40), timeout=5) == 2**40
+print("python: imported the installed Gbridge, its override and gbridge, and ran a loop")
 PY
 echo "install check passed"

@@ -1,9 +1,116 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""PyGObject overrides for Gbridge."""
+"""PyGObject overrides for Gbridge.
+
+- ``Gbridge.Future`` is awaitable (``await future`` in any asyncio
+  coroutine) and resolves with any Python value, ints of any size included.
+- ``Gbridge.IOLoop.run_sync(func, timeout=None)`` takes Tornado's
+  arguments and re-raises what ``func`` raised.
+"""
 
 from ..module import get_introspection_module
-from ..overrides import override  # noqa: F401
+from ..overrides import override
+from gi.repository import GObject
 
 Gbridge = get_introspection_module('Gbridge')
 
 __all__ = []
+
+def _to_gvalue(value):
+    """PyGObject turns a Python int into a 32-bit G_TYPE_INT, and fails on
+    larger ones; give those a type that holds them. (The cheap test first:
+    this runs on every resolve().)"""
+    if type(value) is int and not -0x80000000 <= value <= 0x7fffffff:
+        if -0x8000000000000000 <= value <= 0x7fffffffffffffff:
+            return GObject.Value(GObject.TYPE_INT64, value)
+        return GObject.Value(GObject.TYPE_PYOBJECT, value)
+    return value
+
+
+class Future(Gbridge.Future):
+
+    def resolve(self, value=None):
+        return Gbridge.Future.resolve(self, _to_gvalue(value))
+
+    @classmethod
+    def new_resolved(cls, value=None):
+        return Gbridge.Future.new_resolved(_to_gvalue(value))
+
+    # asyncio.Future's reading side, so code written for asyncio futures
+    # (and concurrent.futures) reads a Gbridge.Future the same way.
+    def done(self):
+        return self.is_done()
+
+    def cancelled(self):
+        return self.is_cancelled()
+
+    def result(self):
+        """The value; raises the failure as GLib.Error,
+        asyncio.CancelledError if cancelled, asyncio.InvalidStateError if
+        pending."""
+        import asyncio
+        state = self.get_state()
+        if state == Gbridge.FutureState.PENDING:
+            raise asyncio.InvalidStateError('Result is not ready.')
+        if state == Gbridge.FutureState.CANCELLED:
+            raise asyncio.CancelledError()
+        return self.get_value()
+
+    def exception(self):
+        import asyncio
+        state = self.get_state()
+        if state == Gbridge.FutureState.PENDING:
+            raise asyncio.InvalidStateError('Exception is not set.')
+        if state == Gbridge.FutureState.CANCELLED:
+            raise asyncio.CancelledError()
+        if state == Gbridge.FutureState.FAILED:
+            from gbridge import _future_exception
+            return _future_exception(self)
+        return None
+
+    def __await__(self):
+        from gbridge import to_asyncio_future
+        return (yield from to_asyncio_future(self).__await__())
+
+    def __repr__(self):
+        state = self.get_state().value_nick
+        return '<Gbridge.Future %s at 0x%x>' % (state, id(self))
+
+
+Future = override(Future)
+__all__.append('Future')
+
+
+class IOLoop(Gbridge.IOLoop):
+
+    def run_sync(self, func, timeout=None):
+        """Tornado's ``IOLoop.run_sync``: starts the loop, calls ``func()``,
+        runs until the future it returns is done and returns its value.
+
+        ``func`` returns a ``Gbridge.Future``, an asyncio future or
+        coroutine (run through :func:`gbridge.to_gbridge_future`, which
+        needs an asyncio loop on this loop), or ``None``. An exception
+        raised by ``func`` or a failure of the future is raised here; a
+        timeout raises ``GLib.Error`` ``G_IO_ERROR_TIMED_OUT`` and cancels
+        the future.
+        """
+        raised = []
+
+        def call(_user_data):
+            try:
+                result = func()
+                if result is None or isinstance(result, Gbridge.Future):
+                    return result
+                from gbridge import to_gbridge_future
+                return to_gbridge_future(result, loop=self)
+            except BaseException as e:  # re-raised below, as Tornado does
+                raised.append(e)
+                return None
+
+        value = Gbridge.IOLoop.run_sync(self, call, None, timeout or 0)
+        if raised:
+            raise raised[0]
+        return value
+
+
+IOLoop = override(IOLoop)
+__all__.append('IOLoop')

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Twisted on gbridge against Twisted's epollreactor and gireactor.
+
+usage: bench-twisted.py REACTOR CASE N
+  REACTOR  gbridge (gbridge.twisted.GbridgeReactor on a private loop),
+           epoll (twisted.internet.epollreactor) or gi (gireactor, GLib)
+  CASE     churn: N callLater with delays of 1-100 s, then all cancelled in
+                  random order; prints ns_per_pair
+           echo:  N request/response round trips of 64 bytes over loopback
+                  TCP (one Twisted client and server on the reactor); prints
+                  per_second
+
+Prints key=value pairs on one line, as the C benchmarks do (bench/run).
+"""
+import random
+import sys
+import time
+
+
+def make_reactor(name):
+    if name == "gbridge":
+        from gbridge.twisted import GbridgeReactor
+        return GbridgeReactor()
+    if name == "epoll":
+        from twisted.internet.epollreactor import EPollReactor
+        return EPollReactor()
+    if name == "gi":
+        from twisted.internet.gireactor import GIReactor
+        return GIReactor()
+    raise SystemExit("unknown reactor " + name)
+
+
+def churn(reactor, n):
+    rng = random.Random(42)
+    delays = [rng.uniform(1, 100) for _ in range(n)]
+    noop = lambda: None  # noqa: E731
+    start = time.perf_counter()
+    calls = [reactor.callLater(d, noop) for d in delays]
+    rng.shuffle(calls)
+    for c in calls:
+        c.cancel()
+    elapsed = time.perf_counter() - start
+    if reactor.getDelayedCalls():
+        raise SystemExit("a cancelled call is still pending")
+    print("ns_per_pair=%.1f" % (elapsed * 1e9 / n))
+
+
+def echo(reactor, n):
+    from twisted.internet import protocol
+
+    payload = b"x" * 64
+    state = {"count": 0, "start": None, "end": None}
+
+    class Echo(protocol.Protocol):
+        def dataReceived(self, data):
+            self.transport.write(data)
+
+    class Client(protocol.Protocol):
+        buf = b""
+
+        def connectionMade(self):
+            state["start"] = time.perf_counter()
+            self.transport.write(payload)
+
+        def dataReceived(self, data):
+            self.buf += data
+            while len(self.buf) >= len(payload):
+                self.buf = self.buf[len(payload):]
+                state["count"] += 1
+                if state["count"] == n:
+                    state["end"] = time.perf_counter()
+                    self.transport.loseConnection()
+                    reactor.stop()
+                    return
+                self.transport.write(payload)
+
+    port = reactor.listenTCP(0, protocol.ServerFactory.forProtocol(Echo),
+                             interface="127.0.0.1")
+    reactor.connectTCP("127.0.0.1", port.getHost().port,
+                       protocol.ClientFactory.forProtocol(Client))
+    reactor.callLater(120, reactor.stop)
+    reactor.run(installSignalHandlers=False)
+    if state["end"] is None:
+        raise SystemExit("the echo did not finish")
+    print("per_second=%.1f" % (n / (state["end"] - state["start"])))
+
+
+def main():
+    if len(sys.argv) == 2 and sys.argv[1] == "versions":
+        import twisted
+        print(twisted.__version__)
+        return
+    if len(sys.argv) != 4:
+        raise SystemExit(__doc__)
+    reactor = make_reactor(sys.argv[1])
+    {"churn": churn, "echo": echo}[sys.argv[2]](reactor, int(sys.argv[3]))
+
+
+if __name__ == "__main__":
+    main()

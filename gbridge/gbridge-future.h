@@ -1,0 +1,250 @@
+/* gbridge-future.h
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#if !defined (GBRIDGE_INSIDE) && !defined (GBRIDGE_COMPILATION)
+# error "Only <gbridge/gbridge.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+
+#include "gbridge-version.h"
+#include "gbridge-io-loop.h"
+
+G_BEGIN_DECLS
+
+/**
+ * GbridgeFutureState:
+ * @GBRIDGE_FUTURE_STATE_PENDING: not done yet
+ * @GBRIDGE_FUTURE_STATE_RESOLVED: done, with a value
+ * @GBRIDGE_FUTURE_STATE_FAILED: done, with a #GError
+ * @GBRIDGE_FUTURE_STATE_CANCELLED: done, cancelled
+ *
+ * The state of a #GbridgeFuture. A future leaves
+ * %GBRIDGE_FUTURE_STATE_PENDING once and never changes again.
+ */
+typedef enum
+{
+  GBRIDGE_FUTURE_STATE_PENDING,
+  GBRIDGE_FUTURE_STATE_RESOLVED,
+  GBRIDGE_FUTURE_STATE_FAILED,
+  GBRIDGE_FUTURE_STATE_CANCELLED,
+} GbridgeFutureState;
+
+/**
+ * GBRIDGE_FUTURE_ERROR:
+ *
+ * The error domain of #GbridgeFuture.
+ */
+#define GBRIDGE_FUTURE_ERROR (gbridge_future_error_quark ())
+
+/**
+ * GbridgeFutureError:
+ * @GBRIDGE_FUTURE_ERROR_FAILED: a generic failure, for example a Python
+ *   exception that is not a #GError, carried with its message
+ * @GBRIDGE_FUTURE_ERROR_ALREADY_DONE: the future is already done and cannot
+ *   be completed again
+ * @GBRIDGE_FUTURE_ERROR_PENDING: the future is not done yet, so it has no
+ *   value
+ *
+ * Errors reported by #GbridgeFuture in the %GBRIDGE_FUTURE_ERROR domain. A
+ * cancelled future reports %G_IO_ERROR_CANCELLED and a timed out one
+ * %G_IO_ERROR_TIMED_OUT, so GIO code recognizes both.
+ */
+typedef enum
+{
+  GBRIDGE_FUTURE_ERROR_FAILED,
+  GBRIDGE_FUTURE_ERROR_ALREADY_DONE,
+  GBRIDGE_FUTURE_ERROR_PENDING,
+} GbridgeFutureError;
+
+#define GBRIDGE_TYPE_FUTURE (gbridge_future_get_type ())
+
+GBRIDGE_AVAILABLE_IN_ALL
+G_DECLARE_FINAL_TYPE (GbridgeFuture, gbridge_future, GBRIDGE, FUTURE, GObject)
+
+/**
+ * GbridgeFutureCallback:
+ * @future: the future, which is done
+ * @user_data: the data given with the callback
+ *
+ * A done-callback, see gbridge_future_add_done_callback() and
+ * gbridge_io_loop_add_future().
+ */
+typedef void (*GbridgeFutureCallback) (GbridgeFuture *future,
+                                       gpointer       user_data);
+
+/**
+ * GbridgeFutureFunc:
+ * @user_data: the data given with the function
+ *
+ * A function that starts some work and returns a future of its outcome, see
+ * gbridge_io_loop_run_sync().
+ *
+ * Returns: (transfer full) (nullable): a future, or %NULL when the work is
+ *   already done and has no value
+ */
+typedef GbridgeFuture *(*GbridgeFutureFunc) (gpointer user_data);
+
+/**
+ * GbridgeThreadFunc:
+ * @future: the future to complete
+ * @cancellable: (nullable): the future's #GCancellable, cancelled when the
+ *   future is
+ * @user_data: the data given with the function
+ *
+ * A function run in a worker thread by gbridge_future_run_in_thread(). It
+ * completes @future with gbridge_future_resolve() or gbridge_future_fail();
+ * if it returns without doing either, the future resolves with no value.
+ */
+typedef void (*GbridgeThreadFunc) (GbridgeFuture *future,
+                                   GCancellable  *cancellable,
+                                   gpointer       user_data);
+
+/**
+ * GbridgeFinishFunc:
+ * @source_object: (nullable): the source object of the operation
+ * @result: the result of the operation
+ * @error: return location for a #GError
+ *
+ * The shape of most GIO `_finish()` functions, such as g_file_read_finish(),
+ * and of g_task_propagate_pointer() when cast, see
+ * gbridge_future_new_for_async().
+ *
+ * Returns: (nullable): the operation's result, owned by the caller
+ */
+typedef gpointer (*GbridgeFinishFunc) (GObject       *source_object,
+                                       GAsyncResult  *result,
+                                       GError       **error);
+
+GBRIDGE_AVAILABLE_IN_ALL
+GQuark              gbridge_future_error_quark         (void);
+
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeFuture      *gbridge_future_new                 (void);
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeFuture      *gbridge_future_new_for_loop        (GbridgeIOLoop         *loop);
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeFuture      *gbridge_future_new_resolved        (const GValue          *value);
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeFuture      *gbridge_future_new_failed          (const GError          *error);
+
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeIOLoop      *gbridge_future_get_loop            (GbridgeFuture         *self);
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeFutureState  gbridge_future_get_state           (GbridgeFuture         *self);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean            gbridge_future_is_done             (GbridgeFuture         *self);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean            gbridge_future_is_cancelled        (GbridgeFuture         *self);
+
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean            gbridge_future_resolve             (GbridgeFuture         *self,
+                                                        const GValue          *value,
+                                                        GError               **error);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean            gbridge_future_resolve_object      (GbridgeFuture         *self,
+                                                        gpointer               object,
+                                                        GError               **error);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean            gbridge_future_fail                (GbridgeFuture         *self,
+                                                        const GError          *failure,
+                                                        GError               **error);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean            gbridge_future_take_failure        (GbridgeFuture         *self,
+                                                        GError                *failure,
+                                                        GError               **error);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean            gbridge_future_cancel              (GbridgeFuture         *self);
+
+GBRIDGE_AVAILABLE_IN_ALL
+const GValue       *gbridge_future_get_value           (GbridgeFuture         *self,
+                                                        GError               **error);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean            gbridge_future_has_value           (GbridgeFuture         *self);
+GBRIDGE_AVAILABLE_IN_ALL
+gpointer            gbridge_future_get_object          (GbridgeFuture         *self,
+                                                        GError               **error);
+GBRIDGE_AVAILABLE_IN_ALL
+const GError       *gbridge_future_get_failure         (GbridgeFuture         *self);
+
+GBRIDGE_AVAILABLE_IN_ALL
+GCancellable       *gbridge_future_get_cancellable     (GbridgeFuture         *self);
+GBRIDGE_AVAILABLE_IN_ALL
+void                gbridge_future_link_cancellable    (GbridgeFuture         *self,
+                                                        GCancellable          *cancellable);
+
+GBRIDGE_AVAILABLE_IN_ALL
+void                gbridge_future_add_done_callback   (GbridgeFuture         *self,
+                                                        GbridgeFutureCallback  func,
+                                                        gpointer               user_data,
+                                                        GDestroyNotify         destroy);
+
+GBRIDGE_AVAILABLE_IN_ALL
+void                gbridge_future_add_completion_notify (GbridgeFuture       *self,
+                                                        GbridgeFutureCallback  func,
+                                                        gpointer               user_data,
+                                                        GDestroyNotify         destroy);
+
+GBRIDGE_AVAILABLE_IN_ALL
+void                gbridge_future_chain               (GbridgeFuture         *self,
+                                                        GbridgeFuture         *destination);
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeFuture      *gbridge_future_all                 (GbridgeFuture * const *futures,
+                                                        guint                  n_futures);
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeFuture      *gbridge_future_any                 (GbridgeFuture * const *futures,
+                                                        guint                  n_futures);
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeFuture      *gbridge_future_first               (GbridgeFuture * const *futures,
+                                                        guint                  n_futures);
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeFuture      *gbridge_future_with_timeout        (GbridgeFuture         *self,
+                                                        double                 timeout);
+
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeFuture      *gbridge_future_run_in_thread       (GbridgeIOLoop         *loop,
+                                                        GbridgeThreadFunc      func,
+                                                        gpointer               user_data,
+                                                        GDestroyNotify         destroy);
+
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeFuture      *gbridge_future_new_for_async       (GbridgeIOLoop         *loop,
+                                                        GType                  value_type,
+                                                        GbridgeFinishFunc      finish);
+GBRIDGE_AVAILABLE_IN_ALL
+void                gbridge_future_async_ready_callback (GObject              *source_object,
+                                                        GAsyncResult          *result,
+                                                        gpointer               user_data);
+GBRIDGE_AVAILABLE_IN_ALL
+GTask              *gbridge_future_new_task            (GbridgeFuture         *self,
+                                                        gpointer               source_object);
+
+GBRIDGE_AVAILABLE_IN_ALL
+void                gbridge_future_wait_async          (GbridgeFuture         *self,
+                                                        GCancellable          *cancellable,
+                                                        GAsyncReadyCallback    callback,
+                                                        gpointer               user_data);
+GBRIDGE_AVAILABLE_IN_ALL
+GValue             *gbridge_future_wait_finish         (GbridgeFuture         *self,
+                                                        GAsyncResult          *result,
+                                                        GError               **error);
+
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean            gbridge_io_loop_run_sync           (GbridgeIOLoop         *self,
+                                                        GbridgeFutureFunc      func,
+                                                        gpointer               user_data,
+                                                        double                 timeout,
+                                                        GValue                *value,
+                                                        GError               **error);
+GBRIDGE_AVAILABLE_IN_ALL
+void                gbridge_io_loop_add_future         (GbridgeIOLoop         *self,
+                                                        GbridgeFuture         *future,
+                                                        GbridgeFutureCallback  func,
+                                                        gpointer               user_data,
+                                                        GDestroyNotify         destroy);
+
+G_END_DECLS

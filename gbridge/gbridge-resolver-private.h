@@ -1,0 +1,24 @@
+/* gbridge-resolver-private.h
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "gbridge-resolver.h"
+
+G_BEGIN_DECLS
+
+GError        *_gbridge_resolver_error_new   (GbridgeResolverError  code,
+                                              const char           *host,
+                                              const char           *detail);
+GbridgeIOLoop *_gbridge_resolver_pick_loop   (GbridgeIOLoop        *loop);
+gboolean       _gbridge_resolver_family_ok   (GSocketFamily         wanted,
+                                              GSocketFamily         family);
+void           _gbridge_resolver_append      (GListStore           *store,
+                                              GInetAddress         *address,
+                                              guint16               port);
+void           _gbridge_resolver_install_loop_property (GObjectClass *klass,
+                                                        guint         prop_id);
+
+G_END_DECLS

@@ -1,0 +1,321 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Gbridge.Future from Python: values of any type, done-callbacks, run_sync
+# with Tornado's semantics, GIO's async pattern both ways, and conversion to
+# and from asyncio futures (await, cancellation and errors both ways).
+
+import asyncio
+import os
+import tempfile
+import threading
+
+import pytest
+
+import gi
+
+gi.require_version('Gbridge', '1')
+from gi.repository import Gio, GLib, Gbridge  # noqa: E402
+
+import gbridge  # noqa: E402
+
+
+def iterate_until(loop, predicate):
+    context = loop.get_context()
+    while not predicate():
+        context.iteration(True)
+
+
+def run_future(loop, future):
+    done = []
+    future.add_done_callback(lambda f: done.append(f))
+    iterate_until(loop, lambda: done)
+
+
+@pytest.mark.parametrize('value', [
+    42, -2**31, 2**40, 2**70, 1.5, 'text', b'bytes', True, [1, 'a'],
+    {'k': (1, 2)}, None,
+])
+def test_resolve_keeps_any_python_value(loop, value):
+    future = Gbridge.Future.new_for_loop(loop)
+    future.resolve(value)
+    assert future.get_value() == value
+    assert future.result() == value
+    assert future.has_value() == (value is not None)
+
+
+def test_resolve_twice_is_an_error_and_keeps_the_first(loop):
+    future = Gbridge.Future.new_for_loop(loop)
+    future.resolve(1)
+    with pytest.raises(GLib.Error) as info:
+        future.resolve(2)
+    assert info.value.matches(Gbridge.future_error_quark(),
+                              Gbridge.FutureError.ALREADY_DONE)
+    assert future.get_value() == 1
+
+
+def test_failure_and_cancellation(loop):
+    failed = Gbridge.Future.new_for_loop(loop)
+    failed.fail(GLib.Error.new_literal(Gio.io_error_quark(), 'gone',
+                                       Gio.IOErrorEnum.NOT_FOUND))
+    with pytest.raises(GLib.Error) as info:
+        failed.get_value()
+    assert info.value.message == 'gone'
+    assert isinstance(failed.exception(), GLib.Error)
+
+    cancelled = Gbridge.Future.new_for_loop(loop)
+    assert cancelled.cancel()
+    assert cancelled.cancelled() and cancelled.done()
+    assert cancelled.get_cancellable().is_cancelled()
+    with pytest.raises(asyncio.CancelledError):
+        cancelled.result()
+
+
+def test_done_callbacks_run_later_in_order(loop):
+    future = Gbridge.Future.new_for_loop(loop)
+    order = []
+    future.add_done_callback(lambda f: order.append('a'))
+    future.add_done_callback(lambda f: order.append('b'))
+    future.resolve(None)
+    future.add_done_callback(lambda f: order.append('c'))
+    assert order == []
+    loop.get_context().iteration(False)
+    assert order == ['a', 'b', 'c']
+
+
+def test_all_returns_a_list(loop):
+    futures = [Gbridge.Future.new_for_loop(loop) for _ in range(3)]
+    everything = Gbridge.Future.all(futures)
+    for i, f in reversed(list(enumerate(futures))):
+        f.resolve(i * 10)
+    run_future(loop, everything)
+    assert everything.get_value() == [0, 10, 20]
+
+
+# run_sync, after Tornado's IOLoop.run_sync tests
+
+def test_run_sync_returns_the_value(loop):
+    def func():
+        assert Gbridge.IOLoop.get_current() == loop
+        future = Gbridge.Future.new()
+        loop.call_later(0.001, lambda: future.resolve('late'))
+        return future
+    assert loop.run_sync(func) == 'late'
+
+
+def test_run_sync_with_none(loop):
+    assert loop.run_sync(lambda: None) is None
+
+
+def test_run_sync_reraises_what_func_raised(loop):
+    class Boom(Exception):
+        pass
+
+    def func():
+        raise Boom('from func')
+    with pytest.raises(Boom):
+        loop.run_sync(func)
+    assert not loop.is_running()
+
+
+def test_run_sync_raises_the_failure(loop):
+    def func():
+        return Gbridge.Future.new_failed(
+            GLib.Error.new_literal(Gio.io_error_quark(), 'denied',
+                                   Gio.IOErrorEnum.PERMISSION_DENIED))
+    with pytest.raises(GLib.Error) as info:
+        loop.run_sync(func)
+    assert info.value.matches(Gio.io_error_quark(),
+                              Gio.IOErrorEnum.PERMISSION_DENIED)
+
+
+def test_run_sync_timeout_cancels(loop):
+    pending = []
+
+    def func():
+        pending.append(Gbridge.Future.new())
+        return pending[0]
+    with pytest.raises(GLib.Error) as info:
+        loop.run_sync(func, timeout=0.01)
+    assert info.value.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
+    assert pending[0].cancelled()
+
+
+def test_run_sync_inside_running_loop_is_an_error(loop):
+    def func():
+        with pytest.raises(GLib.Error) as info:
+            loop.run_sync(lambda: None)
+        assert info.value.matches(Gbridge.io_loop_error_quark(),
+                                  Gbridge.IOLoopError.RUNNING)
+        return None
+    loop.run_sync(func)
+
+
+def test_add_future_from_worker_threads(loop):
+    # Tornado's test_add_future_threads: futures completed in threads,
+    # callbacks on the loop's thread.
+    futures = [Gbridge.Future.new_for_loop(loop) for _ in range(2)]
+    seen = []
+    loop_thread = threading.get_ident()
+
+    def callback(f):
+        seen.append((f.get_value(), threading.get_ident()))
+        if len(seen) == len(futures):
+            loop.stop()
+
+    def worker():
+        for f in futures:
+            loop.add_future(f, callback)
+        for i, f in enumerate(futures):
+            f.resolve(i)
+
+    threading.Thread(target=worker).start()
+    loop.start()
+    assert sorted(seen) == [(0, loop_thread), (1, loop_thread)]
+
+
+def test_run_in_thread(loop):
+    def work(future, cancellable):
+        future.resolve(threading.get_ident())
+    worker = loop.run_sync(lambda: Gbridge.Future.run_in_thread(loop, work))
+    assert worker != threading.get_ident()
+
+
+# GIO
+
+def test_future_from_a_gio_call(loop):
+    with tempfile.NamedTemporaryFile() as tmp:
+        tmp.write(b'contents')
+        tmp.flush()
+        gfile = Gio.File.new_for_path(tmp.name)
+
+        def func():
+            future = Gbridge.Future.new()
+
+            def ready(source, result):
+                try:
+                    ok, data, etag = source.load_contents_finish(result)
+                    future.resolve(data)
+                except GLib.Error as e:
+                    future.fail(e)
+            # GIO calls back in the thread-default context, the loop's.
+            gfile.load_contents_async(future.get_cancellable(), ready)
+            return future
+        assert loop.run_sync(func, timeout=10) == b'contents'
+
+
+def test_wait_async_from_pygobject(loop):
+    future = Gbridge.Future.new_for_loop(loop)
+    got = []
+
+    def ready(source, result):
+        got.append(source.wait_finish(result))
+        loop.stop()
+
+    loop.add_callback(lambda: future.wait_async(None, ready))
+    loop.add_callback(lambda: future.resolve('waited'))
+    loop.start()
+    assert got == ['waited']
+
+
+# asyncio
+
+def test_await_on_asyncio_default_loop(loop):
+    async def main():
+        future = Gbridge.Future.run_in_thread(
+            loop, lambda f, c: f.resolve('from a thread'))
+        return await future
+    # Nothing runs the Gbridge loop here: the outcome crosses by itself.
+    assert asyncio.run(main()) == 'from a thread'
+
+
+def test_await_raises_failure_and_cancellation(loop):
+    async def main():
+        failing = Gbridge.Future.new_for_loop(loop)
+        failing.fail(GLib.Error.new_literal(Gio.io_error_quark(), 'busy',
+                                            Gio.IOErrorEnum.BUSY))
+        with pytest.raises(GLib.Error) as info:
+            await failing
+        assert info.value.message == 'busy'
+
+        cancelled = Gbridge.Future.new_for_loop(loop)
+        asyncio.get_running_loop().call_soon(cancelled.cancel)
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+    asyncio.run(main())
+
+
+def test_cancelling_the_asyncio_side_cancels_the_gbridge_future(loop):
+    future = Gbridge.Future.new_for_loop(loop)
+
+    async def main():
+        afut = gbridge.to_asyncio_future(future)
+        afut.cancel()
+        await asyncio.sleep(0)
+    asyncio.run(main())
+    assert future.cancelled()
+
+
+def test_to_gbridge_future_keeps_value_errors_and_cancellation(loop):
+    class Custom(Exception):
+        pass
+
+    async def value():
+        await asyncio.sleep(0)
+        return {'answer': 42}
+
+    async def raises_custom():
+        raise Custom('bad thing')
+
+    async def raises_gerror():
+        raise GLib.Error.new_literal(Gio.io_error_quark(), 'exists',
+                                     Gio.IOErrorEnum.EXISTS)
+
+    async def main():
+        ok = gbridge.to_gbridge_future(value(), loop=loop)
+        custom = gbridge.to_gbridge_future(raises_custom(), loop=loop)
+        gerror = gbridge.to_gbridge_future(raises_gerror(), loop=loop)
+        sleeper = asyncio.ensure_future(asyncio.sleep(3600))
+        cancelled = gbridge.to_gbridge_future(sleeper, loop=loop)
+        await asyncio.sleep(0.01)
+        cancelled.cancel()
+        await asyncio.sleep(0)
+
+        assert ok.get_value() == {'answer': 42}
+        assert ok.get_loop() == loop
+
+        # Seen from C: a GError in the FAILED domain, with the message.
+        with pytest.raises(GLib.Error) as info:
+            custom.get_value()
+        assert info.value.matches(Gbridge.future_error_quark(),
+                                  Gbridge.FutureError.FAILED)
+        assert 'Custom' in info.value.message
+        assert 'bad thing' in info.value.message
+        # Back in Python: the original exception.
+        with pytest.raises(Custom):
+            await custom
+
+        with pytest.raises(GLib.Error) as info:
+            await gerror
+        assert info.value.matches(Gio.io_error_quark(),
+                                  Gio.IOErrorEnum.EXISTS)
+
+        assert sleeper.cancelled()
+    asyncio.run(main())
+
+
+def test_cancelled_asyncio_task_cancels_the_gbridge_future(loop):
+    async def main():
+        task = asyncio.ensure_future(asyncio.sleep(3600))
+        future = gbridge.to_gbridge_future(task, loop=loop)
+        task.cancel()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return future
+    assert asyncio.run(main()).cancelled()
+
+
+def test_override_is_installed_where_pygobject_finds_it():
+    import gi.overrides.Gbridge as override
+    here = os.path.dirname(gbridge.__file__)
+    assert os.path.dirname(os.path.dirname(os.path.dirname(override.__file__))) \
+        == os.path.dirname(here)

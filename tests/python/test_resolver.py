@@ -1,0 +1,170 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The resolvers from Python: literals, the threaded resolver on localhost, the
+# override resolver, and the c-ares resolver against a dnsmasq this module
+# starts on a free port (the tests that need it skip, saying why, when
+# dnsmasq is missing or cannot start).
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+import gi
+
+gi.require_version('Gbridge', '1')
+from gi.repository import Gio, GLib, GObject, Gbridge  # noqa: E402
+
+ERROR_DOMAIN = 'gbridge-resolver-error-quark'
+
+
+@pytest.fixture(scope='module')
+def dnsmasq():
+    binary = shutil.which('dnsmasq') or shutil.which('dnsmasq', path='/usr/sbin')
+    if binary is None:
+        pytest.skip('dnsmasq is not installed (Debian package dnsmasq-base)')
+    for _ in range(5):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(('127.0.0.1', 0))
+            port = s.getsockname()[1]
+        proc = subprocess.Popen(
+            [binary, f'--port={port}', '--listen-address=127.0.0.1', '--bind-interfaces',
+             '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--keep-in-foreground',
+             '--pid-file=', '--user=', '--group=',
+             '--local=/test/', '--host-record=a.test,192.0.2.1',
+             '--host-record=both.test,192.0.2.2,2001:db8::2',
+             '--cname=alias.test,a.test'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if proc.poll() is not None:
+                break
+            try:
+                socket.create_connection(('127.0.0.1', port), timeout=1).close()
+                yield f'127.0.0.1:{port}'
+                proc.terminate()
+                proc.wait()
+                return
+            except OSError:
+                time.sleep(0.1)
+        proc.kill()
+        proc.wait()
+    pytest.skip('dnsmasq exited at start five times')
+
+
+def wait(loop, future):
+    if not future.is_done():
+        future.add_done_callback(lambda f: loop.stop())
+        loop.start()
+    assert future.is_done()
+    return future
+
+
+def addresses(loop, future):
+    wait(loop, future)
+    if future.get_state() == Gbridge.FutureState.FAILED:
+        pytest.fail(f"lookup failed: {future.get_failure().message}")
+    model = future.get_object()
+    assert isinstance(model, Gio.ListModel)
+    return [f'{a.get_address().to_string()}:{a.get_port()}' for a in model]
+
+
+def failure(loop, future):
+    wait(loop, future)
+    assert future.get_state() == Gbridge.FutureState.FAILED
+    return future.get_failure()
+
+
+def test_literal_answers_at_once(loop):
+    resolver = Gbridge.ThreadedResolver.new(loop)
+    future = resolver.resolve('192.0.2.9', 80, Gio.SocketFamily.INVALID, 0)
+    assert future.get_state() == Gbridge.FutureState.RESOLVED
+    assert addresses(loop, future) == ['192.0.2.9:80']
+    assert addresses(loop, resolver.resolve('[::1]', 8080, Gio.SocketFamily.INVALID, 0)) \
+        == ['::1:8080']
+
+
+def test_threaded_localhost(loop):
+    resolver = Gbridge.ThreadedResolver.new(loop)
+    found = addresses(loop, resolver.resolve('localhost', 8000, Gio.SocketFamily.IPV4, 10))
+    assert found == ['127.0.0.1:8000']
+
+
+def test_override(loop):
+    resolver = Gbridge.OverrideResolver.new(Gbridge.ThreadedResolver.new(loop))
+    resolver.add_host('example.com', '192.0.2.10')
+    resolver.add_host_port('example.com', 443, '::1', 8443)
+    assert addresses(loop, resolver.resolve('example.com', 80, Gio.SocketFamily.INVALID, 0)) \
+        == ['192.0.2.10:80']
+    assert addresses(loop, resolver.resolve('example.com', 443, Gio.SocketFamily.INVALID, 0)) \
+        == ['::1:8443']
+    error = failure(loop, resolver.resolve('example.com', 80, Gio.SocketFamily.IPV6, 0))
+    assert error.domain == ERROR_DOMAIN
+    assert error.code == Gbridge.ResolverError.NOT_FOUND
+    assert 'example.com' in error.message
+
+
+def test_ares(loop, dnsmasq):
+    resolver = Gbridge.AresResolver.new(loop, dnsmasq)
+    assert resolver.props.servers == dnsmasq
+    assert addresses(loop, resolver.resolve('a.test', 80, Gio.SocketFamily.INVALID, 10)) \
+        == ['192.0.2.1:80']
+    assert addresses(loop, resolver.resolve('alias.test', 81, Gio.SocketFamily.INVALID, 10)) \
+        == ['192.0.2.1:81']
+    assert sorted(addresses(loop, resolver.resolve('both.test', 1, Gio.SocketFamily.INVALID, 10))) \
+        == ['192.0.2.2:1', '2001:db8::2:1']
+    error = failure(loop, resolver.resolve('nowhere.test', 80, Gio.SocketFamily.INVALID, 10))
+    assert error.domain == ERROR_DOMAIN
+    assert error.code == Gbridge.ResolverError.NOT_FOUND
+    assert 'nowhere.test' in error.message
+
+
+def test_ares_from_properties(loop, dnsmasq):
+    # Bindings construct with properties and never call init(): the first
+    # lookup does.
+    resolver = Gbridge.AresResolver(loop=loop, servers=dnsmasq, attempt_timeout=0.5, tries=2)
+    assert addresses(loop, resolver.resolve('a.test', 80, Gio.SocketFamily.IPV4, 10)) \
+        == ['192.0.2.1:80']
+
+
+def test_bad_servers_raise(loop):
+    with pytest.raises(GLib.Error) as info:
+        Gbridge.AresResolver.new(loop, 'not a server')
+    assert info.value.domain == ERROR_DOMAIN
+    assert 'not a server' in info.value.message
+
+
+class FixedResolver(GObject.Object, Gbridge.Resolver):
+    """A resolver written in Python: every name is 192.0.2.50."""
+
+    loop = GObject.Property(type=Gbridge.IOLoop)
+
+    def __init__(self, loop):
+        super().__init__(loop=loop)
+        self.hosts = []
+
+    def do_lookup(self, host, port, family):
+        self.hosts.append(host)
+        future = Gbridge.Future.new_for_loop(self.props.loop)
+        store = Gio.ListStore.new(Gio.InetSocketAddress)
+        store.append(Gio.InetSocketAddress.new_from_string('192.0.2.50', port))
+        future.resolve_object(store)
+        return future
+
+
+def test_python_resolver(loop):
+    resolver = FixedResolver(loop)
+    assert resolver.get_loop() == loop
+    assert addresses(loop, resolver.resolve('anything.example', 7, Gio.SocketFamily.INVALID, 1)) \
+        == ['192.0.2.50:7']
+    # Literals never reach the implementation.
+    assert addresses(loop, resolver.resolve('10.0.0.1', 7, Gio.SocketFamily.INVALID, 1)) \
+        == ['10.0.0.1:7']
+    assert resolver.hosts == ['anything.example']
+    # And it can sit behind an override resolver.
+    override = Gbridge.OverrideResolver.new(resolver)
+    override.add_host('other.example', 'anything.else')
+    assert addresses(loop, override.resolve('other.example', 8, Gio.SocketFamily.INVALID, 1)) \
+        == ['192.0.2.50:8']
+    assert resolver.hosts == ['anything.example', 'anything.else']

@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""gbridge.twisted.GbridgeReactor: a Twisted reactor on the C reactor."""
+
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import gi
+
+gi.require_version("Gbridge", "1")
+from gi.repository import Gbridge, GLib  # noqa: E402
+
+twisted = pytest.importorskip("twisted")
+
+from twisted.internet import defer, error, protocol  # noqa: E402
+
+from gbridge.twisted import GbridgeReactor  # noqa: E402
+
+
+@pytest.fixture
+def loop():
+    loop = Gbridge.IOLoop.new()
+    yield loop
+    loop.close(False)
+
+
+@pytest.fixture
+def reactor(loop):
+    r = GbridgeReactor(loop)
+    yield r
+    r.disconnectAll()
+    for call in r.getDelayedCalls():
+        call.cancel()
+
+
+def run(reactor, timeout=10):
+    timed_out = []
+    guard = reactor.callLater(timeout, lambda: (timed_out.append(1), reactor.stop()))
+    reactor.run(installSignalHandlers=False)
+    assert not timed_out, "the reactor was still running after %s s" % timeout
+    guard.cancel()
+
+
+def test_timers_run_in_time_order(reactor):
+    log = []
+    reactor.callLater(0.02, log.append, "b")
+    reactor.callLater(0.01, log.append, "a")
+    reactor.callLater(0.02, log.append, "c")
+    cancelled = reactor.callLater(0.01, log.append, "cancelled")
+    cancelled.cancel()
+    reactor.callLater(0.03, reactor.stop)
+    run(reactor)
+    assert log == ["a", "b", "c"]
+
+
+def test_delayed_call_is_in_the_c_reactor(reactor):
+    call = reactor.callLater(5, lambda: None)
+    c_calls = reactor.gbridge_reactor.get_delayed_calls()
+    assert len(c_calls) == 1
+    assert c_calls[0].get_time() == pytest.approx(call.getTime())
+    call.cancel()
+    assert reactor.gbridge_reactor.get_delayed_calls() == []
+    assert reactor.getDelayedCalls() == []
+    with pytest.raises(error.AlreadyCancelled):
+        call.cancel()
+
+
+def test_reset_and_delay(reactor):
+    log = []
+    first = reactor.callLater(0.01, log.append, "first")
+    second = reactor.callLater(0.02, log.append, "second")
+    first.delay(0.03)               # later: now after second
+    second.reset(0.0)               # sooner
+    reactor.callLater(0.1, reactor.stop)
+    run(reactor)
+    assert log == ["second", "first"]
+    with pytest.raises(error.AlreadyCalled):
+        first.reset(1)
+
+
+def test_tcp_echo(reactor):
+    class Echo(protocol.Protocol):
+        def dataReceived(self, data):
+            self.transport.write(data)
+
+    received = []
+
+    class Client(protocol.Protocol):
+        def connectionMade(self):
+            self.transport.write(b"ping")
+
+        def dataReceived(self, data):
+            received.append(data)
+            self.transport.loseConnection()
+
+        def connectionLost(self, reason):
+            reactor.stop()
+
+    server = protocol.ServerFactory.forProtocol(Echo)
+    port = reactor.listenTCP(0, server, interface="127.0.0.1")
+    client = protocol.ClientFactory.forProtocol(Client)
+    reactor.connectTCP("127.0.0.1", port.getHost().port, client)
+    run(reactor)
+    assert b"".join(received) == b"ping"
+    port.stopListening()
+
+
+def test_call_from_thread_wakes_the_reactor(reactor):
+    log = []
+
+    def worker():
+        reactor.callFromThread(log.append, threading.current_thread().name)
+        reactor.callFromThread(reactor.stop)
+
+    reactor.callWhenRunning(lambda: threading.Thread(target=worker, name="worker").start())
+    run(reactor)
+    assert log == ["worker"]
+
+
+def test_call_in_thread(reactor):
+    d = defer.Deferred()
+    result = []
+
+    def work():
+        reactor.callFromThread(d.callback, threading.current_thread() is not threading.main_thread())
+
+    d.addCallback(result.append)
+    d.addCallback(lambda _: reactor.stop())
+    reactor.callWhenRunning(reactor.callInThread, work)
+    run(reactor)
+    assert result == [True]
+
+
+def test_shares_the_loop_with_gbridge_and_glib(loop, reactor):
+    log = []
+    loop.add_callback(lambda: log.append("gbridge"))
+    source = GLib.timeout_source_new(10)
+    source.set_callback(lambda *a: log.append("glib") or False)
+    source.attach(loop.get_context())
+    reactor.callLater(0.05, reactor.stop)
+    run(reactor)
+    assert sorted(log) == ["gbridge", "glib"]
+
+
+def test_runs_under_a_glib_main_loop(loop, reactor):
+    """As in a GTK application: GLib's main loop iterates the context."""
+    main_loop = GLib.MainLoop.new(loop.get_context(), False)
+    log = []
+    reactor.startRunning(installSignalHandlers=False)
+    reactor.callLater(0.01, log.append, "timer")
+    reactor.callLater(0.02, lambda: threading.Thread(
+        target=reactor.callFromThread, args=(log.append, "thread")).start())
+    reactor.callLater(0.2, main_loop.quit)
+    main_loop.run()
+    assert log == ["timer", "thread"]
+    reactor.fireSystemEvent("shutdown")
+
+
+def test_short_lived_reactor_cleans_up(reactor):
+    port = reactor.listenTCP(0, protocol.ServerFactory.forProtocol(protocol.Protocol),
+                             interface="127.0.0.1")
+    assert port in reactor.getReaders()
+    reactor.fireSystemEvent("shutdown")
+    reactor.disconnectAll()
+    assert reactor.getReaders() == [] or all(r in reactor._internalReaders
+                                             for r in reactor.getReaders())
+    assert reactor.gbridge_reactor.get_readers() == [] or len(
+        reactor.gbridge_reactor.get_readers()) == len(reactor._internalReaders)
+
+
+def test_stop_when_not_running(reactor):
+    with pytest.raises(error.ReactorNotRunning):
+        reactor.stop()
+
+
+def test_install():
+    code = """
+import gbridge.twisted
+r = gbridge.twisted.install()
+from twisted.internet import reactor, error
+from gi.repository import Gbridge
+assert reactor is r
+assert Gbridge.Reactor.get_default() == r.gbridge_reactor
+assert r.gbridge_loop is Gbridge.IOLoop.get_default() or \\
+    r.gbridge_loop.get_context() == Gbridge.IOLoop.get_default().get_context()
+try:
+    gbridge.twisted.install()
+except error.ReactorAlreadyInstalledError:
+    print("refused")
+reactor.callLater(0, reactor.stop)
+reactor.run()
+print("ran")
+"""
+    out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, timeout=60,
+                         env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    assert out.returncode == 0, out.stdout
+    assert out.stdout.split() == ["refused", "ran"]
