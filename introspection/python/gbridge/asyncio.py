@@ -50,6 +50,8 @@ __all__ = ['EventLoop', 'EventLoopPolicy', 'new_event_loop', 'install',
 _GB_READ = int(Gbridge.IOEvents.READ)
 _GB_WRITE = int(Gbridge.IOEvents.WRITE)
 _GB_ERROR = int(Gbridge.IOEvents.ERROR)
+_GB_READ_OR_ERROR = _GB_READ | _GB_ERROR
+_GB_WRITE_OR_ERROR = _GB_WRITE | _GB_ERROR
 _EVENT_READ = selectors.EVENT_READ
 _EVENT_WRITE = selectors.EVENT_WRITE
 
@@ -300,7 +302,10 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         else:
             self._schedule_drain = lambda: io_loop.add_callback(self._drain)
             self._schedule_drain_remote = lambda: io_loop.add_callback(self._drain_remote)
-        super().__init__(_GbridgeSelector(io_loop, self._on_fd, native))
+        selector = _GbridgeSelector(
+            io_loop, lambda fd, events, *unused: self._on_fd(fd, int(events)), native)
+        self._fd_to_key = selector._fd_to_key   # the same dict, for _on_fd
+        super().__init__(selector)
 
     @property
     def io_loop(self):
@@ -500,15 +505,16 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         finally:
             self._current_handle = None
 
-    def _on_fd(self, fd, gb_events, *unused):
-        key = self._selector._fd_to_key.get(fd) if self._selector else None
+    def _on_fd(self, fd, ev, *unused):
+        # The hottest path: gbridge calls it for every ready fd, @ev an int.
+        key = self._fd_to_key.get(fd)
         if key is None:
             return
-        previous = None if self._driving else self._enter()
+        driving = self._driving
+        previous = None if driving else self._enter()
         exc = None
         try:
-            ev = int(gb_events)
-            if ev & (_GB_READ | _GB_ERROR) and key.events & _EVENT_READ:
+            if ev & _GB_READ_OR_ERROR and key.events & _EVENT_READ:
                 reader = key.data[0]
                 if reader is not None:
                     if reader._cancelled:
@@ -517,8 +523,9 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                         self._run_debug(reader)
                     else:
                         reader._run()
-                    key = self._selector._fd_to_key.get(fd) if self._selector else None
-            if (key is not None and ev & (_GB_WRITE | _GB_ERROR) and
+                    if ev & _GB_WRITE_OR_ERROR:
+                        key = self._fd_to_key.get(fd)
+            if (key is not None and ev & _GB_WRITE_OR_ERROR and
                     key.events & _EVENT_WRITE):
                 writer = key.data[1]
                 if writer is not None:
@@ -530,9 +537,12 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                         writer._run()
         except BaseException as e:
             exc = e
-        if self._stopping and self._driving:
-            self._request_exit()
-        if not self._driving or exc is not None:
+        if driving:
+            if self._stopping:
+                self._request_exit()
+            if exc is not None:
+                self._leave(previous, exc)
+        else:
             self._leave(previous, exc)
 
     def _request_exit(self):
