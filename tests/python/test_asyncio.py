@@ -215,3 +215,27 @@ def test_io_and_glib_sources_run_while_callbacks_never_run_out(loop):
         loop.call_soon(spin)
         loop.run_forever()
     assert sorted(seen) == ['fd', 'glib idle']
+
+
+def test_ctrl_c_interrupts_a_loop_blocked_in_poll():
+    """GLib's poll() retries on EINTR: SIGINT must still reach Python."""
+    import subprocess
+    import sys
+    import time
+    code = (
+        'import asyncio, sys, gbridge.asyncio\n'
+        'gbridge.asyncio.install()\n'
+        'print("ready", flush=True)\n'
+        'try:\n'
+        '    asyncio.run(asyncio.sleep(60))\n'
+        'except KeyboardInterrupt:\n'
+        '    print("interrupted", flush=True)\n')
+    proc = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == 'ready\n'
+        time.sleep(0.3)     # let it block in poll(); not a timing assertion
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert out == 'interrupted\n'
