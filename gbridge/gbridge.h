@@ -13,6 +13,7 @@
 # include "gbridge-io-loop.h"
 # include "gbridge-future.h"
 # include "gbridge-periodic-callback.h"
+# include "gbridge-context-driver.h"
 # include "gbridge-delayed-call.h"
 # include "gbridge-descriptor.h"
 # include "gbridge-reactor.h"

@@ -1,0 +1,75 @@
+/* gbridge-context-driver.h
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#if !defined (GBRIDGE_INSIDE) && !defined (GBRIDGE_COMPILATION)
+# error "Only <gbridge/gbridge.h> can be included directly."
+#endif
+
+#include <glib-object.h>
+
+#include "gbridge-version.h"
+#include "gbridge-io-loop.h"
+
+G_BEGIN_DECLS
+
+/**
+ * GBRIDGE_CONTEXT_DRIVER_ERROR:
+ *
+ * The error domain of #GbridgeContextDriver.
+ */
+#define GBRIDGE_CONTEXT_DRIVER_ERROR (gbridge_context_driver_error_quark ())
+
+/**
+ * GbridgeContextDriverError:
+ * @GBRIDGE_CONTEXT_DRIVER_ERROR_CONTEXT_BUSY: another thread owns the
+ *   #GMainContext
+ *
+ * Errors reported by #GbridgeContextDriver in the
+ * %GBRIDGE_CONTEXT_DRIVER_ERROR domain.
+ */
+typedef enum
+{
+  GBRIDGE_CONTEXT_DRIVER_ERROR_CONTEXT_BUSY,
+} GbridgeContextDriverError;
+
+#define GBRIDGE_TYPE_CONTEXT_DRIVER (gbridge_context_driver_get_type ())
+
+GBRIDGE_AVAILABLE_IN_ALL
+G_DECLARE_FINAL_TYPE (GbridgeContextDriver, gbridge_context_driver, GBRIDGE, CONTEXT_DRIVER, GObject)
+
+GBRIDGE_AVAILABLE_IN_ALL
+GQuark                gbridge_context_driver_error_quark (void);
+
+GBRIDGE_AVAILABLE_IN_ALL
+GbridgeContextDriver *gbridge_context_driver_new         (GMainContext         *context);
+GBRIDGE_AVAILABLE_IN_ALL
+GMainContext         *gbridge_context_driver_get_context (GbridgeContextDriver *self);
+
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean              gbridge_context_driver_start       (GbridgeContextDriver  *self,
+                                                          GError               **error);
+GBRIDGE_AVAILABLE_IN_ALL
+void                  gbridge_context_driver_stop        (GbridgeContextDriver *self);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean              gbridge_context_driver_is_started  (GbridgeContextDriver *self);
+
+GBRIDGE_AVAILABLE_IN_ALL
+int                   gbridge_context_driver_prepare     (GbridgeContextDriver *self);
+GBRIDGE_AVAILABLE_IN_ALL
+guint                 gbridge_context_driver_get_n_fds   (GbridgeContextDriver *self);
+GBRIDGE_AVAILABLE_IN_ALL
+int                   gbridge_context_driver_get_fd      (GbridgeContextDriver *self,
+                                                          guint                 index,
+                                                          GbridgeIOEvents      *events);
+GBRIDGE_AVAILABLE_IN_ALL
+void                  gbridge_context_driver_set_ready   (GbridgeContextDriver *self,
+                                                          int                   fd,
+                                                          GbridgeIOEvents       events);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean              gbridge_context_driver_dispatch    (GbridgeContextDriver *self);
+
+G_END_DECLS

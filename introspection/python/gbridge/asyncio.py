@@ -1,0 +1,774 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""asyncio on a GLib main context, through a :class:`Gbridge.IOLoop`.
+
+:class:`EventLoop` is asyncio's Unix selector loop (so its transports,
+servers, TLS, subprocesses and signal handling are asyncio's own) with the
+selector and the iteration replaced by a ``Gbridge.IOLoop``:
+
+- callbacks go to asyncio's ready deque; one gbridge callback drains it, and is
+  scheduled only when the deque goes from empty to non-empty (a C call per
+  ``call_soon`` would cost more than the callback);
+- timers stay in asyncio's heap; one gbridge timeout is armed at its earliest
+  deadline;
+- file descriptors are gbridge handlers (one epoll set, whatever their
+  number); a ready fd runs its asyncio handle directly from the handler;
+- ``call_soon_threadsafe`` wakes the context with gbridge's thread-safe
+  ``add_callback``;
+- while only callbacks are ready, one drain runs two asyncio iterations, so
+  GLib (fds, timers, other sources) is polled every other iteration instead
+  of every one.
+
+So whatever runs the context runs the asyncio work: ``run_forever`` (which
+starts the gbridge loop), a plain ``GLib.MainLoop``, GTK, or a nested main
+loop started from an asyncio callback.
+
+On the main thread the loop uses the default context
+(``Gbridge.IOLoop.get_default()``); on other threads it makes a private one.
+:func:`run_context_on` does the reverse: it runs a GLib main context on an
+already running asyncio loop (the default one or uvloop).
+"""
+
+import asyncio
+import heapq
+import selectors
+import signal
+import sys
+import threading
+import weakref
+
+from asyncio import events, unix_events
+
+import gi
+
+gi.require_version('GLib', '2.0')
+gi.require_version('Gbridge', '1')
+from gi.repository import GLib, Gbridge  # noqa: E402
+
+__all__ = ['EventLoop', 'EventLoopPolicy', 'new_event_loop', 'install',
+           'ContextRunner', 'run_context_on']
+
+_GB_READ = int(Gbridge.IOEvents.READ)
+_GB_WRITE = int(Gbridge.IOEvents.WRITE)
+_GB_ERROR = int(Gbridge.IOEvents.ERROR)
+_GB_READ_OR_ERROR = _GB_READ | _GB_ERROR
+_GB_WRITE_OR_ERROR = _GB_WRITE | _GB_ERROR
+_EVENT_READ = selectors.EVENT_READ
+_EVENT_WRITE = selectors.EVENT_WRITE
+
+# Extra asyncio iterations one gbridge drain may run while only callbacks are
+# ready: GLib is polled at least every _INLINE_BATCHES + 1 iterations.  One
+# doubles call_soon-chain throughput (a GLib iteration costs more than a batch
+# of one callback); four made Tornado's test_inline_read_error fail, which
+# relies on the default loop polling between the few iterations of a
+# coroutine's resumption.
+_INLINE_BATCHES = 1
+
+_set_running_loop = events._set_running_loop
+_get_running_loop = events._get_running_loop
+
+
+def _gb_events(mask):
+    flags = 0
+    if mask & _EVENT_READ:
+        flags |= _GB_READ
+    if mask & _EVENT_WRITE:
+        flags |= _GB_WRITE
+    return Gbridge.IOEvents(flags)
+
+
+def _os_error(error, fd):
+    """Maps a gbridge handler error to the OSError epoll would raise."""
+    import errno
+    codes = {
+        Gbridge.IOLoopError.EXISTS: errno.EEXIST,
+        Gbridge.IOLoopError.NOT_FOUND: errno.ENOENT,
+        Gbridge.IOLoopError.BAD_FD: errno.EBADF,
+    }
+    code = codes.get(error.code, errno.EINVAL)
+    return OSError(code, error.message)
+
+
+class _Native:
+    """The hot calls into gbridge, through ctypes.
+
+    PyGObject allocates a libffi closure for every callback it passes to C,
+    which costs more than an asyncio callback: the drain callback and the fd
+    handlers go through three C-callable thunks made once per process
+    instead, with an integer key as user data that names the loop (so a
+    callback that arrives after its loop is gone finds nothing, and never a
+    freed thunk).  Without ctypes, PyGObject is used.
+    """
+
+    def __init__(self):
+        import ctypes
+        import itertools
+        gi.require_version('GIRepository', '2.0')
+        from gi.repository import GIRepository
+        libs = GIRepository.Repository.get_default().get_shared_library('Gbridge')
+        lib = ctypes.CDLL(libs.split(',')[0])
+        glib = ctypes.CDLL('libglib-2.0.so.0')
+
+        class GError(ctypes.Structure):
+            _fields_ = [('domain', ctypes.c_uint32), ('code', ctypes.c_int),
+                        ('message', ctypes.c_char_p)]
+
+        self.ctypes = ctypes
+        self.GErrorP = ctypes.POINTER(GError)
+        self.g_error_free = glib.g_error_free
+        self.g_error_free.argtypes = [self.GErrorP]
+        self.g_error_free.restype = None
+        CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+        FDCB = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+        vp = ctypes.c_void_p
+        self.add_callback = lib.gbridge_io_loop_add_callback
+        self.add_callback.argtypes = [vp, CB, vp, vp]
+        self.add_callback.restype = ctypes.c_int
+        self.add_handler = lib.gbridge_io_loop_add_handler
+        self.add_handler.argtypes = [vp, ctypes.c_int, ctypes.c_int, FDCB, vp, vp,
+                                     ctypes.POINTER(self.GErrorP)]
+        self.add_handler.restype = ctypes.c_int
+        get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+        get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+        get_pointer.restype = vp
+        self.get_pointer = get_pointer
+        self.keys = itertools.count(1)
+        self.loops = weakref.WeakValueDictionary()
+        get = self.loops.get
+
+        def drain(key):
+            loop = get(key)
+            if loop is not None:
+                loop._drain()
+
+        def drain_remote(key):
+            loop = get(key)
+            if loop is not None:
+                loop._drain_remote()
+
+        def on_fd(fd, events, key):
+            loop = get(key)
+            if loop is not None:
+                loop._on_fd(fd, events)
+
+        self.drain = CB(drain)
+        self.drain_remote = CB(drain_remote)
+        self.on_fd = FDCB(on_fd)
+
+    def register(self, loop, io_loop):
+        """Returns (io_loop pointer, key) for @loop."""
+        key = next(self.keys)
+        self.loops[key] = loop
+        return self.get_pointer(io_loop.__gpointer__, None), key
+
+    def handler(self, ptr, fd, events, key):
+        error = self.GErrorP()
+        if self.add_handler(ptr, fd, events, self.on_fd, key, None,
+                            self.ctypes.byref(error)):
+            return
+        code, message = error.contents.code, error.contents.message
+        self.g_error_free(error)
+        import errno
+        codes = {
+            int(Gbridge.IOLoopError.EXISTS): errno.EEXIST,
+            int(Gbridge.IOLoopError.NOT_FOUND): errno.ENOENT,
+            int(Gbridge.IOLoopError.BAD_FD): errno.EBADF,
+        }
+        raise OSError(codes.get(code, errno.EINVAL),
+                      message.decode('utf-8', 'replace') if message else '')
+
+
+try:
+    _native = _Native()
+except Exception:  # no ctypes, no libgbridge by that name: PyGObject it is
+    _native = None
+
+
+class _GbridgeSelector(selectors._BaseSelectorImpl):
+    """asyncio's selector interface over gbridge's handlers.
+
+    The event loop only registers, modifies and unregisters; it never calls
+    select(): gbridge calls the loop's fd handler instead.
+    """
+
+    def __init__(self, io_loop, handler, native=None):
+        super().__init__()
+        self._io_loop = io_loop
+        self._handler = handler
+        self._native = native     # (io_loop pointer, loop key) or None
+
+    def register(self, fileobj, events, data=None):
+        key = super().register(fileobj, events, data)
+        try:
+            if self._native is not None:
+                ptr, loop_key = self._native
+                _native.handler(ptr, key.fd, int(_gb_events(events)), loop_key)
+            else:
+                self._io_loop.add_handler(key.fd, _gb_events(events), self._handler)
+        except GLib.Error as e:
+            super().unregister(fileobj)
+            raise _os_error(e, key.fd) from None
+        except OSError:
+            super().unregister(fileobj)
+            raise
+        return key
+
+    def unregister(self, fileobj):
+        key = super().unregister(fileobj)
+        self._io_loop.remove_handler(key.fd)
+        return key
+
+    def modify(self, fileobj, events, data=None):
+        try:
+            key = self._fd_to_key[self._fileobj_lookup(fileobj)]
+        except KeyError:
+            raise KeyError(f'{fileobj!r} is not registered') from None
+        if events != key.events:
+            if not events or events & ~(_EVENT_READ | _EVENT_WRITE):
+                raise ValueError(f'Invalid events: {events!r}')
+            try:
+                self._io_loop.update_handler(key.fd, _gb_events(events))
+            except GLib.Error as e:
+                raise _os_error(e, key.fd) from None
+        key = key._replace(events=events, data=data)
+        self._fd_to_key[key.fd] = key
+        return key
+
+    def select(self, timeout=None):
+        raise RuntimeError('the gbridge selector is driven by its GLib main context')
+
+    def close(self):
+        for fd in list(self._fd_to_key):
+            self._io_loop.remove_handler(fd)
+        super().close()
+
+
+_default_lock = threading.Lock()
+_default_holder = None   # a weak reference to the loop on the default context
+
+
+def _claim_default(loop):
+    """Gives @loop the default context's gbridge loop, if it is free.
+
+    Only on the main thread, and only one open asyncio loop at a time: asyncio
+    loops may run on any thread, and two of them on one context would fight
+    over it (Tornado's tests run a server loop made on the main thread in
+    another thread, next to a client loop on the main thread).  Later loops
+    get a private context.
+    """
+    global _default_holder
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    with _default_lock:
+        holder = _default_holder() if _default_holder is not None else None
+        if holder is not None and not holder.is_closed():
+            return None
+        _default_holder = weakref.ref(loop)
+        return Gbridge.IOLoop.get_default()
+
+
+class EventLoop(unix_events._UnixSelectorEventLoop):
+    """An asyncio event loop on a :class:`Gbridge.IOLoop`.
+
+    :param io_loop: the gbridge loop to run on; by default the default
+        context's loop (``Gbridge.IOLoop.get_default()``) for the first open
+        loop made on the main thread, otherwise a new private one, closed with
+        this loop.
+    """
+
+    def __init__(self, io_loop=None):
+        owns = False
+        if io_loop is None:
+            io_loop = _claim_default(self)
+            if io_loop is None:
+                io_loop = Gbridge.IOLoop.new()
+                owns = True
+        self._io_loop = io_loop
+        self._owns_io_loop = owns
+        self._drain_pending = False
+        self._timeout_id = 0
+        self._timeout_when = None
+        self._driving = False       # run_forever is running us
+        self._exit_requested = False
+        self._via_start = False
+        self._pending_exc = None
+        native = None
+        if _native is not None:
+            native = _native.register(self, io_loop)
+            ptr, key = native
+            add = _native.add_callback
+            drain, drain_remote = _native.drain, _native.drain_remote
+            self._schedule_drain = lambda: add(ptr, drain, key, None)
+            self._schedule_drain_remote = lambda: add(ptr, drain_remote, key, None)
+        else:
+            self._schedule_drain = lambda: io_loop.add_callback(self._drain)
+            self._schedule_drain_remote = lambda: io_loop.add_callback(self._drain_remote)
+        selector = _GbridgeSelector(
+            io_loop, lambda fd, events, *unused: self._on_fd(fd, int(events)), native)
+        self._fd_to_key = selector._fd_to_key   # the same dict, for _on_fd
+        super().__init__(selector)
+
+    @property
+    def io_loop(self):
+        """The :class:`Gbridge.IOLoop` this loop runs on."""
+        return self._io_loop
+
+    def get_context(self):
+        """The :class:`GLib.MainContext` this loop runs on."""
+        return self._io_loop.get_context()
+
+    # Scheduling
+
+    def call_soon(self, callback, *args, context=None):
+        if self._closed:
+            raise RuntimeError('Event loop is closed')
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, 'call_soon')
+        handle = events.Handle(callback, args, self, context)
+        if handle._source_traceback:
+            del handle._source_traceback[-1]
+        self._ready.append(handle)
+        if not self._drain_pending:
+            self._drain_pending = True
+            self._schedule_drain()
+        return handle
+
+    def call_at(self, when, callback, *args, context=None):
+        # BaseEventLoop.call_at, plus arming the gbridge timeout (not a
+        # super() call: the handle's source traceback must end in the caller).
+        if when is None:
+            raise TypeError('when cannot be None')
+        if self._closed:
+            raise RuntimeError('Event loop is closed')
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, 'call_at')
+        timer = events.TimerHandle(when, callback, args, self, context)
+        if timer._source_traceback:
+            del timer._source_traceback[-1]
+        sched = self._scheduled
+        heapq.heappush(sched, timer)
+        timer._scheduled = True
+        if sched[0] is timer:
+            self._arm_timeout(timer._when)
+        return timer
+
+    def _write_to_self(self):
+        # call_soon_threadsafe: wake the context from any thread.
+        self._schedule_drain_remote()
+
+    def stop(self):
+        self._stopping = True
+        self._kick(force=True)
+
+    def _arm_timeout(self, when):
+        if self._timeout_when is not None:
+            if self._timeout_when <= when:
+                return
+            self._io_loop.remove_timeout(self._timeout_id)
+        self._timeout_when = when
+        self._timeout_id = self._io_loop.call_at(when, self._on_timeout)
+
+    def _disarm_timeout(self):
+        if self._timeout_when is not None:
+            self._io_loop.remove_timeout(self._timeout_id)
+            self._timeout_when = None
+
+    def _kick(self, force=False):
+        """Makes sure pending asyncio work has a gbridge callback or timeout."""
+        if self._closed:
+            return
+        if (force or self._ready) and not self._drain_pending:
+            self._drain_pending = True
+            self._schedule_drain()
+        if self._scheduled:
+            self._arm_timeout(self._scheduled[0]._when)
+
+    # Dispatch: the entry points gbridge calls
+
+    def _enter(self):
+        """Makes this loop the running one outside run_forever (GLib, GTK)."""
+        if self._driving:
+            return None
+        previous = _get_running_loop()
+        _set_running_loop(self)
+        return previous
+
+    def _leave(self, previous, exc):
+        if not self._driving:
+            _set_running_loop(previous)
+        if exc is not None:
+            if self._driving:
+                # KeyboardInterrupt, SystemExit: out of run_forever, as asyncio.
+                if self._pending_exc is None:
+                    self._pending_exc = exc
+                self._request_exit()
+            else:
+                raise exc
+
+    def _drain(self, *unused):
+        self._drain_pending = False
+        self._iterate()
+        # While only callbacks are ready, run a few more asyncio iterations
+        # before going back to GLib (which costs more than a batch of one
+        # callback).  The first call_soon() of these batches queued the next
+        # gbridge drain already, so a nested main loop started from one of
+        # them still runs the asyncio work, and GLib polls after at most
+        # _INLINE_BATCHES iterations.
+        n = _INLINE_BATCHES
+        while n and self._ready and self._drain_pending and not self._stopping \
+                and not self._closed and not self._exit_requested:
+            n -= 1
+            self._iterate()
+
+    def _drain_remote(self, *unused):
+        self._iterate()
+
+    def _on_timeout(self, *unused):
+        self._timeout_when = None
+        self._iterate()
+
+    def _iterate(self):
+        """One asyncio iteration without the poll: due timers, then the batch."""
+        if self._closed:
+            return
+        previous = None if self._driving else self._enter()
+        exc = None
+        try:
+            sched = self._scheduled
+            if sched:
+                self._collect_timers(sched)
+            ready = self._ready
+            ntodo = len(ready)
+            if self._debug:
+                for _ in range(ntodo):
+                    if not ready:
+                        break
+                    handle = ready.popleft()
+                    if not handle._cancelled:
+                        self._run_debug(handle)
+            else:
+                for _ in range(ntodo):
+                    if not ready:
+                        break
+                    handle = ready.popleft()
+                    if not handle._cancelled:
+                        handle._run()
+        except BaseException as e:
+            exc = e
+        if self._scheduled and not self._closed:
+            self._arm_timeout(self._scheduled[0]._when)
+        if self._stopping and self._driving:
+            self._request_exit()
+        if not self._driving or exc is not None:
+            self._leave(previous, exc)
+
+    def _collect_timers(self, sched):
+        # As BaseEventLoop._run_once: drop cancelled timers lazily, move the
+        # due ones to the ready deque.
+        if (len(sched) > base_events_MIN_SCHEDULED and
+                self._timer_cancelled_count / len(sched) >
+                base_events_MIN_CANCELLED_FRACTION):
+            new = []
+            for handle in sched:
+                if handle._cancelled:
+                    handle._scheduled = False
+                else:
+                    new.append(handle)
+            heapq.heapify(new)
+            self._scheduled = sched = new
+            self._timer_cancelled_count = 0
+        else:
+            while sched and sched[0]._cancelled:
+                self._timer_cancelled_count -= 1
+                handle = heapq.heappop(sched)
+                handle._scheduled = False
+        end_time = self.time() + self._clock_resolution
+        ready = self._ready
+        while sched:
+            handle = sched[0]
+            if handle._when >= end_time:
+                break
+            handle = heapq.heappop(sched)
+            handle._scheduled = False
+            ready.append(handle)
+
+    def _run_debug(self, handle):
+        try:
+            self._current_handle = handle
+            t0 = self.time()
+            handle._run()
+            dt = self.time() - t0
+            if dt >= self.slow_callback_duration:
+                _base_events.logger.warning('Executing %s took %.3f seconds',
+                                            _base_events._format_handle(handle), dt)
+        finally:
+            self._current_handle = None
+
+    def _on_fd(self, fd, ev, *unused):
+        # The hottest path: gbridge calls it for every ready fd, @ev an int.
+        key = self._fd_to_key.get(fd)
+        if key is None:
+            return
+        driving = self._driving
+        previous = None if driving else self._enter()
+        exc = None
+        try:
+            if ev & _GB_READ_OR_ERROR and key.events & _EVENT_READ:
+                reader = key.data[0]
+                if reader is not None:
+                    if reader._cancelled:
+                        self._remove_reader(fd)
+                    elif self._debug:
+                        self._run_debug(reader)
+                    else:
+                        reader._run()
+                    if ev & _GB_WRITE_OR_ERROR:
+                        key = self._fd_to_key.get(fd)
+            if (key is not None and ev & _GB_WRITE_OR_ERROR and
+                    key.events & _EVENT_WRITE):
+                writer = key.data[1]
+                if writer is not None:
+                    if writer._cancelled:
+                        self._remove_writer(fd)
+                    elif self._debug:
+                        self._run_debug(writer)
+                    else:
+                        writer._run()
+        except BaseException as e:
+            exc = e
+        if driving:
+            if self._stopping:
+                self._request_exit()
+            if exc is not None:
+                self._leave(previous, exc)
+        else:
+            self._leave(previous, exc)
+
+    def _request_exit(self):
+        if self._exit_requested:
+            return
+        self._exit_requested = True
+        if self._via_start:
+            self._io_loop.stop()
+        else:
+            self._io_loop.get_context().wakeup()
+
+    def _process_events(self, event_list):
+        # Nothing to do: gbridge calls _on_fd.
+        pass
+
+    def _run_once(self):
+        """One iteration of the GLib main context (for code that calls it)."""
+        self._kick()
+        self._io_loop.get_context().iteration(not self._ready and not self._stopping)
+
+    # Running
+
+    def run_forever(self):
+        self._check_closed()
+        self._check_running()
+        self._set_coroutine_origin_tracking(self._debug)
+        old_agen_hooks = sys.get_asyncgen_hooks()
+        wakeup_set = False
+        try:
+            self._thread_id = threading.get_ident()
+            sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
+                                   finalizer=self._asyncgen_finalizer_hook)
+            events._set_running_loop(self)
+            # GLib's poll() retries on EINTR, so Python would never see a
+            # SIGINT: let its wakeup fd wake our self-pipe instead.
+            if threading.current_thread() is threading.main_thread():
+                try:
+                    old_fd = signal.set_wakeup_fd(self._csock.fileno())
+                    if old_fd == -1:
+                        wakeup_set = True
+                    else:
+                        signal.set_wakeup_fd(old_fd)
+                except (ValueError, OSError):
+                    pass
+            self._driving = True
+            self._exit_requested = False
+            self._kick(force=self._stopping)
+            if (self._io_loop.is_running() and
+                    self._io_loop.get_context().is_owner()):
+                # A gbridge loop is already running this context (we were
+                # called from one of its callbacks): iterate it ourselves.
+                self._via_start = False
+                context = self._io_loop.get_context()
+                while not self._exit_requested:
+                    context.iteration(True)
+            else:
+                self._via_start = True
+                try:
+                    self._io_loop.start()
+                except GLib.Error as e:
+                    raise RuntimeError(e.message) from None
+            exc, self._pending_exc = self._pending_exc, None
+            if exc is not None:
+                try:
+                    raise exc
+                finally:
+                    exc = None
+        finally:
+            self._driving = False
+            self._via_start = False
+            self._exit_requested = False
+            self._stopping = False
+            self._thread_id = None
+            if wakeup_set:
+                try:
+                    signal.set_wakeup_fd(-1)
+                except (ValueError, OSError):
+                    pass
+            events._set_running_loop(None)
+            self._set_coroutine_origin_tracking(False)
+            sys.set_asyncgen_hooks(*old_agen_hooks)
+
+    def close(self):
+        if self.is_running():
+            raise RuntimeError('Cannot close a running event loop')
+        if self._closed:
+            return
+        super().close()
+        self._disarm_timeout()
+        if self._owns_io_loop and not self._io_loop.is_closed():
+            self._io_loop.close(False)
+
+
+from asyncio import base_events as _base_events  # noqa: E402
+
+base_events_MIN_SCHEDULED = _base_events._MIN_SCHEDULED_TIMER_HANDLES
+base_events_MIN_CANCELLED_FRACTION = _base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION
+
+
+class EventLoopPolicy(unix_events._UnixDefaultEventLoopPolicy):
+    """asyncio's default policy, making :class:`EventLoop` loops."""
+
+    _loop_factory = EventLoop
+
+
+def new_event_loop():
+    """Returns a new :class:`EventLoop` for the calling thread."""
+    return EventLoop()
+
+
+def install():
+    """Makes gbridge's policy asyncio's event loop policy."""
+    asyncio.set_event_loop_policy(EventLoopPolicy())
+
+
+class ContextRunner:
+    """Runs a GLib main context on an already running asyncio loop.
+
+    The reverse of :class:`EventLoop` (Tornado's ``AsyncIOMainLoop`` idea):
+    the asyncio loop (the default one, uvloop, any) waits, and GLib dispatches
+    when the descriptors and deadline that a :class:`Gbridge.ContextDriver`
+    hands over are due.  Everything on the context runs: a
+    ``Gbridge.IOLoop`` on it, plain GLib sources, GIO operations.
+
+    Make one with :func:`run_context_on`; :meth:`close` gives the context back.
+    """
+
+    def __init__(self, loop, context=None):
+        self._loop = loop
+        self._driver = Gbridge.ContextDriver.new(context)
+        try:
+            self._driver.start()
+        except GLib.Error as e:
+            raise RuntimeError(e.message) from None
+        self._readers = set()
+        self._writers = set()
+        self._timer = None
+        self._dispatch_handle = None
+        self._closed = False
+        self._refresh()
+
+    @property
+    def context(self):
+        """The :class:`GLib.MainContext` being run."""
+        return self._driver.get_context()
+
+    def _refresh(self):
+        driver = self._driver
+        timeout = driver.prepare()
+        readers, writers = set(), set()
+        for i in range(driver.get_n_fds()):
+            fd, events = driver.get_fd(i)
+            events = int(events)
+            if events & _GB_READ:
+                readers.add(fd)
+            if events & _GB_WRITE:
+                writers.add(fd)
+        loop = self._loop
+        for fd in self._readers - readers:
+            loop.remove_reader(fd)
+        for fd in self._writers - writers:
+            loop.remove_writer(fd)
+        for fd in readers - self._readers:
+            loop.add_reader(fd, self._on_ready, fd, _GB_READ)
+        for fd in writers - self._writers:
+            loop.add_writer(fd, self._on_ready, fd, _GB_WRITE)
+        self._readers, self._writers = readers, writers
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if timeout == 0:
+            self._schedule_dispatch()
+        elif timeout > 0:
+            self._timer = loop.call_later(timeout / 1000, self._dispatch)
+
+    def _on_ready(self, fd, events):
+        self._driver.set_ready(fd, Gbridge.IOEvents(events))
+        self._schedule_dispatch()
+
+    def _schedule_dispatch(self):
+        # Once per asyncio iteration, after every ready descriptor was told.
+        if self._dispatch_handle is None:
+            self._dispatch_handle = self._loop.call_soon(self._dispatch)
+
+    def _dispatch(self):
+        self._dispatch_handle = None
+        if self._closed:
+            return
+        self._driver.dispatch()
+        if not self._closed:
+            self._refresh()
+
+    def wakeup(self):
+        """Takes sources attached outside a GLib dispatch into account now."""
+        if not self._closed:
+            self._schedule_dispatch()
+
+    def close(self):
+        """Stops running the context and gives up its ownership."""
+        if self._closed:
+            return
+        self._closed = True
+        for fd in self._readers:
+            self._loop.remove_reader(fd)
+        for fd in self._writers:
+            self._loop.remove_writer(fd)
+        self._readers = self._writers = set()
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._dispatch_handle is not None:
+            self._dispatch_handle.cancel()
+        self._driver.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def run_context_on(loop=None, context=None):
+    """Runs @context (default: the global default one) on asyncio @loop.
+
+    @loop defaults to the running loop.  Returns a :class:`ContextRunner`;
+    call its ``close()`` (or use it as a context manager) to stop.
+    """
+    if loop is None:
+        loop = asyncio.get_running_loop()
+    return ContextRunner(loop, context)
