@@ -319,3 +319,49 @@ def test_override_is_installed_where_pygobject_finds_it():
     here = os.path.dirname(gbridge.__file__)
     assert os.path.dirname(os.path.dirname(os.path.dirname(override.__file__))) \
         == os.path.dirname(here)
+
+
+# On gbridge's own asyncio loop (gbridge.asyncio), sharing the Gbridge loop
+
+def test_await_on_gbridge_asyncio_loop(loop):
+    import gbridge.asyncio
+    aloop = gbridge.asyncio.EventLoop(loop)
+    try:
+        async def main():
+            assert asyncio.get_running_loop().io_loop == loop
+            future = Gbridge.Future.new_for_loop(loop)
+            # A Gbridge timer on the same loop resolves it: one thread.
+            loop.call_later(0.001, lambda: future.resolve('on gbridge'))
+            value = await future
+            failing = Gbridge.Future.new_for_loop(loop)
+            loop.add_callback(lambda: failing.cancel())
+            with pytest.raises(asyncio.CancelledError):
+                await failing
+            return value
+        assert aloop.run_until_complete(main()) == 'on gbridge'
+    finally:
+        aloop.close()
+
+
+def test_run_sync_runs_a_coroutine_on_gbridge_asyncio(loop):
+    import gbridge.asyncio
+    aloop = gbridge.asyncio.EventLoop(loop)
+    asyncio.set_event_loop(aloop)
+    try:
+        async def work():
+            await asyncio.sleep(0.001)
+            return 'from a coroutine'
+
+        async def fails():
+            await asyncio.sleep(0)
+            raise KeyError('inside')
+        # Tornado's run_sync(coroutine function): the coroutine runs as an
+        # asyncio task on the loop run_sync runs.
+        assert loop.run_sync(work, timeout=10) == 'from a coroutine'
+        # Its exception comes out as itself, not as the GError that carried
+        # it through C.
+        with pytest.raises(KeyError):
+            loop.run_sync(fails, timeout=10)
+    finally:
+        asyncio.set_event_loop(None)
+        aloop.close()

@@ -9,7 +9,7 @@
 
 from ..module import get_introspection_module
 from ..overrides import override
-from gi.repository import GObject
+from gi.repository import GLib, GObject
 
 Gbridge = get_introspection_module('Gbridge')
 
@@ -94,19 +94,29 @@ class IOLoop(Gbridge.IOLoop):
         the future.
         """
         raised = []
+        futures = []
 
         def call(_user_data):
             try:
                 result = func()
-                if result is None or isinstance(result, Gbridge.Future):
-                    return result
-                from gbridge import to_gbridge_future
-                return to_gbridge_future(result, loop=self)
+                if result is not None and not isinstance(result, Gbridge.Future):
+                    from gbridge import to_gbridge_future
+                    result = to_gbridge_future(result, loop=self)
+                futures.append(result)
+                return result
             except BaseException as e:  # re-raised below, as Tornado does
                 raised.append(e)
                 return None
 
-        value = Gbridge.IOLoop.run_sync(self, call, None, timeout or 0)
+        try:
+            value = Gbridge.IOLoop.run_sync(self, call, None, timeout or 0)
+        except GLib.Error as e:
+            # A coroutine's own exception, rather than its GError wrapping.
+            original = getattr(futures[0], '_gbridge_exception', None) \
+                if futures and futures[0] is not None else None
+            if original is not None:
+                raise original from None
+            raise
         if raised:
             raise raised[0]
         return value
