@@ -31,8 +31,6 @@ running Twisted reactor of any kind, for example ``epollreactor``.
 """
 
 import builtins
-import ctypes
-import select
 import sys
 
 import gi
@@ -398,52 +396,15 @@ def install(loop=None):
     return reactor
 
 
-class _GPollFD(ctypes.Structure):
-    _fields_ = [("fd", ctypes.c_int), ("events", ctypes.c_ushort),
-                ("revents", ctypes.c_ushort)]
-
-
-def _glib():
-    """GLib's main-context functions through ctypes: PyGObject cannot pass
-    the GPollFD array of g_main_context_query() and _check()."""
-    lib = ctypes.CDLL("libglib-2.0.so.0")
-    vp, i, pi, pfd = ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int), \
-        ctypes.POINTER(_GPollFD)
-    for name, restype, argtypes in (
-            ("g_main_context_acquire", i, [vp]),
-            ("g_main_context_release", None, [vp]),
-            ("g_main_context_prepare", i, [vp, pi]),
-            ("g_main_context_query", i, [vp, i, pi, pfd, i]),
-            ("g_main_context_check", i, [vp, i, pfd, i]),
-            ("g_main_context_dispatch", None, [vp]),
-            ("g_main_context_ref", vp, [vp]),
-            ("g_main_context_unref", None, [vp])):
-        f = getattr(lib, name)
-        f.restype, f.argtypes = restype, argtypes
-    return lib
-
-
-def _context_pointer(loop):
-    """The GMainContext * of a Gbridge.IOLoop."""
-    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-    get_pointer.restype = ctypes.c_void_p
-    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    lib = ctypes.CDLL("libgbridge-1.so.0")
-    lib.gbridge_io_loop_get_context.restype = ctypes.c_void_p
-    lib.gbridge_io_loop_get_context.argtypes = [ctypes.c_void_p]
-    return lib.gbridge_io_loop_get_context(get_pointer(loop.__gpointer__, None))
-
-
 class TwistedContextDriver:
     """Runs a ``Gbridge.IOLoop`` (its ``GMainContext``) on a running Twisted
     reactor of any kind, for example ``epollreactor``.
 
     Every source of the context (gbridge callbacks, timers and handlers, GLib
-    timeouts, idles and watches, GIO) runs as a Twisted event: the driver
-    follows GLib's own iteration, ``g_main_context_prepare()`` and
-    ``_query()`` before waiting, ``_check()`` and ``_dispatch()`` after,
-    with the wait done by Twisted: the context's poll fds become readers and
-    writers of the reactor and its timeout a delayed call.
+    timeouts, idles and watches, GIO) runs as a Twisted event, through the
+    same ``Gbridge.ContextDriver`` that ``gbridge.asyncio.run_context_on()``
+    uses: the driver's fds become readers and writers of the reactor and its
+    timeout a delayed call, and GLib dispatches when they are due.
 
     :param loop: the ``Gbridge.IOLoop``; the default one (on GLib's default
         context) if None
@@ -455,13 +416,9 @@ class TwistedContextDriver:
             from twisted.internet import reactor
         if loop is None:
             loop = Gbridge.IOLoop.get_default()
-        self._glib = _glib()
         self._loop = loop
         self._reactor = reactor
-        self._ctx = self._glib.g_main_context_ref(_context_pointer(loop))
-        self._fds = (_GPollFD * 16)()
-        self._n_fds = 0
-        self._priority = ctypes.c_int(0)
+        self._driver = Gbridge.ContextDriver.new(loop.get_context())
         self._watchers = {}
         self._timer = None
         self._wake = None
@@ -472,8 +429,10 @@ class TwistedContextDriver:
         meanwhile: the driver acquires it."""
         if self._running:
             return
-        if not self._glib.g_main_context_acquire(self._ctx):
-            raise RuntimeError("the loop's context is owned by another thread")
+        try:
+            self._driver.start()
+        except GLib.Error as e:
+            raise RuntimeError(e.message) from None
         self._running = True
         self._prepare()
 
@@ -489,65 +448,20 @@ class TwistedContextDriver:
             if call is not None and call.active():
                 call.cancel()
         self._timer = self._wake = None
-        self._glib.g_main_context_release(self._ctx)
+        self._driver.stop()
 
-    def __del__(self):
-        ctx, self._ctx = getattr(self, "_ctx", None), None
-        if ctx:
-            self._glib.g_main_context_unref(ctx)
+    def wakeup(self):
+        """Takes sources attached outside a GLib dispatch into account now."""
+        self._schedule()
 
     def _prepare(self):
-        """The first half of an iteration: find what to wait for."""
-        glib = self._glib
-        ready = glib.g_main_context_prepare(self._ctx, ctypes.byref(self._priority))
-        timeout = ctypes.c_int(-1)
-        while True:
-            n = glib.g_main_context_query(self._ctx, self._priority.value,
-                                          ctypes.byref(timeout), self._fds, len(self._fds))
-            if n <= len(self._fds):
-                break
-            self._fds = (_GPollFD * (2 * n))()
-        self._n_fds = n
-        self._watch()
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
-        if ready or timeout.value == 0:
-            self._schedule()
-        elif timeout.value > 0:
-            self._timer = self._reactor.callLater(timeout.value / 1000.0, self._schedule)
-
-    def _schedule(self):
-        if self._running and (self._wake is None or not self._wake.active()):
-            self._wake = self._reactor.callLater(0, self._finish)
-
-    def _finish(self):
-        """The second half: poll without waiting, check and dispatch."""
-        self._wake = None
-        if not self._running:
-            return
-        fds = self._fds
-        n = self._n_fds
-        if n:
-            poller = select.poll()
-            for k in range(n):
-                poller.register(fds[k].fd, fds[k].events)
-            revents = {}
-            for fd, ev in poller.poll(0):
-                revents[fd] = revents.get(fd, 0) | ev
-            for k in range(n):
-                fds[k].revents = revents.get(fds[k].fd, 0) & (fds[k].events | select.POLLERR
-                                                             | select.POLLHUP | select.POLLNVAL)
-        if self._glib.g_main_context_check(self._ctx, self._priority.value, fds, n):
-            self._glib.g_main_context_dispatch(self._ctx)
-        if self._running:
-            self._prepare()
-
-    def _watch(self):
+        """Before the reactor waits: what to wait for, and how long."""
+        driver = self._driver
+        timeout = driver.prepare()
         wanted = {}
-        for k in range(self._n_fds):
-            pfd = self._fds[k]
-            wanted[pfd.fd] = wanted.get(pfd.fd, 0) | pfd.events
+        for i in range(driver.get_n_fds()):
+            fd, events = driver.get_fd(i)
+            wanted[fd] = wanted.get(fd, 0) | int(events)
         for fd in list(self._watchers):
             if fd not in wanted:
                 self._watchers.pop(fd).remove()
@@ -556,10 +470,34 @@ class TwistedContextDriver:
             if watcher is None:
                 watcher = self._watchers[fd] = _FdWatcher(self, fd)
             watcher.update(events)
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        if timeout == 0:
+            self._schedule()
+        elif timeout > 0:
+            self._timer = self._reactor.callLater(timeout / 1000.0, self._schedule)
+
+    def _on_ready(self, fd, events):
+        self._driver.set_ready(fd, Gbridge.IOEvents(events))
+        self._schedule()
+
+    def _schedule(self):
+        # Once per reactor iteration, after every ready fd was told.
+        if self._running and (self._wake is None or not self._wake.active()):
+            self._wake = self._reactor.callLater(0, self._dispatch)
+
+    def _dispatch(self):
+        self._wake = None
+        if not self._running:
+            return
+        self._driver.dispatch()
+        if self._running:
+            self._prepare()
 
 
 class _FdWatcher:
-    """One poll fd of a driven context, as a Twisted reader and writer."""
+    """One fd of a driven context, as a Twisted reader and writer."""
 
     def __init__(self, driver, fd):
         self._driver = driver
@@ -574,8 +512,8 @@ class _FdWatcher:
 
     def update(self, events):
         reactor = self._driver._reactor
-        reading = bool(events & (select.POLLIN | select.POLLPRI))
-        writing = bool(events & select.POLLOUT)
+        reading = bool(events & int(Gbridge.IOEvents.READ))
+        writing = bool(events & int(Gbridge.IOEvents.WRITE))
         if reading != self._reading:
             (reactor.addReader if reading else reactor.removeReader)(self)
         if writing != self._writing:
@@ -586,11 +524,13 @@ class _FdWatcher:
         self.update(0)
 
     def doRead(self):
-        self._driver._schedule()
+        self._driver._on_ready(self._fd, int(Gbridge.IOEvents.READ))
 
     def doWrite(self):
-        self._driver._schedule()
+        self._driver._on_ready(self._fd, int(Gbridge.IOEvents.WRITE))
 
     def connectionLost(self, reason):
         self._reading = self._writing = False
         self._driver._watchers.pop(self._fd, None)
+        # A hang-up or error: GLib's check sees it as such.
+        self._driver._on_ready(self._fd, int(Gbridge.IOEvents.ERROR))
