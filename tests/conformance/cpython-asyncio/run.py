@@ -28,8 +28,11 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-LOOPS_MADE = [0]
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.append(os.path.dirname(HERE))
+import conformance  # noqa: E402
+
+LOOPS_MADE = [0]
 
 
 def all_modules():
@@ -77,36 +80,7 @@ def run_module(module, loop, out):
     if loop == 'gbridge':
         install_gbridge()
     outcomes = {}
-
-    class Result(unittest.TextTestResult):
-        def addSuccess(self, test):
-            super().addSuccess(test)
-            outcomes[test.id()] = 'pass'
-
-        def addFailure(self, test, err):
-            super().addFailure(test, err)
-            outcomes[test.id()] = 'fail'
-
-        def addError(self, test, err):
-            super().addError(test, err)
-            outcomes[test.id()] = 'error'
-
-        def addSkip(self, test, reason):
-            super().addSkip(test, reason)
-            outcomes[test.id()] = 'skip'
-
-        def addExpectedFailure(self, test, err):
-            super().addExpectedFailure(test, err)
-            outcomes[test.id()] = 'xfail'
-
-        def addUnexpectedSuccess(self, test):
-            super().addUnexpectedSuccess(test)
-            outcomes[test.id()] = 'xpass'
-
-        def addSubTest(self, test, subtest, err):
-            super().addSubTest(test, subtest, err)
-            if err is not None:
-                outcomes[test.id()] = 'fail'
+    Result = conformance.recording_result(outcomes)
 
     def flush():
         with open(out, 'w') as f:
@@ -181,27 +155,14 @@ def main():
             if status not in (0, 1):
                 crashed.append(module)
 
-    counts = {}
-    for v in outcomes.values():
-        counts[v] = counts.get(v, 0) + 1
-    print(f'{args.loop}: {len(outcomes)} tests: ' +
-          ', '.join(f'{k} {v}' for k, v in sorted(counts.items())))
-    passed = sorted(t for t, v in outcomes.items() if v == 'pass')
+    print(f'{args.loop}: {conformance.summary(outcomes)}')
     if args.write:
-        with open(args.write, 'w') as f:
-            f.write(''.join(t + '\n' for t in passed))
+        conformance.write_ids(args.write, conformance.passing(outcomes))
     status = 0
     if args.expected:
-        with open(args.expected) as f:
-            expected = [l.strip() for l in f if l.strip() and not l.startswith('#')]
-        passed_set = set(passed)
-        missing = [t for t in expected if t not in passed_set]
-        for t in missing:
-            print(f'REGRESSION: {t}: {outcomes.get(t, "not run")}')
-        print(f'{len(expected) - len(missing)}/{len(expected)} expected passes passed; '
-              f'logs in {logs}')
-        if missing:
-            status = 1
+        status = conformance.check_expected(
+            conformance.read_ids(args.expected), outcomes,
+            note=f'; logs in {logs}')
     if crashed:
         print('crashed or timed out: ' + ', '.join(crashed))
     return status

@@ -14,7 +14,9 @@ Each test's outcome is recorded: --write FILE writes the passing test ids,
 import argparse
 import os
 import sys
-import unittest
+
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import conformance  # noqa: E402
 
 LOOPS_MADE = [0]
 
@@ -49,33 +51,8 @@ def main():
     def recording_factory(stderr):
         base = factory(stderr)
 
-        class Result(unittest.TextTestResult):
-            def addSuccess(self, test):
-                super().addSuccess(test)
-                outcomes.setdefault(test.id(), 'pass')
-
-            def addFailure(self, test, err):
-                super().addFailure(test, err)
-                outcomes[test.id()] = 'fail'
-
-            def addError(self, test, err):
-                super().addError(test, err)
-                outcomes[test.id()] = 'error'
-
-            def addSkip(self, test, reason):
-                super().addSkip(test, reason)
-                outcomes[test.id()] = 'skip'
-
-            def addExpectedFailure(self, test, err):
-                super().addExpectedFailure(test, err)
-                outcomes[test.id()] = 'xfail'
-
-            def addUnexpectedSuccess(self, test):
-                super().addUnexpectedSuccess(test)
-                outcomes[test.id()] = 'xpass'
-
         class Runner(base):
-            resultclass = Result
+            resultclass = conformance.recording_result(outcomes)
         return Runner
 
     runtests.test_runner_factory = recording_factory
@@ -89,29 +66,15 @@ def main():
         status = e.code
     out = sys.__stdout__
 
-    counts = {}
-    for v in outcomes.values():
-        counts[v] = counts.get(v, 0) + 1
     made = f', {LOOPS_MADE[0]} gbridge loops made' if args.loop == 'gbridge' else ''
-    print(f'tornado on {args.loop}: {len(outcomes)} tests: ' +
-          ', '.join(f'{k} {v}' for k, v in sorted(counts.items())) +
+    print(f'tornado on {args.loop}: {conformance.summary(outcomes)}'
           f'; runtests exit status {status}{made}', file=out)
-    passed = sorted(t for t, v in outcomes.items() if v == 'pass')
     if args.write:
-        with open(args.write, 'w') as f:
-            f.write(''.join(t + '\n' for t in passed))
+        conformance.write_ids(args.write, conformance.passing(outcomes))
     result = 0
     if args.expected:
-        with open(args.expected) as f:
-            expected = [l.strip() for l in f if l.strip() and not l.startswith('#')]
-        got = set(passed)
-        missing = [t for t in expected if t not in got]
-        for t in missing:
-            print(f'REGRESSION: {t}: {outcomes.get(t, "not run")}', file=out)
-        print(f'{len(expected) - len(missing)}/{len(expected)} expected passes passed',
-              file=out)
-        if missing:
-            result = 1
+        result = conformance.check_expected(
+            conformance.read_ids(args.expected), outcomes, out=out)
     return result
 
 

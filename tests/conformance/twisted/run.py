@@ -24,6 +24,8 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.append(os.path.dirname(HERE))
+import conformance  # noqa: E402
 
 REACTORS = {
     "gbridge": "gbridge.twisted.GbridgeReactor",
@@ -113,7 +115,7 @@ def main():
         skip = c["SKIPPED"] + c["SKIP"]
         print("%-22s %6d %6d %6d %6d" % (module, c["OK"], fail,
                                          sum(c.values()) - c["OK"] - fail - skip, skip))
-    passing = sorted(t for t, r in all_results.items() if r == "OK")
+    passing = conformance.passing(all_results, "OK")
     print("total: %d passed of %d" % (len(passing), len(all_results)))
 
     if args.results:
@@ -121,20 +123,14 @@ def main():
             for t in sorted(all_results):
                 f.write("%s %s\n" % (all_results[t], t))
     if args.write:
-        with open(args.write, "w") as f:
-            f.write("".join(t + "\n" for t in passing))
+        conformance.write_ids(args.write, passing)
     if args.check:
         if not all_results:
             print("no test ran: is python3-twisted installed?")
             return 1
-        with open(args.check) as f:
-            expected = [l.strip() for l in f if l.strip() and not l.startswith("#")]
-        expected = [t for t in expected if t.split(".")[3] in args.modules]
-        missing = [t for t in expected if all_results.get(t) != "OK"]
-        for t in missing:
-            print("REGRESSION: %s %s" % (all_results.get(t, "MISSING"), t))
-        print("%d of %d expected passes pass" % (len(expected) - len(missing), len(expected)))
-        return 1 if missing else 0
+        expected = [t for t in conformance.read_ids(args.check)
+                    if t.split(".")[3] in args.modules]
+        return conformance.check_expected(expected, all_results, "OK")
     return 0
 
 
