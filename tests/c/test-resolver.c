@@ -312,23 +312,57 @@ resolve (Fixture          *f,
   return g_strv_builder_end (builder);
 }
 
-static void
-assert_addresses (GStrv       found,
-                  const char *first,
-                  ...)
-{
-  va_list args;
-  guint n = 0;
+/* Asserts that @host resolves, without error, to exactly the addresses
+ * given ("address:port", NULL-terminated) in any order; a failure names the
+ * caller's line. */
+#define assert_resolves(f, resolver, host, port, family, timeout, ...) \
+  assert_resolves_at (__FILE__, __LINE__, G_STRFUNC, f, resolver, host, port, family, \
+                      timeout, __VA_ARGS__)
 
-  g_assert_nonnull (found);
-  va_start (args, first);
-  for (const char *a = first; a != NULL; a = va_arg (args, const char *))
-    {
-      g_assert_true (g_strv_contains ((const char * const *) found, a));
-      n++;
-    }
+static void G_GNUC_NULL_TERMINATED
+assert_resolves_at (const char      *file,
+                    int              line,
+                    const char      *func,
+                    Fixture         *f,
+                    GbridgeResolver *resolver,
+                    const char      *host,
+                    guint16          port,
+                    GSocketFamily    family,
+                    double           timeout,
+                    ...)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) found = NULL;
+  g_auto(GStrv) expected = NULL;
+  gboolean same;
+  va_list args;
+
+  va_start (args, timeout);
+  for (const char *a = va_arg (args, const char *); a != NULL; a = va_arg (args, const char *))
+    g_strv_builder_add (builder, a);
   va_end (args);
-  g_assert_cmpuint (g_strv_length (found), ==, n);
+  expected = g_strv_builder_end (builder);
+
+  found = resolve (f, resolver, host, port, family, timeout, &error);
+  if (error != NULL)
+    {
+      g_assertion_message_error (G_LOG_DOMAIN, file, line, func, "error", error, 0, 0);
+      return;
+    }
+
+  same = g_strv_length (found) == g_strv_length (expected);
+  for (guint i = 0; same && expected[i] != NULL; i++)
+    same = g_strv_contains ((const char * const *) found, expected[i]);
+  if (!same)
+    {
+      g_autofree char *found_text = g_strjoinv (" ", found);
+      g_autofree char *expected_text = g_strjoinv (" ", expected);
+      g_autofree char *message =
+        g_strdup_printf ("%s resolved to [%s], not [%s]", host, found_text, expected_text);
+
+      g_assertion_message (G_LOG_DOMAIN, file, line, func, message);
+    }
 }
 
 static void
@@ -379,26 +413,19 @@ test_literal (Fixture       *f,
 {
   GbridgeResolver *resolver = gbridge_resolver_get_default ();
   g_autoptr(GbridgeFuture) future = NULL;
-  g_auto(GStrv) found = NULL;
-  g_autoptr(GError) error = NULL;
 
   /* Answered at once: no lookup, no loop iteration. */
   future = gbridge_resolver_resolve (resolver, "192.0.2.7", 80, G_SOCKET_FAMILY_INVALID, 0);
   g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_RESOLVED);
 
-  found = resolve (f, resolver, "192.0.2.7", 80, G_SOCKET_FAMILY_INVALID, 0, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "192.0.2.7:80", NULL);
-  g_clear_pointer (&found, g_strfreev);
+  assert_resolves (f, resolver, "192.0.2.7", 80, G_SOCKET_FAMILY_INVALID, 0,
+                   "192.0.2.7:80", NULL);
 
-  found = resolve (f, resolver, "2001:db8::5", 443, G_SOCKET_FAMILY_IPV6, 0, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "2001:db8::5:443", NULL);
-  g_clear_pointer (&found, g_strfreev);
+  assert_resolves (f, resolver, "2001:db8::5", 443, G_SOCKET_FAMILY_IPV6, 0,
+                   "2001:db8::5:443", NULL);
 
-  found = resolve (f, resolver, "[::1]", 8080, G_SOCKET_FAMILY_INVALID, 0, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "::1:8080", NULL);
+  assert_resolves (f, resolver, "[::1]", 8080, G_SOCKET_FAMILY_INVALID, 0,
+                   "::1:8080", NULL);
 }
 
 static void
@@ -429,11 +456,8 @@ test_threaded_localhost (Fixture       *f,
 
   g_assert_true (gbridge_resolver_get_loop (GBRIDGE_RESOLVER (resolver)) == f->loop);
 
-  found = resolve (f, GBRIDGE_RESOLVER (resolver), "localhost", 8000,
-                   G_SOCKET_FAMILY_IPV4, 10, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "127.0.0.1:8000", NULL);
-  g_clear_pointer (&found, g_strfreev);
+  assert_resolves (f, GBRIDGE_RESOLVER (resolver), "localhost", 8000,
+                   G_SOCKET_FAMILY_IPV4, 10, "127.0.0.1:8000", NULL);
 
   /* Whatever the system has for localhost, all of it is loopback. */
   found = resolve (f, GBRIDGE_RESOLVER (resolver), "localhost", 8000,
@@ -515,44 +539,30 @@ test_ares_records (Fixture       *f,
                    gconstpointer  data)
 {
   g_autoptr(GbridgeResolver) resolver = NULL;
-  g_autoptr(GError) error = NULL;
-  g_auto(GStrv) found = NULL;
 
   if (!need_dnsmasq ())
     return;
   resolver = ares_resolver (f, 0, 0);
   g_assert_true (gbridge_resolver_get_loop (resolver) == f->loop);
 
-  found = resolve (f, resolver, "a.test", 80, G_SOCKET_FAMILY_INVALID, 10, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "192.0.2.1:80", NULL);
-  g_clear_pointer (&found, g_strfreev);
+  assert_resolves (f, resolver, "a.test", 80, G_SOCKET_FAMILY_INVALID, 10,
+                   "192.0.2.1:80", NULL);
 
-  found = resolve (f, resolver, "aaaa.test", 443, G_SOCKET_FAMILY_INVALID, 10, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "2001:db8::1:443", NULL);
-  g_clear_pointer (&found, g_strfreev);
+  assert_resolves (f, resolver, "aaaa.test", 443, G_SOCKET_FAMILY_INVALID, 10,
+                   "2001:db8::1:443", NULL);
 
-  found = resolve (f, resolver, "both.test", 53, G_SOCKET_FAMILY_INVALID, 10, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "192.0.2.2:53", "2001:db8::2:53", NULL);
-  g_clear_pointer (&found, g_strfreev);
+  assert_resolves (f, resolver, "both.test", 53, G_SOCKET_FAMILY_INVALID, 10,
+                   "192.0.2.2:53", "2001:db8::2:53", NULL);
 
-  found = resolve (f, resolver, "both.test", 53, G_SOCKET_FAMILY_IPV4, 10, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "192.0.2.2:53", NULL);
-  g_clear_pointer (&found, g_strfreev);
+  assert_resolves (f, resolver, "both.test", 53, G_SOCKET_FAMILY_IPV4, 10,
+                   "192.0.2.2:53", NULL);
 
-  found = resolve (f, resolver, "both.test", 53, G_SOCKET_FAMILY_IPV6, 10, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "2001:db8::2:53", NULL);
-  g_clear_pointer (&found, g_strfreev);
+  assert_resolves (f, resolver, "both.test", 53, G_SOCKET_FAMILY_IPV6, 10,
+                   "2001:db8::2:53", NULL);
 
   /* Names are not case-sensitive. */
-  found = resolve (f, resolver, "A.Test", 80, G_SOCKET_FAMILY_INVALID, 10, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "192.0.2.1:80", NULL);
-  g_clear_pointer (&found, g_strfreev);
+  assert_resolves (f, resolver, "A.Test", 80, G_SOCKET_FAMILY_INVALID, 10,
+                   "192.0.2.1:80", NULL);
 
   g_assert_finalize_object (g_steal_pointer (&resolver));
 }
@@ -562,17 +572,14 @@ test_ares_cname_chain (Fixture       *f,
                        gconstpointer  data)
 {
   g_autoptr(GbridgeResolver) resolver = NULL;
-  g_autoptr(GError) error = NULL;
-  g_auto(GStrv) found = NULL;
 
   if (!need_dnsmasq ())
     return;
   resolver = ares_resolver (f, 0, 0);
 
   /* alias1 → alias2 → alias3 → a.test */
-  found = resolve (f, resolver, "alias1.test", 8080, G_SOCKET_FAMILY_IPV4, 10, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "192.0.2.1:8080", NULL);
+  assert_resolves (f, resolver, "alias1.test", 8080, G_SOCKET_FAMILY_IPV4, 10,
+                   "192.0.2.1:8080", NULL);
 
   g_assert_finalize_object (g_steal_pointer (&resolver));
 }
@@ -854,21 +861,15 @@ test_override (Fixture       *f,
   gbridge_override_resolver_add_host (resolver, "example.com", "2001:db8::10");
   gbridge_override_resolver_add_host_port (resolver, "example.com", 443, "127.0.0.1", 8443);
 
-  found = resolve (f, r, "example.com", 80, G_SOCKET_FAMILY_INVALID, 0, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "192.0.2.10:80", "2001:db8::10:80", NULL);
-  g_clear_pointer (&found, g_strfreev);
+  assert_resolves (f, r, "example.com", 80, G_SOCKET_FAMILY_INVALID, 0,
+                   "192.0.2.10:80", "2001:db8::10:80", NULL);
 
-  found = resolve (f, r, "EXAMPLE.com", 80, G_SOCKET_FAMILY_IPV6, 0, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "2001:db8::10:80", NULL);
-  g_clear_pointer (&found, g_strfreev);
+  assert_resolves (f, r, "EXAMPLE.com", 80, G_SOCKET_FAMILY_IPV6, 0,
+                   "2001:db8::10:80", NULL);
 
   /* (name, port) comes first, and changes the port. */
-  found = resolve (f, r, "example.com", 443, G_SOCKET_FAMILY_INVALID, 0, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "127.0.0.1:8443", NULL);
-  g_clear_pointer (&found, g_strfreev);
+  assert_resolves (f, r, "example.com", 443, G_SOCKET_FAMILY_INVALID, 0,
+                   "127.0.0.1:8443", NULL);
 
   found = resolve (f, r, "example.com", 443, G_SOCKET_FAMILY_IPV6, 0, &error);
   g_assert_null (found);
@@ -877,21 +878,16 @@ test_override (Fixture       *f,
 
   /* A name without mapping goes to the wrapped resolver; so does one whose
    * mapping was removed. */
-  found = resolve (f, r, "localhost", 1, G_SOCKET_FAMILY_IPV4, 10, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "127.0.0.1:1", NULL);
-  g_clear_pointer (&found, g_strfreev);
+  assert_resolves (f, r, "localhost", 1, G_SOCKET_FAMILY_IPV4, 10,
+                   "127.0.0.1:1", NULL);
 
   gbridge_override_resolver_add_host (resolver, "other.example", "localhost");
-  found = resolve (f, r, "other.example", 2, G_SOCKET_FAMILY_IPV4, 10, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "127.0.0.1:2", NULL);
-  g_clear_pointer (&found, g_strfreev);
+  assert_resolves (f, r, "other.example", 2, G_SOCKET_FAMILY_IPV4, 10,
+                   "127.0.0.1:2", NULL);
 
   gbridge_override_resolver_remove_host (resolver, "example.com");
-  found = resolve (f, r, "example.com", 443, G_SOCKET_FAMILY_INVALID, 0, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "127.0.0.1:8443", NULL);
+  assert_resolves (f, r, "example.com", 443, G_SOCKET_FAMILY_INVALID, 0,
+                   "127.0.0.1:8443", NULL);
 
   g_assert_finalize_object (g_steal_pointer (&resolver));
 }
@@ -902,8 +898,6 @@ test_override_ares (Fixture       *f,
 {
   g_autoptr(GbridgeResolver) ares = NULL;
   g_autoptr(GbridgeOverrideResolver) resolver = NULL;
-  g_autoptr(GError) error = NULL;
-  g_auto(GStrv) found = NULL;
 
   if (!need_dnsmasq ())
     return;
@@ -913,16 +907,11 @@ test_override_ares (Fixture       *f,
 
   /* Split horizon: www.example.org is the internal a.test. */
   gbridge_override_resolver_add_host (resolver, "www.example.org", "a.test");
-  found = resolve (f, GBRIDGE_RESOLVER (resolver), "www.example.org", 80,
-                   G_SOCKET_FAMILY_INVALID, 10, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "192.0.2.1:80", NULL);
-  g_clear_pointer (&found, g_strfreev);
+  assert_resolves (f, GBRIDGE_RESOLVER (resolver), "www.example.org", 80,
+                   G_SOCKET_FAMILY_INVALID, 10, "192.0.2.1:80", NULL);
 
-  found = resolve (f, GBRIDGE_RESOLVER (resolver), "aaaa.test", 80,
-                   G_SOCKET_FAMILY_INVALID, 10, &error);
-  g_assert_no_error (error);
-  assert_addresses (found, "2001:db8::1:80", NULL);
+  assert_resolves (f, GBRIDGE_RESOLVER (resolver), "aaaa.test", 80,
+                   G_SOCKET_FAMILY_INVALID, 10, "2001:db8::1:80", NULL);
 
   g_assert_finalize_object (g_steal_pointer (&resolver));
   g_assert_finalize_object (g_steal_pointer (&ares));
