@@ -8,24 +8,12 @@ imports.gi.versions.Gbridge = '1';
 const {GLib, Gio, Gbridge} = imports.gi;
 const System = imports.system;
 
+imports.searchPath.unshift(GLib.path_get_dirname(System.programPath));
+const {check, bailOut, watchdog, finish} = imports.tap;
+
 Gio._promisify(Gbridge.Future.prototype, 'wait_async', 'wait_finish');
 
-let nTests = 0;
-let nFailed = 0;
-
-function check(ok, what) {
-    nTests++;
-    print(`${ok ? 'ok' : 'not ok'} ${nTests} - ${what}`);
-    if (!ok)
-        nFailed++;
-}
-
-const WATCHDOG_MS = 10000;
-GLib.timeout_add(GLib.PRIORITY_DEFAULT, WATCHDOG_MS, () => {
-    print(`Bail out! still running after ${WATCHDOG_MS} ms`);
-    System.exit(1);
-    return GLib.SOURCE_REMOVE;
-});
+watchdog(10000);
 
 // On the default context, which GJS's own main loop runs.
 const loop = Gbridge.IOLoop.get_default();
@@ -78,11 +66,7 @@ async function main() {
 }
 
 const mainLoop = new GLib.MainLoop(null, false);
-main().catch(e => {
-    nFailed++;
-    print(`Bail out! ${e}\n${e.stack}`);
-}).finally(() => mainLoop.quit());
+main().catch(e => bailOut(`${e}\n${e.stack}`)).finally(() => mainLoop.quit());
 mainLoop.run();
 
-print(`1..${nTests}`);
-System.exit(nFailed === 0 && nTests === 5 ? 0 : 1);
+finish(5);

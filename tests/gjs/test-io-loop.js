@@ -8,27 +8,12 @@ imports.gi.versions.Gbridge = '1';
 const {GLib, Gio, Gbridge} = imports.gi;
 const System = imports.system;
 
-let nTests = 0;
-let nFailed = 0;
-
-function check(ok, what) {
-    nTests++;
-    if (ok) {
-        print(`ok ${nTests} - ${what}`);
-    } else {
-        nFailed++;
-        print(`not ok ${nTests} - ${what}`);
-    }
-}
+imports.searchPath.unshift(GLib.path_get_dirname(System.programPath));
+const {check, watchdog, finish} = imports.tap;
 
 // The loop is on the default context, so this GLib timeout can fire while
 // loop.start() runs; it ends a run that hangs.
-const WATCHDOG_MS = 10000;
-GLib.timeout_add(GLib.PRIORITY_DEFAULT, WATCHDOG_MS, () => {
-    print(`Bail out! the loop was still running after ${WATCHDOG_MS} ms`);
-    System.exit(1);
-    return GLib.SOURCE_REMOVE;
-});
+watchdog(10000);
 
 const loop = Gbridge.IOLoop.new_for_context(null);
 
@@ -132,5 +117,4 @@ loop.close(false);
 check(loop.is_closed(), 'close() closes the loop');
 check(!loop.add_callback(() => {}), 'add_callback on a closed loop returns false');
 
-print(`1..${nTests}`);
-System.exit(nFailed === 0 ? 0 : 1);
+finish();

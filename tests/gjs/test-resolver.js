@@ -9,22 +9,10 @@ imports.gi.versions.Gbridge = '1';
 const {GLib, Gio, Gbridge} = imports.gi;
 const System = imports.system;
 
-let nTests = 0;
-let nFailed = 0;
+imports.searchPath.unshift(GLib.path_get_dirname(System.programPath));
+const {check, watchdog, finish} = imports.tap;
 
-function check(ok, what) {
-    nTests++;
-    print(`${ok ? 'ok' : 'not ok'} ${nTests} - ${what}`);
-    if (!ok)
-        nFailed++;
-}
-
-const WATCHDOG_MS = 20000;
-GLib.timeout_add(GLib.PRIORITY_DEFAULT, WATCHDOG_MS, () => {
-    print(`Bail out! still running after ${WATCHDOG_MS} ms`);
-    System.exit(1);
-    return GLib.SOURCE_REMOVE;
-});
+watchdog(20000);
 
 const loop = Gbridge.IOLoop.new_for_context(null);
 
@@ -94,5 +82,4 @@ check(awaited instanceof Gio.ListModel && awaited.get_n_items() === 1 &&
     awaited.get_item(0).get_address().to_string() === '192.0.2.10',
     `await resolve_async() gives the addresses (${awaited})`);
 
-print(`1..${nTests}`);
-System.exit(nFailed === 0 ? 0 : 1);
+finish();
