@@ -32,13 +32,6 @@ class PipeReader(GObject.Object, Gbridge.Descriptor):
 
 
 @pytest.fixture
-def loop():
-    loop = Gbridge.IOLoop.new()
-    yield loop
-    loop.close(False)
-
-
-@pytest.fixture
 def reactor(loop):
     return Gbridge.Reactor.get_for_loop(loop)
 

@@ -19,13 +19,6 @@ from gbridge.twisted import TwistedContextDriver  # noqa: E402
 
 
 @pytest.fixture
-def loop():
-    loop = Gbridge.IOLoop.new()
-    yield loop
-    loop.close(False)
-
-
-@pytest.fixture
 def reactor():
     r = EPollReactor()
     yield r

@@ -21,13 +21,6 @@ from gbridge.twisted import GbridgeReactor  # noqa: E402
 
 
 @pytest.fixture
-def loop():
-    loop = Gbridge.IOLoop.new()
-    yield loop
-    loop.close(False)
-
-
-@pytest.fixture
 def reactor(loop):
     r = GbridgeReactor(loop)
     yield r
