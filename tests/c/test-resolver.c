@@ -374,6 +374,49 @@ assert_error_names_host (const GError         *error,
   g_assert_nonnull (strstr (error->message, host));
 }
 
+/* Asserts that resolving @host fails with @code, in a message that names
+ * @host; a failure names the caller's line. */
+#define assert_resolve_fails(f, resolver, host, port, family, timeout, code) \
+  assert_resolve_fails_at (__FILE__, __LINE__, G_STRFUNC, f, resolver, host, port, family, \
+                           timeout, code)
+
+static void
+assert_resolve_fails_at (const char           *file,
+                         int                   line,
+                         const char           *func,
+                         Fixture              *f,
+                         GbridgeResolver      *resolver,
+                         const char           *host,
+                         guint16               port,
+                         GSocketFamily         family,
+                         double                timeout,
+                         GbridgeResolverError  code)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) found = resolve (f, resolver, host, port, family, timeout, &error);
+
+  if (found != NULL)
+    {
+      g_autofree char *found_text = g_strjoinv (" ", found);
+      g_autofree char *message =
+        g_strdup_printf ("%s resolved to [%s], not to an error", host, found_text);
+
+      g_assertion_message (G_LOG_DOMAIN, file, line, func, message);
+    }
+  else if (!g_error_matches (error, GBRIDGE_RESOLVER_ERROR, code))
+    {
+      g_assertion_message_error (G_LOG_DOMAIN, file, line, func, "error", error,
+                                 GBRIDGE_RESOLVER_ERROR, code);
+    }
+  else if (strstr (error->message, host) == NULL)
+    {
+      g_autofree char *message =
+        g_strdup_printf ("the error \"%s\" does not name %s", error->message, host);
+
+      g_assertion_message (G_LOG_DOMAIN, file, line, func, message);
+    }
+}
+
 static guint
 count_fds (void)
 {
@@ -432,13 +475,9 @@ static void
 test_literal_family (Fixture       *f,
                      gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_auto(GStrv) found = NULL;
 
-  found = resolve (f, gbridge_resolver_get_default (), "192.0.2.7", 80,
-                   G_SOCKET_FAMILY_IPV6, 0, &error);
-  g_assert_null (found);
-  assert_error_names_host (error, GBRIDGE_RESOLVER_ERROR_NOT_FOUND, "192.0.2.7");
+  assert_resolve_fails (f, gbridge_resolver_get_default (), "192.0.2.7", 80,
+                        G_SOCKET_FAMILY_IPV6, 0, GBRIDGE_RESOLVER_ERROR_NOT_FOUND);
 }
 
 /* Threaded */
@@ -589,23 +628,18 @@ test_ares_not_found (Fixture       *f,
                      gconstpointer  data)
 {
   g_autoptr(GbridgeResolver) resolver = NULL;
-  g_autoptr(GError) error = NULL;
-  g_auto(GStrv) found = NULL;
 
   if (!need_dnsmasq ())
     return;
   resolver = ares_resolver (f, 0, 0);
 
   /* NXDOMAIN */
-  found = resolve (f, resolver, "nowhere.test", 80, G_SOCKET_FAMILY_INVALID, 10, &error);
-  g_assert_null (found);
-  assert_error_names_host (error, GBRIDGE_RESOLVER_ERROR_NOT_FOUND, "nowhere.test");
-  g_clear_error (&error);
+  assert_resolve_fails (f, resolver, "nowhere.test", 80, G_SOCKET_FAMILY_INVALID, 10,
+                        GBRIDGE_RESOLVER_ERROR_NOT_FOUND);
 
   /* The name exists, but has no address of that family. */
-  found = resolve (f, resolver, "aaaa.test", 80, G_SOCKET_FAMILY_IPV4, 10, &error);
-  g_assert_null (found);
-  assert_error_names_host (error, GBRIDGE_RESOLVER_ERROR_NOT_FOUND, "aaaa.test");
+  assert_resolve_fails (f, resolver, "aaaa.test", 80, G_SOCKET_FAMILY_IPV4, 10,
+                        GBRIDGE_RESOLVER_ERROR_NOT_FOUND);
 
   g_assert_finalize_object (g_steal_pointer (&resolver));
 }
@@ -675,17 +709,14 @@ test_ares_timeout (Fixture       *f,
                    gconstpointer  data)
 {
   GbridgeResolver *resolver;
-  g_autoptr(GError) error = NULL;
-  g_auto(GStrv) found = NULL;
 
   if (!need_dnsmasq ())
     return;
   resolver = ares_resolver (f, 0.3, 2);
   g_object_add_weak_pointer (G_OBJECT (resolver), (gpointer *) &resolver);
 
-  found = resolve (f, resolver, "never.slow.test", 80, G_SOCKET_FAMILY_INVALID, 0.05, &error);
-  g_assert_null (found);
-  assert_error_names_host (error, GBRIDGE_RESOLVER_ERROR_TIMED_OUT, "never.slow.test");
+  assert_resolve_fails (f, resolver, "never.slow.test", 80, G_SOCKET_FAMILY_INVALID, 0.05,
+                        GBRIDGE_RESOLVER_ERROR_TIMED_OUT);
 
   g_object_unref (resolver);
   wait_finalized (f, (gpointer *) &resolver);
@@ -698,16 +729,13 @@ test_ares_retry_timeouts (Fixture       *f,
                           gconstpointer  data)
 {
   g_autoptr(GbridgeResolver) resolver = NULL;
-  g_autoptr(GError) error = NULL;
-  g_auto(GStrv) found = NULL;
 
   if (!need_dnsmasq ())
     return;
   resolver = ares_resolver (f, 0.1, 2);
 
-  found = resolve (f, resolver, "never.slow.test", 80, G_SOCKET_FAMILY_IPV4, 0, &error);
-  g_assert_null (found);
-  assert_error_names_host (error, GBRIDGE_RESOLVER_ERROR_TIMED_OUT, "never.slow.test");
+  assert_resolve_fails (f, resolver, "never.slow.test", 80, G_SOCKET_FAMILY_IPV4, 0,
+                        GBRIDGE_RESOLVER_ERROR_TIMED_OUT);
 
   g_assert_finalize_object (g_steal_pointer (&resolver));
 }
@@ -850,8 +878,6 @@ test_override (Fixture       *f,
 {
   g_autoptr(GbridgeOverrideResolver) resolver = gbridge_override_resolver_new (NULL);
   GbridgeResolver *r = GBRIDGE_RESOLVER (resolver);
-  g_autoptr(GError) error = NULL;
-  g_auto(GStrv) found = NULL;
 
   if (!need_no_tsan ())
     return;
@@ -871,10 +897,8 @@ test_override (Fixture       *f,
   assert_resolves (f, r, "example.com", 443, G_SOCKET_FAMILY_INVALID, 0,
                    "127.0.0.1:8443", NULL);
 
-  found = resolve (f, r, "example.com", 443, G_SOCKET_FAMILY_IPV6, 0, &error);
-  g_assert_null (found);
-  assert_error_names_host (error, GBRIDGE_RESOLVER_ERROR_NOT_FOUND, "example.com");
-  g_clear_error (&error);
+  assert_resolve_fails (f, r, "example.com", 443, G_SOCKET_FAMILY_IPV6, 0,
+                        GBRIDGE_RESOLVER_ERROR_NOT_FOUND);
 
   /* A name without mapping goes to the wrapped resolver; so does one whose
    * mapping was removed. */
