@@ -8,6 +8,25 @@ The runners are run as scripts; each puts this directory on sys.path.
 import sys
 import unittest
 
+# How many gbridge.asyncio loops install_gbridge_asyncio() has seen made.
+LOOPS_MADE = [0]
+
+
+def install_gbridge_asyncio():
+    """Installs gbridge.asyncio's event loop policy and counts the gbridge
+    loops made in LOOPS_MADE[0], to show that the tests really ran on them.
+    Returns the gbridge.asyncio module."""
+    import gbridge.asyncio as gba
+
+    gba.install()
+    init = gba.EventLoop.__init__
+
+    def counting_init(self, *args, **kwargs):
+        LOOPS_MADE[0] += 1
+        init(self, *args, **kwargs)
+    gba.EventLoop.__init__ = counting_init
+    return gba
+
 
 def recording_result(outcomes, base=unittest.TextTestResult):
     """A unittest result class, on base, that also records each test's

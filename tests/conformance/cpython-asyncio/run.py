@@ -32,8 +32,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.append(os.path.dirname(HERE))
 import conformance  # noqa: E402
 
-LOOPS_MADE = [0]
-
 
 def all_modules():
     import test.test_asyncio as pkg
@@ -46,16 +44,8 @@ def install_gbridge():
     import asyncio
     import selectors
     from asyncio import unix_events
-    import gbridge.asyncio as gba
 
-    gba.install()
-    # Count the gbridge loops made, to show the tests really ran on them.
-    init = gba.EventLoop.__init__
-
-    def counting_init(self, *args, **kwargs):
-        LOOPS_MADE[0] += 1
-        init(self, *args, **kwargs)
-    gba.EventLoop.__init__ = counting_init
+    gba = conformance.install_gbridge_asyncio()
     real = unix_events._UnixSelectorEventLoop
     real_selectors = tuple(c for c in (getattr(selectors, n, None) for n in (
         'SelectSelector', 'PollSelector', 'EpollSelector', 'DevpollSelector',
@@ -84,7 +74,7 @@ def run_module(module, loop, out):
 
     def flush():
         with open(out, 'w') as f:
-            json.dump({'loops': LOOPS_MADE[0], 'outcomes': outcomes}, f)
+            json.dump({'loops': conformance.LOOPS_MADE[0], 'outcomes': outcomes}, f)
 
     suite = unittest.defaultTestLoader.loadTestsFromName(module)
     runner = unittest.TextTestRunner(stream=sys.stderr, verbosity=2,

@@ -18,19 +18,6 @@ import sys
 sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import conformance  # noqa: E402
 
-LOOPS_MADE = [0]
-
-
-def install_gbridge():
-    import gbridge.asyncio as gba
-    gba.install()
-    init = gba.EventLoop.__init__
-
-    def counting_init(self, *args, **kwargs):
-        LOOPS_MADE[0] += 1
-        init(self, *args, **kwargs)
-    gba.EventLoop.__init__ = counting_init
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -41,7 +28,7 @@ def main():
     args = ap.parse_args()
 
     if args.loop == 'gbridge':
-        install_gbridge()
+        conformance.install_gbridge_asyncio()
 
     import tornado.test.runtests as runtests
 
@@ -66,7 +53,7 @@ def main():
         status = e.code
     out = sys.__stdout__
 
-    made = f', {LOOPS_MADE[0]} gbridge loops made' if args.loop == 'gbridge' else ''
+    made = f', {conformance.LOOPS_MADE[0]} gbridge loops made' if args.loop == 'gbridge' else ''
     print(f'tornado on {args.loop}: {conformance.summary(outcomes)}'
           f'; runtests exit status {status}{made}', file=out)
     if args.write:
