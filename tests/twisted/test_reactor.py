@@ -11,7 +11,7 @@ import pytest
 import gi
 
 gi.require_version("Gbridge", "1")
-from gi.repository import Gbridge, GLib  # noqa: E402
+from gi.repository import GLib  # noqa: E402
 
 twisted = pytest.importorskip("twisted")
 
