@@ -6,7 +6,8 @@ application, under Xvfb: GTK runs the default context, which runs both.
 test-gtk-python.py nested
     A modal window's nested main loop, started from a gbridge callback (as
     gtk_dialog_run() did), keeps asyncio tasks (sleeps, socket reads) and
-    Twisted delayed calls running, while the modal window draws.
+    Twisted delayed calls and a TCP echo round trip running, while the
+    modal window draws.
 test-gtk-python.py shutdown
     Closing the window stops the application cleanly: the asyncio tasks are
     cancelled and awaited (their cleanup awaits too), the Twisted reactor
@@ -66,11 +67,26 @@ class App(Gtk.Application):
 
 # Nested loops -------------------------------------------------------------
 
+class Echo(protocol.Protocol):
+    def dataReceived(self, data):
+        self.transport.write(data)
+
+
+class EchoClient(protocol.Protocol):
+    def connectionMade(self):
+        self.transport.write(b'echo')
+
+    def dataReceived(self, data):
+        self.transport.loseConnection()
+        self.factory.app.depths['tcp'].append((GLib.main_depth(), data))
+        self.factory.app.maybe_close()
+
+
 class Nested(App):
     STEPS = 3
 
     def activated(self):
-        self.depths = {'asyncio': [], 'socket': [], 'twisted': []}
+        self.depths = {'asyncio': [], 'socket': [], 'twisted': [], 'tcp': []}
         self.dialog_frames = 0
         self.modal_returned = False
         self.timed_out = False
@@ -78,7 +94,7 @@ class Nested(App):
 
     def complete(self):
         return (len(self.depths['asyncio']) == self.STEPS and self.depths['socket']
-                and len(self.depths['twisted']) == self.STEPS
+                and len(self.depths['twisted']) == self.STEPS and self.depths['tcp']
                 and self.dialog_frames >= 2)
 
     def maybe_close(self):
@@ -123,6 +139,10 @@ class Nested(App):
         task = self.loop.create_task(self.asyncio_work(a))
         self.loop.call_later(0.05, b.send, b'through epoll')
         reactor.callLater(0.01, self.twisted_step)
+        port = reactor.listenTCP(0, protocol.Factory.forProtocol(Echo), interface='127.0.0.1')
+        client = protocol.ClientFactory.forProtocol(EchoClient)
+        client.app = self
+        reactor.connectTCP('127.0.0.1', port.getHost().port, client)
         watchdog = GLib.timeout_add_seconds(20, self.watchdog)
         self.dialog.present()
         self.nested.run()
@@ -132,6 +152,7 @@ class Nested(App):
         self.task_done = task.done()
         a.close()
         b.close()
+        port.stopListening()
         self.window.close()
 
     def report(self):
@@ -149,6 +170,9 @@ class Nested(App):
         check(len(self.depths['twisted']) == self.STEPS and
               all(d > outer for d in self.depths['twisted']),
               f'Twisted delayed calls ran in the nested loop: {self.depths["twisted"]}')
+        check(len(self.depths['tcp']) == 1 and self.depths['tcp'][0][0] > outer and
+              self.depths['tcp'][0][1] == b'echo',
+              f'a Twisted TCP echo round trip ran in the nested loop: {self.depths["tcp"]}')
         check(self.dialog_frames >= 2, f'the modal window drew {self.dialog_frames} frames')
 
 
