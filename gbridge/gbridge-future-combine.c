@@ -21,7 +21,7 @@ typedef enum
 
 typedef struct
 {
-  gatomicrefcount  ref_count;
+  gint             ref_count;  /* g_atomic_int_*: inline, visible to TSan */
   CombineMode      mode;
   GbridgeFuture   *result;
   GPtrArray       *inputs;    /* GbridgeFuture */
@@ -31,7 +31,7 @@ typedef struct
 static Combine *
 combine_ref (Combine *combine)
 {
-  g_atomic_ref_count_inc (&combine->ref_count);
+  g_atomic_int_inc (&combine->ref_count);
   return combine;
 }
 
@@ -40,7 +40,7 @@ combine_unref (gpointer data)
 {
   Combine *combine = data;
 
-  if (g_atomic_ref_count_dec (&combine->ref_count))
+  if (g_atomic_int_dec_and_test (&combine->ref_count))
     {
       g_object_unref (combine->result);
       g_clear_pointer (&combine->inputs, g_ptr_array_unref);
@@ -150,7 +150,7 @@ combine (CombineMode            mode,
     }
 
   combine = g_new0 (Combine, 1);
-  g_atomic_ref_count_init (&combine->ref_count);
+  combine->ref_count = 1;
   combine->mode = mode;
   combine->result = g_object_ref (result);
   combine->inputs = g_ptr_array_new_full (n_futures, g_object_unref);
@@ -254,7 +254,7 @@ gbridge_future_first (GbridgeFuture * const *futures,
 
 typedef struct
 {
-  gatomicrefcount  ref_count;
+  gint             ref_count;  /* g_atomic_int_*: inline, visible to TSan */
   GWeakRef         inner;
   GWeakRef         result;
   double           timeout;
@@ -264,7 +264,7 @@ typedef struct
 static gpointer
 timeout_ref (Timeout *timeout)
 {
-  g_atomic_ref_count_inc (&timeout->ref_count);
+  g_atomic_int_inc (&timeout->ref_count);
   return timeout;
 }
 
@@ -273,7 +273,7 @@ timeout_unref (gpointer data)
 {
   Timeout *timeout = data;
 
-  if (g_atomic_ref_count_dec (&timeout->ref_count))
+  if (g_atomic_int_dec_and_test (&timeout->ref_count))
     {
       g_weak_ref_clear (&timeout->inner);
       g_weak_ref_clear (&timeout->result);
@@ -347,7 +347,7 @@ gbridge_future_with_timeout (GbridgeFuture *self,
 
   result = gbridge_future_new_for_loop (gbridge_future_get_loop (self));
   data = g_new0 (Timeout, 1);
-  g_atomic_ref_count_init (&data->ref_count);
+  data->ref_count = 1;
   g_weak_ref_init (&data->inner, self);
   g_weak_ref_init (&data->result, result);
   data->timeout = timeout;

@@ -84,7 +84,7 @@ gbridge_future_run_in_thread (GbridgeIOLoop     *loop,
 
 typedef struct
 {
-  gatomicrefcount  ref_count;
+  gint             ref_count;  /* g_atomic_int_*: inline, visible to TSan */
   GTask           *task;
   GCancellable    *cancellable;
   gulong           cancelled_id;
@@ -103,7 +103,7 @@ gvalue_free (gpointer data)
 static Wait *
 wait_ref (Wait *wait)
 {
-  g_atomic_ref_count_inc (&wait->ref_count);
+  g_atomic_int_inc (&wait->ref_count);
   return wait;
 }
 
@@ -112,7 +112,7 @@ wait_unref (gpointer data)
 {
   Wait *wait = data;
 
-  if (g_atomic_ref_count_dec (&wait->ref_count))
+  if (g_atomic_int_dec_and_test (&wait->ref_count))
     {
       g_clear_object (&wait->task);
       g_clear_object (&wait->cancellable);
@@ -229,7 +229,7 @@ gbridge_future_wait_async (GbridgeFuture       *self,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   wait = g_new0 (Wait, 1);
-  g_atomic_ref_count_init (&wait->ref_count);
+  wait->ref_count = 1;
   wait->task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (wait->task, gbridge_future_wait_async);
   g_task_set_check_cancellable (wait->task, FALSE);
@@ -279,7 +279,7 @@ gbridge_future_wait_finish (GbridgeFuture  *self,
  * pending must not be kept alive by its own notify. */
 typedef struct
 {
-  gatomicrefcount        ref_count;
+  gint                   ref_count;  /* g_atomic_int_*: inline, visible to TSan */
   GbridgeFuture         *future;
   GbridgeIOLoop         *loop;
   GbridgeFutureCallback  func;
@@ -292,7 +292,7 @@ add_future_unref (gpointer data)
 {
   AddFuture *add = data;
 
-  if (!g_atomic_ref_count_dec (&add->ref_count))
+  if (!g_atomic_int_dec_and_test (&add->ref_count))
     return;
 
   if (add->destroy != NULL)
@@ -317,7 +317,7 @@ add_future_completed (GbridgeFuture *future,
   AddFuture *add = user_data;
 
   add->future = g_object_ref (future);
-  g_atomic_ref_count_inc (&add->ref_count);
+  g_atomic_int_inc (&add->ref_count);
   /* On a closed loop this reference is dropped at once. */
   gbridge_io_loop_add_callback (add->loop, add_future_run, add, add_future_unref);
 }
@@ -351,7 +351,7 @@ gbridge_io_loop_add_future (GbridgeIOLoop         *self,
   g_return_if_fail (func != NULL);
 
   add = g_new0 (AddFuture, 1);
-  g_atomic_ref_count_init (&add->ref_count);
+  add->ref_count = 1;
   add->loop = g_object_ref (self);
   add->func = func;
   add->user_data = user_data;
@@ -365,7 +365,7 @@ gbridge_io_loop_add_future (GbridgeIOLoop         *self,
 
 typedef struct
 {
-  gatomicrefcount    ref_count;
+  gint               ref_count;  /* g_atomic_int_*: inline, visible to TSan */
   GbridgeIOLoop     *loop;
   GbridgeFutureFunc  func;
   gpointer           user_data;
@@ -378,7 +378,7 @@ typedef struct
 static RunSync *
 run_sync_ref (RunSync *run)
 {
-  g_atomic_ref_count_inc (&run->ref_count);
+  g_atomic_int_inc (&run->ref_count);
   return run;
 }
 
@@ -387,7 +387,7 @@ run_sync_unref (gpointer data)
 {
   RunSync *run = data;
 
-  if (g_atomic_ref_count_dec (&run->ref_count))
+  if (g_atomic_int_dec_and_test (&run->ref_count))
     {
       g_clear_object (&run->future);
       g_object_unref (run->loop);
@@ -485,7 +485,7 @@ gbridge_io_loop_run_sync (GbridgeIOLoop      *self,
     }
 
   run = g_new0 (RunSync, 1);
-  g_atomic_ref_count_init (&run->ref_count);
+  run->ref_count = 1;
   run->loop = g_object_ref (self);
   run->func = func;
   run->user_data = user_data;

@@ -217,7 +217,7 @@ gbridge_resolver_get_loop (GbridgeResolver *self)
  * the implementation's future (inner), tied together until both are done. */
 typedef struct
 {
-  gatomicrefcount  ref_count;
+  gint             ref_count;  /* g_atomic_int_*: inline, visible to TSan */
   GbridgeIOLoop   *loop;
   GbridgeFuture   *outer;
   GbridgeFuture   *inner;
@@ -228,7 +228,7 @@ typedef struct
 static Resolve *
 resolve_ref (Resolve *r)
 {
-  g_atomic_ref_count_inc (&r->ref_count);
+  g_atomic_int_inc (&r->ref_count);
   return r;
 }
 
@@ -237,7 +237,7 @@ resolve_unref (gpointer data)
 {
   Resolve *r = data;
 
-  if (g_atomic_ref_count_dec (&r->ref_count))
+  if (g_atomic_int_dec_and_test (&r->ref_count))
     {
       g_clear_object (&r->loop);
       g_clear_object (&r->outer);
@@ -385,7 +385,7 @@ gbridge_resolver_resolve (GbridgeResolver *self,
   g_return_val_if_fail (GBRIDGE_IS_FUTURE (inner), NULL);
 
   r = g_new0 (Resolve, 1);
-  g_atomic_ref_count_init (&r->ref_count);
+  r->ref_count = 1;
   r->loop = g_object_ref (loop);
   r->outer = g_object_ref (outer);
   r->inner = inner;
