@@ -75,7 +75,7 @@ gbridge_future_run_in_thread (GbridgeIOLoop     *loop,
   job->func = func;
   job->user_data = user_data;
   job->destroy = destroy;
-  gbridge_worker_pool_push (thread_job_run, job);
+  _gbridge_worker_pool_push (_gbridge_worker_pool_get_default (), thread_job_run, job);
 
   return future;
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "gbridge-reactor.h"
+#include "gbridge-worker-pool-private.h"
 
 G_BEGIN_DECLS
 
@@ -33,8 +34,8 @@ struct _GbridgeReactor
   GHashTable    *triggers;    /* id → Trigger */
   guint          next_trigger_id;
 
-  GThreadPool   *pool;
-  guint          pool_size;
+  GbridgeWorkerPool *pool;
+  guint              pool_size;
 
   GbridgeResolver *resolver;
 

@@ -9,7 +9,6 @@
 #include "gbridge-reactor-private.h"
 #include "gbridge-threaded-resolver.h"
 
-#include <pthread.h>
 #include <signal.h>
 
 #include <glib/gi18n-lib.h>
@@ -141,35 +140,25 @@ event_triggers_free (gpointer data)
   g_free (e);
 }
 
-/* GThreadPool hands jobs over with GLib's own futex-based locks, which
- * ThreadSanitizer cannot see; this lock makes the hand-over (and whatever
- * the caller wrote before it) visible to it. */
-static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER;
-
 static void
-job_run (gpointer data,
-         gpointer user_data)
+job_run (gpointer data)
 {
-  Job job;
+  Job *job = data;
 
-  pthread_mutex_lock (&job_lock);
-  job = *(Job *) data;
-  pthread_mutex_unlock (&job_lock);
-  g_free (data);
-
-  job.func (job.user_data);
-  if (job.destroy != NULL)
-    job.destroy (job.user_data);
+  job->func (job->user_data);
+  if (job->destroy != NULL)
+    job->destroy (job->user_data);
+  g_free (job);
 }
 
 static void
 stop_pool (GbridgeReactor *self)
 {
-  GThreadPool *pool = g_steal_pointer (&self->pool);
+  GbridgeWorkerPool *pool = g_steal_pointer (&self->pool);
 
   /* Let the queued jobs finish, as Twisted's thread pool does. */
   if (pool != NULL)
-    g_thread_pool_free (pool, FALSE, TRUE);
+    _gbridge_worker_pool_free (pool);
 }
 
 static void
@@ -1170,15 +1159,13 @@ gbridge_reactor_call_in_thread (GbridgeReactor  *self,
   g_return_if_fail (func != NULL);
 
   if (self->pool == NULL)
-    self->pool = g_thread_pool_new (job_run, NULL, self->pool_size, FALSE, NULL);
+    self->pool = _gbridge_worker_pool_new (self->pool_size);
 
   job = g_new (Job, 1);
-  pthread_mutex_lock (&job_lock);
   job->func = func;
   job->user_data = user_data;
   job->destroy = destroy;
-  pthread_mutex_unlock (&job_lock);
-  g_thread_pool_push (self->pool, job, NULL);
+  _gbridge_worker_pool_push (self->pool, job_run, job);
 }
 
 /**
@@ -1197,5 +1184,5 @@ gbridge_reactor_suggest_thread_pool_size (GbridgeReactor *self,
 
   self->pool_size = size;
   if (self->pool != NULL)
-    g_thread_pool_set_max_threads (self->pool, size, NULL);
+    _gbridge_worker_pool_set_max_threads (self->pool, size);
 }

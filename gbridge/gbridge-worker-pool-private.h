@@ -9,16 +9,22 @@
 
 G_BEGIN_DECLS
 
-/* One process-wide pool of worker threads, on pthread primitives so that
- * ThreadSanitizer sees every hand-over (GLib's GThreadPool synchronizes
- * with futexes it cannot see). Threads start on demand, up to a maximum,
- * and exit after a while idle. Jobs run in the order pushed. */
+/* A pool of worker threads on pthread primitives, so that ThreadSanitizer
+ * sees every hand-over (GLib's GThreadPool synchronizes with futexes it
+ * cannot see). Threads start on demand, up to a maximum, and exit after a
+ * while idle. Jobs run in the order pushed. */
+
+typedef struct _GbridgeWorkerPool GbridgeWorkerPool;
 
 typedef void (*GbridgeWorkFunc) (gpointer data);
 
-void  gbridge_worker_pool_push            (GbridgeWorkFunc func,
-                                           gpointer        data);
-void  gbridge_worker_pool_set_max_threads (guint           max_threads);
-guint gbridge_worker_pool_get_max_threads (void);
+GbridgeWorkerPool *_gbridge_worker_pool_new             (guint              max_threads);
+void               _gbridge_worker_pool_free            (GbridgeWorkerPool *pool);
+GbridgeWorkerPool *_gbridge_worker_pool_get_default     (void);
+void               _gbridge_worker_pool_push            (GbridgeWorkerPool *pool,
+                                                         GbridgeWorkFunc    func,
+                                                         gpointer           data);
+void               _gbridge_worker_pool_set_max_threads (GbridgeWorkerPool *pool,
+                                                         guint              max_threads);
 
 G_END_DECLS
