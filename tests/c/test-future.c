@@ -5,6 +5,8 @@
 
 #include <gbridge/gbridge.h>
 
+#include "gbridge-test-tsan.h"
+
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
@@ -40,19 +42,6 @@ fixture_teardown (Fixture       *f,
   g_assert_finalize_object (f->loop);
   g_string_free (f->log, TRUE);
 }
-
-/* GLib's thread pool (behind GIO's async file calls and
- * g_task_run_in_thread()) hands work over with futexes ThreadSanitizer
- * cannot see, so it reports races inside GLib that are not there. */
-#if defined(__SANITIZE_THREAD__)
-# define SKIP_UNDER_TSAN() \
-  G_STMT_START { \
-    g_test_skip ("GLib's thread pool synchronizes invisibly to ThreadSanitizer"); \
-    return; \
-  } G_STMT_END
-#else
-# define SKIP_UNDER_TSAN() G_STMT_START { } G_STMT_END
-#endif
 
 #define TEST(path, func) \
   g_test_add ("/Gbridge/Future/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
@@ -650,7 +639,9 @@ test_from_gio_async (Fixture       *f,
   g_autoptr(GError) error = NULL;
   int fd;
 
-  SKIP_UNDER_TSAN ();
+  if (gbridge_test_skip_under_tsan ())
+    return;
+
   fd = g_file_open_tmp ("gbridge-future-XXXXXX", &path, &error);
   g_assert_no_error (error);
   close (fd);
@@ -727,7 +718,9 @@ test_from_task (Fixture       *f,
   g_autoptr(GTask) bad_task = NULL;
   g_autoptr(GError) error = NULL;
 
-  SKIP_UNDER_TSAN ();
+  if (gbridge_test_skip_under_tsan ())
+    return;
+
   g_main_context_push_thread_default (f->context);
   ok_task = gbridge_future_new_task (ok, NULL);
   bad_task = gbridge_future_new_task (bad, NULL);

@@ -12,6 +12,8 @@
 
 #include <gbridge/gbridge.h>
 
+#include "gbridge-test-tsan.h"
+
 #include <dirent.h>
 #include <locale.h>
 #include <signal.h>
@@ -233,21 +235,6 @@ ares_resolver (Fixture *f,
 }
 
 /* Helpers */
-
-/* GResolver runs getaddrinfo() in GLib's thread pool, whose locks are futexes
- * that ThreadSanitizer cannot see in an uninstrumented GLib: it reports
- * races inside GLib. The threaded resolver's own code runs on the loop's
- * thread only; these tests run in every other build. */
-static gboolean
-need_no_tsan (void)
-{
-#if defined (__SANITIZE_THREAD__)
-  g_test_skip ("GResolver's worker threads are GLib's, invisible to ThreadSanitizer");
-  return FALSE;
-#else
-  return TRUE;
-#endif
-}
 
 static void
 on_done_stop (GbridgeFuture *future,
@@ -490,7 +477,7 @@ test_threaded_localhost (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) found = NULL;
 
-  if (!need_no_tsan ())
+  if (gbridge_test_skip_under_tsan ())
     return;
 
   g_assert_true (gbridge_resolver_get_loop (GBRIDGE_RESOLVER (resolver)) == f->loop);
@@ -515,7 +502,7 @@ test_threaded_default_uses_current_loop (Fixture       *f,
 {
   g_autoptr(GbridgeFuture) future = NULL;
 
-  if (!need_no_tsan ())
+  if (gbridge_test_skip_under_tsan ())
     return;
 
   g_assert_null (gbridge_resolver_get_loop (gbridge_resolver_get_default ()));
@@ -534,7 +521,7 @@ test_threaded_not_found (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) found = NULL;
 
-  if (!need_no_tsan ())
+  if (gbridge_test_skip_under_tsan ())
     return;
 
   /* RFC 6761: .invalid never resolves; offline, the failure may be a
@@ -555,7 +542,7 @@ test_threaded_cancel (Fixture       *f,
   GbridgeThreadedResolver *resolver;
   g_autoptr(GbridgeFuture) future = NULL;
 
-  if (!need_no_tsan ())
+  if (gbridge_test_skip_under_tsan ())
     return;
 
   resolver = gbridge_threaded_resolver_new (f->loop);
@@ -879,7 +866,7 @@ test_override (Fixture       *f,
   g_autoptr(GbridgeOverrideResolver) resolver = gbridge_override_resolver_new (NULL);
   GbridgeResolver *r = GBRIDGE_RESOLVER (resolver);
 
-  if (!need_no_tsan ())
+  if (gbridge_test_skip_under_tsan ())
     return;
 
   g_assert_true (gbridge_override_resolver_get_resolver (resolver) == gbridge_resolver_get_default ());
