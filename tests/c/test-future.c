@@ -920,6 +920,18 @@ test_run_sync_running (Fixture       *f,
   g_assert_cmpstr (f->log->str, ==, "refused;");
 }
 
+static void
+test_run_sync_closed (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gbridge_io_loop_close (f->loop, FALSE, NULL));
+  g_assert_false (gbridge_io_loop_run_sync (f->loop, return_null, f, 1, NULL, &error));
+  g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED);
+  g_assert_cmpstr (f->log->str, ==, "");
+}
+
 /* Tornado's test_add_future_threads: futures completed by worker threads,
  * their callbacks on the loop. */
 
@@ -1044,6 +1056,7 @@ main (int   argc,
   TEST ("run-sync/error", test_run_sync_error);
   TEST ("run-sync/timeout", test_run_sync_timeout);
   TEST ("run-sync/running", test_run_sync_running);
+  TEST ("run-sync/closed", test_run_sync_closed);
   TEST ("threads/complete", test_threads_complete);
 
   return g_test_run ();
