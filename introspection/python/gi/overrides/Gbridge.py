@@ -110,12 +110,15 @@ class IOLoop(Gbridge.IOLoop):
 
         try:
             value = Gbridge.IOLoop.run_sync(self, call, None, timeout or 0)
-        except GLib.Error as e:
+        except GLib.Error:
             # A coroutine's own exception, rather than its GError wrapping.
-            original = getattr(futures[0], '_gbridge_exception', None) \
-                if futures and futures[0] is not None else None
-            if original is not None:
-                raise original from None
+            future = futures[0] if futures else None
+            if future is not None and \
+                    future.get_state() == Gbridge.FutureState.FAILED:
+                from gbridge import _future_exception
+                original = _future_exception(future)
+                if not isinstance(original, GLib.Error):
+                    raise original from None
             raise
         if raised:
             raise raised[0]
