@@ -14,7 +14,7 @@ import pytest
 import gi
 
 gi.require_version('Gbridge', '1')
-from gi.repository import Gio, GLib, Gbridge  # noqa: E402
+from gi.repository import Gio, GLib, GObject, Gbridge  # noqa: E402
 
 import gbridge  # noqa: E402
 
@@ -365,3 +365,63 @@ def test_run_sync_runs_a_coroutine_on_gbridge_asyncio(loop):
     finally:
         asyncio.set_event_loop(None)
         aloop.close()
+
+
+# The rest of the API, through gi.repository.Gbridge
+
+def test_chain_any_first_from_python(loop):
+    source = Gbridge.Future.new_for_loop(loop)
+    copy = Gbridge.Future.new_for_loop(loop)
+    source.chain(copy)
+    racers = [Gbridge.Future.new_for_loop(loop) for _ in range(2)]
+    anyone = Gbridge.Future.any(racers)
+    first = Gbridge.Future.first(racers)
+    racers[0].fail(GLib.Error.new_literal(Gio.io_error_quark(), 'lost',
+                                          Gio.IOErrorEnum.BUSY))
+    racers[1].resolve('won')
+    source.resolve(5)
+    for f in (copy, anyone, first):
+        run_future(loop, f)
+    assert copy.get_value() == 5
+    assert anyone.get_value() == 'won'
+    assert first.get_failure().message == 'lost'
+    with pytest.raises(GLib.Error):
+        first.get_value()
+
+
+def test_with_timeout_from_python(loop):
+    inner = Gbridge.Future.new_for_loop(loop)
+    timed = inner.with_timeout(0.01)
+    run_future(loop, timed)
+    with pytest.raises(GLib.Error) as info:
+        timed.get_value()
+    assert info.value.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
+    assert inner.cancelled()
+
+
+def test_link_cancellable_and_objects_from_python(loop):
+    cancellable = Gio.Cancellable()
+    linked = Gbridge.Future.new_for_loop(loop)
+    linked.link_cancellable(cancellable)
+    assert linked.get_cancellable() is cancellable
+    cancellable.cancel()
+    assert linked.cancelled()
+
+    holder = Gbridge.Future.new_for_loop(loop)
+    obj = Gio.SimpleAction.new('x', None)
+    holder.resolve_object(obj)
+    assert holder.get_object() is obj
+
+
+def test_new_task_from_python(loop):
+    future = Gbridge.Future.new_for_loop(loop)
+    loop.get_context().push_thread_default()
+    try:
+        task = future.new_task(None)
+        assert task.get_cancellable() is future.get_cancellable()
+        value = GObject.Value(GObject.TYPE_STRING, 'from a GTask')
+        task.return_value(value)
+    finally:
+        loop.get_context().pop_thread_default()
+    run_future(loop, future)
+    assert future.get_value() == 'from a GTask'
