@@ -84,6 +84,15 @@ struct _Callback
   GbridgeCallback  func;
   gpointer         user_data;
   GDestroyNotify   destroy;
+
+  /* Repeating callbacks (func is NULL): requeued before each call, so a
+   * nested main loop started from repeat runs it again. in_calls counts the
+   * calls on the stack, listed says whether it is in one of the loop's
+   * lists, and removed that the latest call returned G_SOURCE_REMOVE. */
+  GSourceFunc      repeat;
+  guint            in_calls;
+  guint            listed : 1;
+  guint            removed : 1;
 };
 
 typedef struct
@@ -223,7 +232,28 @@ callback_list_destroy (CallbackList *list)
 }
 
 static inline Callback *
-callback_new_local (GbridgeIOLoop *self)
+callback_init (Callback        *cb,
+               GbridgeCallback  func,
+               GSourceFunc      repeat,
+               gpointer         user_data,
+               GDestroyNotify   destroy)
+{
+  cb->func = func;
+  cb->repeat = repeat;
+  cb->user_data = user_data;
+  cb->destroy = destroy;
+  cb->in_calls = 0;
+  cb->listed = TRUE;
+  cb->removed = FALSE;
+  return cb;
+}
+
+static inline Callback *
+callback_new_local (GbridgeIOLoop   *self,
+                    GbridgeCallback  func,
+                    GSourceFunc      repeat,
+                    gpointer         user_data,
+                    GDestroyNotify   destroy)
 {
   Callback *cb = self->free_callbacks;
 
@@ -231,9 +261,10 @@ callback_new_local (GbridgeIOLoop *self)
     {
       self->free_callbacks = cb->next;
       self->n_free_callbacks--;
-      return cb;
     }
-  return g_new (Callback, 1);
+  else
+    cb = g_new (Callback, 1);
+  return callback_init (cb, func, repeat, user_data, destroy);
 }
 
 static inline void
@@ -437,12 +468,8 @@ queue_batch_callback (GbridgeIOLoop   *self,
                       gpointer         user_data,
                       GDestroyNotify   destroy)
 {
-  Callback *cb = callback_new_local (self);
-
-  cb->func = func;
-  cb->user_data = user_data;
-  cb->destroy = destroy;
-  callback_list_push (&self->batch, cb);
+  callback_list_push (&self->batch,
+                      callback_new_local (self, func, NULL, user_data, destroy));
 }
 
 static void
@@ -494,6 +521,51 @@ begin_iteration (GbridgeIOLoop *self)
   _gbridge_fd_set_collect (&self->fds, self->ready);
 }
 
+/* Runs a repeating callback @cb just taken off the batch. Returns TRUE when
+ * it is done with and the caller frees it. */
+static gboolean
+run_repeating (GbridgeIOLoop *self,
+               Callback      *cb)
+{
+  gboolean again;
+
+  cb->listed = FALSE;
+  if (cb->removed)
+    return cb->in_calls == 0;  /* else the call on the stack finishes it */
+
+  /* Queued again before the call: a nested main loop started from it keeps
+   * running it, as it keeps running a callback that re-adds itself. */
+  callback_list_push (&self->next_local, cb);
+  cb->listed = TRUE;
+  cb->in_calls++;
+  again = cb->repeat (cb->user_data);
+  cb->in_calls--;
+  cb->removed = !again;
+
+  if (!cb->listed)
+    {
+      /* A nested loop took it off a list while this call ran. */
+      if (again)
+        {
+          callback_list_push (&self->next_local, cb);
+          cb->listed = TRUE;
+          return FALSE;
+        }
+      return cb->in_calls == 0;
+    }
+  if (!again && cb->in_calls == 0 && self->next_local.head == cb)
+    {
+      /* The usual case: unqueue it now rather than on the next iteration. */
+      self->next_local.head = cb->next;
+      if (self->next_local.head == NULL)
+        self->next_local.tail = NULL;
+      cb->listed = FALSE;
+      return TRUE;
+    }
+  /* Still queued: dropped when next reached, if still removed by then. */
+  return FALSE;
+}
+
 static void
 run_iteration (GbridgeIOLoop *self)
 {
@@ -507,7 +579,10 @@ run_iteration (GbridgeIOLoop *self)
       if (self->batch.head == NULL)
         self->batch.tail = NULL;
 
-      cb->func (cb->user_data);
+      if (cb->repeat != NULL && !run_repeating (self, cb))
+        continue;
+      if (cb->func != NULL)
+        cb->func (cb->user_data);
       if (cb->destroy != NULL)
         cb->destroy (cb->user_data);
       callback_free_local (self, cb);
@@ -1216,6 +1291,47 @@ gbridge_io_loop_remove_handler (GbridgeIOLoop *self,
   return TRUE;
 }
 
+static gboolean
+add_callback (GbridgeIOLoop   *self,
+              GbridgeCallback  func,
+              GSourceFunc      repeat,
+              gpointer         user_data,
+              GDestroyNotify   destroy)
+{
+  Callback *cb;
+  gboolean was_empty;
+
+  if (dispatching_loop == self)
+    {
+      callback_list_push (&self->next_local,
+                          callback_new_local (self, func, repeat, user_data, destroy));
+      return TRUE;
+    }
+
+  cb = callback_init (g_new (Callback, 1), func, repeat, user_data, destroy);
+
+  pthread_mutex_lock (&self->remote_lock);
+  if (self->closed)
+    {
+      pthread_mutex_unlock (&self->remote_lock);
+      g_free (cb);
+      refuse (user_data, destroy);
+      return FALSE;
+    }
+  was_empty = self->remote.head == NULL;
+  callback_list_push (&self->remote, cb);
+  if (was_empty)
+    g_atomic_int_set (&self->remote_pending, TRUE);
+  pthread_mutex_unlock (&self->remote_lock);
+
+  /* Only the first callback of a batch needs to wake the context: until the
+   * loop takes the batch, the wake-up is still pending. */
+  if (was_empty)
+    g_main_context_wakeup (self->context);
+
+  return TRUE;
+}
+
 /**
  * gbridge_io_loop_add_callback:
  * @self: a #GbridgeIOLoop
@@ -1240,47 +1356,48 @@ gbridge_io_loop_add_callback (GbridgeIOLoop   *self,
                               gpointer         user_data,
                               GDestroyNotify   destroy)
 {
-  Callback *cb;
-  gboolean was_empty;
-
   g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
   g_return_val_if_fail (func != NULL, FALSE);
 
-  if (dispatching_loop == self)
-    {
-      cb = callback_new_local (self);
-      cb->func = func;
-      cb->user_data = user_data;
-      cb->destroy = destroy;
-      callback_list_push (&self->next_local, cb);
-      return TRUE;
-    }
+  return add_callback (self, func, NULL, user_data, destroy);
+}
 
-  cb = g_new (Callback, 1);
-  cb->func = func;
-  cb->user_data = user_data;
-  cb->destroy = destroy;
+/**
+ * gbridge_io_loop_add_repeating_callback:
+ * @self: a #GbridgeIOLoop
+ * @func: (scope notified) (closure user_data) (destroy destroy): the callback
+ * @user_data: data for @func
+ * @destroy: (nullable): called on @user_data once @func returned
+ *   %G_SOURCE_REMOVE, or when it is dropped
+ *
+ * Calls @func on the next iteration of the loop, and again on each
+ * following iteration for as long as it returns %G_SOURCE_CONTINUE, as a
+ * callback that adds itself again with gbridge_io_loop_add_callback() would
+ * be called, without the cost of adding it each time. This is for work that
+ * comes in bursts, such as another event loop's queue of ready callbacks:
+ * while @func is queued the loop does not sleep, so it returns
+ * %G_SOURCE_REMOVE once its work is done.
+ *
+ * @func is queued again before each call, so a nested main loop started
+ * from @func calls it again (GLib sources, by default, are not re-entered).
+ * A call that returns %G_SOURCE_REMOVE ends the repetition even while an
+ * outer call of @func is still running; the last call to return decides.
+ *
+ * Thread-safe, like gbridge_io_loop_add_callback().
+ *
+ * Returns: %TRUE if queued; %FALSE if the loop is closed, in which case
+ *   @destroy was called on @user_data
+ */
+gboolean
+gbridge_io_loop_add_repeating_callback (GbridgeIOLoop  *self,
+                                        GSourceFunc     func,
+                                        gpointer        user_data,
+                                        GDestroyNotify  destroy)
+{
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
 
-  pthread_mutex_lock (&self->remote_lock);
-  if (self->closed)
-    {
-      pthread_mutex_unlock (&self->remote_lock);
-      g_free (cb);
-      refuse (user_data, destroy);
-      return FALSE;
-    }
-  was_empty = self->remote.head == NULL;
-  callback_list_push (&self->remote, cb);
-  if (was_empty)
-    g_atomic_int_set (&self->remote_pending, TRUE);
-  pthread_mutex_unlock (&self->remote_lock);
-
-  /* Only the first callback of a batch needs to wake the context: until the
-   * loop takes the batch, the wake-up is still pending. */
-  if (was_empty)
-    g_main_context_wakeup (self->context);
-
-  return TRUE;
+  return add_callback (self, NULL, func, user_data, destroy);
 }
 
 /**

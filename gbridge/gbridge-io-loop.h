@@ -163,6 +163,11 @@ gboolean       gbridge_io_loop_add_callback          (GbridgeIOLoop     *self,
                                                       gpointer           user_data,
                                                       GDestroyNotify     destroy);
 GBRIDGE_AVAILABLE_IN_ALL
+gboolean       gbridge_io_loop_add_repeating_callback (GbridgeIOLoop    *self,
+                                                      GSourceFunc        func,
+                                                      gpointer           user_data,
+                                                      GDestroyNotify     destroy);
+GBRIDGE_AVAILABLE_IN_ALL
 gboolean       gbridge_io_loop_spawn_callback        (GbridgeIOLoop     *self,
                                                       GbridgeCallback    func,
                                                       gpointer           user_data,

@@ -247,6 +247,154 @@ test_add_callback_next_iteration (Fixture       *f,
   assert_log (f, "first second next");
 }
 
+/* Repeating callbacks */
+
+typedef struct
+{
+  Fixture *f;
+  guint    calls;
+  guint    depth;
+  guint    remove_at;   /* the call that returns G_SOURCE_REMOVE */
+  guint    nest_at;     /* the call that iterates the context itself */
+  gboolean outer_continues;
+  guint    destroyed_in_call;
+} Repeater;
+
+static gboolean
+repeat_cb (gpointer data)
+{
+  Repeater *r = data;
+  guint call = ++r->calls;
+  gboolean again = call < r->remove_at;
+
+  g_ptr_array_add (r->f->log, "r");
+  if (call == 1)
+    add_log_callback (r->f, "x");
+  if (call == r->nest_at)
+    {
+      /* A nested loop, as a modal dialog runs: it calls us again. */
+      r->depth++;
+      g_ptr_array_add (r->f->log, "(");
+      g_assert_true (g_main_context_iteration (r->f->context, FALSE));
+      g_ptr_array_add (r->f->log, ")");
+      r->depth--;
+      r->destroyed_in_call = r->f->destroyed;
+      again = r->outer_continues;
+    }
+  return again;
+}
+
+static void
+repeater_destroy (gpointer data)
+{
+  Repeater *r = data;
+
+  g_assert_cmpuint (r->depth, ==, 0);
+  r->f->destroyed++;
+}
+
+static void
+test_repeating_until_remove (Fixture       *f,
+                             gconstpointer  data)
+{
+  Repeater r = { f, 0, 0, 3, 0, FALSE, 0 };
+
+  add_log_callback (f, "a");
+  g_assert_true (gbridge_io_loop_add_repeating_callback (f->loop, repeat_cb, &r, repeater_destroy));
+  add_log_callback (f, "b");
+
+  /* Once per iteration, in its place; queued again before each call, so
+   * what the first call adds ("x") comes after it on the next iteration. */
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "a r b");
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "a r b r x");
+  g_assert_cmpuint (f->destroyed, ==, 3);   /* a, b and x */
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "a r b r x r");
+
+  /* G_SOURCE_REMOVE: destroyed at once, once, and the loop goes idle. */
+  g_assert_cmpuint (f->destroyed, ==, 4);
+  g_assert_false (g_main_context_pending (f->context));
+  g_assert_cmpuint (r.calls, ==, 3);
+}
+
+static void
+test_repeating_nested (Fixture       *f,
+                       gconstpointer  data)
+{
+  /* The nested call returns G_SOURCE_REMOVE; the outer one, returning
+   * last, decides: here it removes too, and the destroy-notify waits for
+   * it to return. */
+  Repeater r = { f, 0, 0, 2, 1, FALSE, 0 };
+
+  g_assert_true (gbridge_io_loop_add_repeating_callback (f->loop, repeat_cb, &r, repeater_destroy));
+  run_pending (f);
+  assert_log (f, "r ( r x )");
+  g_assert_cmpuint (r.calls, ==, 2);
+  g_assert_cmpuint (r.destroyed_in_call, ==, 1);   /* x's, not ours */
+  g_assert_cmpuint (f->destroyed, ==, 2);
+  g_assert_false (g_main_context_pending (f->context));
+}
+
+static void
+test_repeating_nested_outer_continues (Fixture       *f,
+                                       gconstpointer  data)
+{
+  /* The nested call removes, the outer one continues: it goes on, until
+   * the third call removes it. */
+  Repeater r = { f, 0, 0, 2, 1, TRUE, 0 };
+
+  g_assert_true (gbridge_io_loop_add_repeating_callback (f->loop, repeat_cb, &r, repeater_destroy));
+  run_pending (f);
+  assert_log (f, "r ( r x ) r");
+  g_assert_cmpuint (r.calls, ==, 3);
+  g_assert_cmpuint (f->destroyed, ==, 2);
+  g_assert_false (g_main_context_pending (f->context));
+}
+
+static gboolean
+stop_once_cb (gpointer data)
+{
+  gbridge_io_loop_stop (data);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+add_repeating_stop_thread (gpointer data)
+{
+  g_usleep (10 * G_TIME_SPAN_MILLISECOND);
+  gbridge_io_loop_add_repeating_callback (data, stop_once_cb, data, NULL);
+  return NULL;
+}
+
+static void
+test_repeating_close (Fixture       *f,
+                      gconstpointer  data)
+{
+  Repeater r = { f, 0, 0, 100, 0, FALSE, 0 };
+  GThread *thread;
+
+  /* From another thread: it wakes the loop. */
+  add_watchdog (f, "add_repeating_callback from another thread did not wake the loop");
+  thread = g_thread_new ("producer", add_repeating_stop_thread, f->loop);
+  start_loop (f);
+  g_thread_join (thread);
+
+  /* Closing drops one that still repeats, and one never called. */
+  g_assert_true (gbridge_io_loop_add_repeating_callback (f->loop, repeat_cb, &r, repeater_destroy));
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  g_assert_true (gbridge_io_loop_add_repeating_callback (f->loop, repeat_cb, &r, repeater_destroy));
+  g_assert_true (gbridge_io_loop_close (f->loop, FALSE, NULL));
+  g_assert_cmpuint (r.calls, ==, 1);
+  g_assert_cmpuint (f->destroyed, ==, 3);   /* both, and the x it added */
+
+  /* A closed loop refuses it and calls its destroy-notify. */
+  g_assert_false (gbridge_io_loop_add_repeating_callback (f->loop, repeat_cb, &r, repeater_destroy));
+  g_assert_cmpuint (f->destroyed, ==, 4);
+  g_assert_cmpuint (r.calls, ==, 1);
+}
+
 typedef struct
 {
   GbridgeIOLoop *loop;
@@ -1381,6 +1529,10 @@ main (int   argc,
   TEST ("add-callback/next-iteration", test_add_callback_next_iteration);
   TEST ("add-callback/race-close", test_add_callback_race_close);
   TEST ("add-callback/from-signal", test_add_callback_from_signal);
+  TEST ("repeating/until-remove", test_repeating_until_remove);
+  TEST ("repeating/nested", test_repeating_nested);
+  TEST ("repeating/nested-outer-continues", test_repeating_nested_outer_continues);
+  TEST ("repeating/close", test_repeating_close);
   TEST ("handler/add-twice", test_handler_add_twice);
   TEST ("handler/remove-without-add", test_handler_remove_without_add);
   TEST ("handler/bad-fd", test_handler_bad_fd);
