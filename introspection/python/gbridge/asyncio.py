@@ -105,7 +105,7 @@ class _Native:
         gi.require_version('GIRepository', '2.0')
         from gi.repository import GIRepository
         libs = GIRepository.Repository.get_default().get_shared_library('Gbridge')
-        lib = ctypes.CDLL(libs.split(',')[0])
+        lib = ctypes.PyDLL(libs.split(',')[0])
         glib = ctypes.CDLL('libglib-2.0.so.0')
 
         class GError(ctypes.Structure):
@@ -118,11 +118,15 @@ class _Native:
         self.g_error_free.argtypes = [self.GErrorP]
         self.g_error_free.restype = None
         CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+        REPEAT_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
         FDCB = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
         vp = ctypes.c_void_p
         self.add_callback = lib.gbridge_io_loop_add_callback
         self.add_callback.argtypes = [vp, CB, vp, vp]
         self.add_callback.restype = ctypes.c_int
+        self.add_repeating = lib.gbridge_io_loop_add_repeating_callback
+        self.add_repeating.argtypes = [vp, REPEAT_CB, vp, vp]
+        self.add_repeating.restype = ctypes.c_int
         self.add_handler = lib.gbridge_io_loop_add_handler
         self.add_handler.argtypes = [vp, ctypes.c_int, ctypes.c_int, FDCB, vp, vp,
                                      ctypes.POINTER(self.GErrorP)]
@@ -132,32 +136,37 @@ class _Native:
         get_pointer.restype = vp
         self.get_pointer = get_pointer
         self.keys = itertools.count(1)
-        self.loops = weakref.WeakValueDictionary()
+        # key -> weak reference to the loop (a plain dict: a
+        # WeakValueDictionary lookup runs Python code, on the hottest path)
+        self.loops = {}
         get = self.loops.get
 
         def drain(key):
-            loop = get(key)
-            if loop is not None:
-                loop._drain()
+            ref = get(key)
+            loop = ref() if ref is not None else None
+            return loop is not None and loop._drain()
 
         def drain_remote(key):
-            loop = get(key)
+            ref = get(key)
+            loop = ref() if ref is not None else None
             if loop is not None:
                 loop._drain_remote()
 
         def on_fd(fd, events, key):
-            loop = get(key)
+            ref = get(key)
+            loop = ref() if ref is not None else None
             if loop is not None:
                 loop._on_fd(fd, events)
 
-        self.drain = CB(drain)
+        self.drain = REPEAT_CB(drain)
         self.drain_remote = CB(drain_remote)
         self.on_fd = FDCB(on_fd)
 
     def register(self, loop, io_loop):
         """Returns (io_loop pointer, key) for @loop."""
         key = next(self.keys)
-        self.loops[key] = loop
+        loops = self.loops
+        loops[key] = weakref.ref(loop, lambda unused: loops.pop(key, None))
         return self.get_pointer(io_loop.__gpointer__, None), key
 
     def handler(self, ptr, fd, events, key):
@@ -295,12 +304,12 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         if _native is not None:
             native = _native.register(self, io_loop)
             ptr, key = native
-            add = _native.add_callback
+            add, add_repeating = _native.add_callback, _native.add_repeating
             drain, drain_remote = _native.drain, _native.drain_remote
-            self._schedule_drain = lambda: add(ptr, drain, key, None)
+            self._schedule_drain = lambda: add_repeating(ptr, drain, key, None)
             self._schedule_drain_remote = lambda: add(ptr, drain_remote, key, None)
         else:
-            self._schedule_drain = lambda: io_loop.add_callback(self._drain)
+            self._schedule_drain = lambda: io_loop.add_repeating_callback(self._drain)
             self._schedule_drain_remote = lambda: io_loop.add_callback(self._drain_remote)
         selector = _GbridgeSelector(
             io_loop, lambda fd, events, *unused: self._on_fd(fd, int(events)), native)
@@ -407,19 +416,25 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                 raise exc
 
     def _drain(self, *unused):
-        self._drain_pending = False
+        """The repeating gbridge callback that runs the ready deque.
+
+        gbridge queues it again before each call (so a nested main loop
+        started from an asyncio callback keeps running asyncio's work) for
+        as long as it returns True: while asyncio has ready callbacks.
+        """
         self._iterate()
         # While only callbacks are ready, run a few more asyncio iterations
         # before going back to GLib (which costs more than a batch of one
-        # callback).  The first call_soon() of these batches queued the next
-        # gbridge drain already, so a nested main loop started from one of
-        # them still runs the asyncio work, and GLib polls after at most
-        # _INLINE_BATCHES iterations.
+        # callback): GLib polls after at most _INLINE_BATCHES iterations.
         n = _INLINE_BATCHES
-        while n and self._ready and self._drain_pending and not self._stopping \
+        while n and self._ready and not self._stopping \
                 and not self._closed and not self._exit_requested:
             n -= 1
             self._iterate()
+        if self._ready and not self._closed:
+            return True
+        self._drain_pending = False
+        return False
 
     def _drain_remote(self, *unused):
         self._iterate()
