@@ -131,6 +131,9 @@ class _Native:
         self.add_handler.argtypes = [vp, ctypes.c_int, ctypes.c_int, FDCB, vp, vp,
                                      ctypes.POINTER(self.GErrorP)]
         self.add_handler.restype = ctypes.c_int
+        self.remove_handler = lib.gbridge_io_loop_remove_handler
+        self.remove_handler.argtypes = [vp, ctypes.c_int, ctypes.POINTER(self.GErrorP)]
+        self.remove_handler.restype = ctypes.c_int
         get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
         get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
         get_pointer.restype = vp
@@ -223,7 +226,12 @@ class _GbridgeSelector(selectors._BaseSelectorImpl):
 
     def unregister(self, fileobj):
         key = super().unregister(fileobj)
-        self._io_loop.remove_handler(key.fd)
+        if self._native is not None:
+            # Through ctypes: also works in a loop's __del__ at interpreter
+            # shutdown, when PyGObject can no longer import what it needs.
+            _native.remove_handler(self._native[0], key.fd, None)
+        else:
+            self._io_loop.remove_handler(key.fd)
         return key
 
     def modify(self, fileobj, events, data=None):
