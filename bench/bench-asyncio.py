@@ -13,7 +13,10 @@ IMPL: default | gbridge | uvloop | gbulb.  CASE:
                           ns per reader call (one per loop iteration)
   tcp-echo N              loopback TCP, protocol echo server and client, one
                           message in flight: ns per round trip
-Prints one number.  Runs are calibrated to last about 0.2 s.
+Prints one number.  Runs are calibrated to last about 0.2 s.  Times are
+the process's CPU time (user + system, every thread), not wall time: every
+loop here runs on one thread, so the two agree on an idle machine, and on a
+shared one the CPU time leaves out the time other processes had the core.
 
     bench-asyncio.py --all RESULTS.md
 
@@ -27,6 +30,8 @@ import asyncio
 import socket
 import sys
 import time
+
+clock = time.process_time
 
 
 def make_loop(impl):
@@ -55,9 +60,9 @@ def call_soon_chain(loop, n):
         else:
             loop.stop()
     call_soon(step)
-    t0 = time.perf_counter()
+    t0 = clock()
     loop.run_forever()
-    return n / (time.perf_counter() - t0)
+    return n / (clock() - t0)
 
 
 def call_soon_batch(loop, n, batch):
@@ -72,9 +77,9 @@ def call_soon_batch(loop, n, batch):
             loop.stop()
     for _ in range(batch):
         call_soon(step)
-    t0 = time.perf_counter()
+    t0 = clock()
     loop.run_forever()
-    return n / (time.perf_counter() - t0)
+    return n / (clock() - t0)
 
 
 def ping_pong(loop, n, timers):
@@ -96,10 +101,10 @@ def ping_pong(loop, n, timers):
     loop.add_reader(a.fileno(), make(a, a))
     loop.add_reader(b.fileno(), make(b, b))
     # a reads what b sent and answers on a, so b reads it: one byte in flight.
-    t0 = time.perf_counter()
+    t0 = clock()
     b.send(b'x')
     loop.run_forever()
-    dt = time.perf_counter() - t0
+    dt = clock() - t0
     loop.remove_reader(a.fileno())
     loop.remove_reader(b.fileno())
     a.close()
@@ -136,10 +141,10 @@ def tcp_echo(loop, n):
         server = await loop.create_server(Echo, '127.0.0.1', 0)
         port = server.sockets[0].getsockname()[1]
         transport, _ = await loop.create_connection(Client, '127.0.0.1', port)
-        t0 = time.perf_counter()
+        t0 = clock()
         transport.write(b'ping')
         await done
-        dt = time.perf_counter() - t0
+        dt = clock() - t0
         transport.close()
         server.close()
         await server.wait_closed()
