@@ -701,19 +701,10 @@ test_custom_event (Fixture       *f,
 
 typedef struct
 {
-  Fixture       *f;
-  GbridgeFuture *future;
+  Fixture            *f;
+  GbridgeFuture      *future;
+  GbridgeDelayedCall *resolve;
 } Wait;
-
-static GbridgeFuture *
-before_returns_future (gpointer data)
-{
-  Wait *w = data;
-
-  g_string_append (w->f->log, "[before]");
-  w->future = gbridge_future_new_for_loop (w->f->loop);
-  return g_object_ref (w->future);
-}
 
 static void
 resolve_future (gpointer data)
@@ -724,13 +715,26 @@ resolve_future (gpointer data)
   gbridge_future_resolve (w->future, NULL, NULL);
 }
 
+/* The future resolves 10 ms after the trigger returned it: scheduled from
+ * here, not beside the stop, so that a late wake-up cannot run the
+ * resolve before the trigger made the future. */
+static GbridgeFuture *
+before_returns_future (gpointer data)
+{
+  Wait *w = data;
+
+  g_string_append (w->f->log, "[before]");
+  w->future = gbridge_future_new_for_loop (w->f->loop);
+  w->resolve = gbridge_reactor_call_later (w->f->reactor, 0.01, resolve_future, w, NULL);
+  return g_object_ref (w->future);
+}
+
 static void
 test_before_trigger_future (Fixture       *f,
                             gconstpointer  data)
 {
   g_autoptr(GbridgeDelayedCall) stop = NULL;
-  g_autoptr(GbridgeDelayedCall) resolve = NULL;
-  Wait w = { f, NULL };
+  Wait w = { f, NULL, NULL };
 
   gbridge_reactor_add_system_event_trigger (f->reactor, GBRIDGE_TRIGGER_PHASE_BEFORE, "shutdown",
                                             before_returns_future, &w, NULL);
@@ -739,11 +743,11 @@ test_before_trigger_future (Fixture       *f,
   gbridge_reactor_add_system_event_trigger (f->reactor, GBRIDGE_TRIGGER_PHASE_AFTER, "shutdown",
                                             log_trigger, entry (f, "[after]"), entry_free);
   stop = gbridge_reactor_call_later (f->reactor, 0, stop_reactor, f->reactor, NULL);
-  resolve = gbridge_reactor_call_later (f->reactor, 0.01, resolve_future, &w, NULL);
   run (f);
   /* The shutdown waited for the future before crashing the loop. */
   g_assert_cmpstr (f->log->str, ==, "[before][resolved][during][after]");
   g_assert_finalize_object (w.future);
+  g_clear_object (&w.resolve);
 }
 
 static void

@@ -42,10 +42,13 @@ def test_run_until_complete_runs_callbacks_timers_and_fds(loop):
             a.setblocking(False)
             b.setblocking(False)
             loop.call_soon(seen.append, 'soon')
-            loop.call_later(0.01, seen.append, 'later')
             loop.call_soon(b.send, b'x')
             data = await loop.sock_recv(a, 1)
             seen.append(data)
+            # Scheduled after the read: a timer due beside it could run
+            # first when a loaded machine wakes up late. The sleep's timer
+            # is due after it, and timers run in deadline order.
+            loop.call_later(0.01, seen.append, 'later')
             await asyncio.sleep(0.02)
         return 42
 

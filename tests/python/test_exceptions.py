@@ -68,15 +68,19 @@ def test_exception_in_fd_handler(loop, capfd):
         def on_readable(fd, events):
             os.read(fd, 100)
             calls.append(events)
+            if len(calls) == 1:
+                loop.add_callback(os.write, w, b'2')
+            else:
+                loop.stop()
             raising()
 
         calls = []
         loop.add_handler(r, Gbridge.IOEvents.READ, on_readable)
         os.write(w, b'1')
         # The handler raises after draining the pipe; the loop goes on and
-        # calls it again once there is more to read.
-        loop.call_later(0.05, os.write, w, b'2')
-        loop.call_later(0.1, loop.stop)
+        # calls it again once there is more to read. The second byte is
+        # written after the first call and the loop stops on the second
+        # call: timers beside them would race the reads on a loaded machine.
         run_loop(loop)
         assert len(calls) == 2
         assert loop.remove_handler(r)

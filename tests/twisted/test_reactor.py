@@ -129,11 +129,16 @@ def test_call_in_thread(reactor):
 
 def test_shares_the_loop_with_gbridge_and_glib(loop, reactor):
     log = []
-    loop.add_callback(lambda: log.append("gbridge"))
+
+    def note(what):
+        log.append(what)
+        if len(log) == 2:
+            reactor.stop()
+
+    loop.add_callback(lambda: note("gbridge"))
     source = GLib.timeout_source_new(10)
-    source.set_callback(lambda *a: log.append("glib") or False)
+    source.set_callback(lambda *a: note("glib") or False)
     source.attach(loop.get_context())
-    reactor.callLater(0.05, reactor.stop)
     run(reactor)
     assert sorted(log) == ["gbridge", "glib"]
 
@@ -142,12 +147,25 @@ def test_runs_under_a_glib_main_loop(loop, reactor):
     """As in a GTK application: GLib's main loop iterates the context."""
     main_loop = GLib.MainLoop.new(loop.get_context(), False)
     log = []
+    timed_out = []
+
+    def from_thread(what):
+        log.append(what)
+        main_loop.quit()
+
+    def watchdog():
+        timed_out.append(1)
+        main_loop.quit()
+
     reactor.startRunning(installSignalHandlers=False)
     reactor.callLater(0.01, log.append, "timer")
     reactor.callLater(0.02, lambda: threading.Thread(
-        target=reactor.callFromThread, args=(log.append, "thread")).start())
-    reactor.callLater(0.2, main_loop.quit)
+        target=reactor.callFromThread, args=(from_thread, "thread")).start())
+    # The thread's call ends the run; a loaded machine may take its time.
+    guard = reactor.callLater(10, watchdog)
     main_loop.run()
+    assert not timed_out, "the thread's call never came"
+    guard.cancel()
     assert log == ["timer", "thread"]
     reactor.fireSystemEvent("shutdown")
 
