@@ -208,7 +208,7 @@ def run_all(results_md):
                     value = float(out.stdout.strip().splitlines()[-1])
                 except (ValueError, IndexError):
                     err = (out.stderr.strip().splitlines() or ['no output'])[-1]
-                    errors[(impl, case)] = err[:100]
+                    errors[(impl, case)] = err[:200]
                     continue
                 samples.setdefault((impl, case), []).append(value)
     med = {k: statistics.median(v) for k, v in samples.items()}
@@ -221,7 +221,8 @@ def run_all(results_md):
     lines = [BEGIN, '', '## Python: asyncio loops', '',
              'gbridge.asyncio against asyncio\'s default selector loop (epoll), uvloop and '
              'gbulb, each case a fresh process, medians of '
-             f'{reps} repetitions (`bench/bench-asyncio.py --all`). Ratios: gbridge ÷ the '
+             f'{reps} repetitions (`bench/bench-asyncio.py --all`), timed in the process\'s '
+             'CPU time. Ratios: gbridge ÷ the '
              'other loop (for callbacks/s higher is better, for ns lower is better).', '',
              '| case | ' + ' | '.join(IMPLS) + ' | gbridge ÷ default | gbridge ÷ uvloop '
              '| gbridge ÷ gbulb | target |',
