@@ -84,16 +84,23 @@ struct _Callback
   GbridgeCallback  func;
   gpointer         user_data;
   GDestroyNotify   destroy;
-
-  /* Repeating callbacks (func is NULL): requeued before each call, so a
-   * nested main loop started from repeat runs it again. in_calls counts the
-   * calls on the stack, listed says whether it is in one of the loop's
-   * lists, and removed that the latest call returned G_SOURCE_REMOVE. */
-  GSourceFunc      repeat;
-  guint            in_calls;
-  guint            listed : 1;
-  guint            removed : 1;
 };
+
+/* A repeating callback is a Callback whose func is NULL, whose user_data is
+ * this and whose destroy is repeat_free(): the common Callback stays small.
+ * It is queued again before each call, so a nested main loop started from
+ * func runs it again. in_calls counts the calls on the stack, listed says
+ * whether its Callback is in one of the loop's lists, and removed that the
+ * latest call returned G_SOURCE_REMOVE. */
+typedef struct
+{
+  GSourceFunc     func;
+  gpointer        user_data;
+  GDestroyNotify  destroy;
+  guint           in_calls;
+  guint           listed : 1;
+  guint           removed : 1;
+} Repeat;
 
 typedef struct
 {
@@ -234,24 +241,18 @@ callback_list_destroy (CallbackList *list)
 static inline Callback *
 callback_init (Callback        *cb,
                GbridgeCallback  func,
-               GSourceFunc      repeat,
                gpointer         user_data,
                GDestroyNotify   destroy)
 {
   cb->func = func;
-  cb->repeat = repeat;
   cb->user_data = user_data;
   cb->destroy = destroy;
-  cb->in_calls = 0;
-  cb->listed = TRUE;
-  cb->removed = FALSE;
   return cb;
 }
 
 static inline Callback *
 callback_new_local (GbridgeIOLoop   *self,
                     GbridgeCallback  func,
-                    GSourceFunc      repeat,
                     gpointer         user_data,
                     GDestroyNotify   destroy)
 {
@@ -264,7 +265,7 @@ callback_new_local (GbridgeIOLoop   *self,
     }
   else
     cb = g_new (Callback, 1);
-  return callback_init (cb, func, repeat, user_data, destroy);
+  return callback_init (cb, func, user_data, destroy);
 }
 
 static inline void
@@ -469,7 +470,7 @@ queue_batch_callback (GbridgeIOLoop   *self,
                       GDestroyNotify   destroy)
 {
   callback_list_push (&self->batch,
-                      callback_new_local (self, func, NULL, user_data, destroy));
+                      callback_new_local (self, func, user_data, destroy));
 }
 
 static void
@@ -521,45 +522,56 @@ begin_iteration (GbridgeIOLoop *self)
   _gbridge_fd_set_collect (&self->fds, self->ready);
 }
 
-/* Runs a repeating callback @cb just taken off the batch. Returns TRUE when
- * it is done with and the caller frees it. */
+static void
+repeat_free (gpointer data)
+{
+  Repeat *r = data;
+
+  if (r->destroy != NULL)
+    r->destroy (r->user_data);
+  g_free (r);
+}
+
+/* Runs the repeating callback @cb just taken off the batch. Returns TRUE
+ * when it is done with and the caller frees it. */
 static gboolean
 run_repeating (GbridgeIOLoop *self,
                Callback      *cb)
 {
+  Repeat *r = cb->user_data;
   gboolean again;
 
-  cb->listed = FALSE;
-  if (cb->removed)
-    return cb->in_calls == 0;  /* else the call on the stack finishes it */
+  r->listed = FALSE;
+  if (r->removed)
+    return r->in_calls == 0;  /* else the call on the stack finishes it */
 
   /* Queued again before the call: a nested main loop started from it keeps
    * running it, as it keeps running a callback that re-adds itself. */
   callback_list_push (&self->next_local, cb);
-  cb->listed = TRUE;
-  cb->in_calls++;
-  again = cb->repeat (cb->user_data);
-  cb->in_calls--;
-  cb->removed = !again;
+  r->listed = TRUE;
+  r->in_calls++;
+  again = r->func (r->user_data);
+  r->in_calls--;
+  r->removed = !again;
 
-  if (!cb->listed)
+  if (!r->listed)
     {
       /* A nested loop took it off a list while this call ran. */
       if (again)
         {
           callback_list_push (&self->next_local, cb);
-          cb->listed = TRUE;
+          r->listed = TRUE;
           return FALSE;
         }
-      return cb->in_calls == 0;
+      return r->in_calls == 0;
     }
-  if (!again && cb->in_calls == 0 && self->next_local.head == cb)
+  if (!again && r->in_calls == 0 && self->next_local.head == cb)
     {
       /* The usual case: unqueue it now rather than on the next iteration. */
       self->next_local.head = cb->next;
       if (self->next_local.head == NULL)
         self->next_local.tail = NULL;
-      cb->listed = FALSE;
+      r->listed = FALSE;
       return TRUE;
     }
   /* Still queued: dropped when next reached, if still removed by then. */
@@ -579,10 +591,10 @@ run_iteration (GbridgeIOLoop *self)
       if (self->batch.head == NULL)
         self->batch.tail = NULL;
 
-      if (cb->repeat != NULL && !run_repeating (self, cb))
-        continue;
-      if (cb->func != NULL)
+      if (G_LIKELY (cb->func != NULL))
         cb->func (cb->user_data);
+      else if (!run_repeating (self, cb))
+        continue;
       if (cb->destroy != NULL)
         cb->destroy (cb->user_data);
       callback_free_local (self, cb);
@@ -1291,10 +1303,9 @@ gbridge_io_loop_remove_handler (GbridgeIOLoop *self,
   return TRUE;
 }
 
-static gboolean
+G_ALWAYS_INLINE static inline gboolean
 add_callback (GbridgeIOLoop   *self,
               GbridgeCallback  func,
-              GSourceFunc      repeat,
               gpointer         user_data,
               GDestroyNotify   destroy)
 {
@@ -1304,11 +1315,11 @@ add_callback (GbridgeIOLoop   *self,
   if (dispatching_loop == self)
     {
       callback_list_push (&self->next_local,
-                          callback_new_local (self, func, repeat, user_data, destroy));
+                          callback_new_local (self, func, user_data, destroy));
       return TRUE;
     }
 
-  cb = callback_init (g_new (Callback, 1), func, repeat, user_data, destroy);
+  cb = callback_init (g_new (Callback, 1), func, user_data, destroy);
 
   pthread_mutex_lock (&self->remote_lock);
   if (self->closed)
@@ -1359,7 +1370,7 @@ gbridge_io_loop_add_callback (GbridgeIOLoop   *self,
   g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
   g_return_val_if_fail (func != NULL, FALSE);
 
-  return add_callback (self, func, NULL, user_data, destroy);
+  return add_callback (self, func, user_data, destroy);
 }
 
 /**
@@ -1394,10 +1405,19 @@ gbridge_io_loop_add_repeating_callback (GbridgeIOLoop  *self,
                                         gpointer        user_data,
                                         GDestroyNotify  destroy)
 {
+  Repeat *r;
+
   g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
   g_return_val_if_fail (func != NULL, FALSE);
 
-  return add_callback (self, NULL, func, user_data, destroy);
+  r = g_new (Repeat, 1);
+  r->func = func;
+  r->user_data = user_data;
+  r->destroy = destroy;
+  r->in_calls = 0;
+  r->listed = TRUE;
+  r->removed = FALSE;
+  return add_callback (self, NULL, r, repeat_free);
 }
 
 /**
