@@ -86,6 +86,10 @@ loop.add_callback(() => {
     defaultContextOwned = GLib.MainContext.default().is_owner();
 });
 
+// A repeating callback runs once per iteration until it returns false.
+let repeats = 0;
+loop.add_repeating_callback(() => ++repeats < 3);
+
 const periodic = Gbridge.PeriodicCallback.new(loop, 1.0, () => {
     ticks++;
     if (ticks === 3) {
@@ -111,6 +115,7 @@ check(handlerFd === fd, 'the handler got its fd');
 check((handlerEvents & Gbridge.IOEvents.READ) !== 0, 'the handler got READ');
 check(received === message, `the handler read the datagram (${received})`);
 check(ticks === 3 && !periodic.is_running(), `the periodic callback ticked 3 times (${ticks})`);
+check(repeats === 3, `the repeating callback ran until it returned false (${repeats})`);
 check(!loop.is_running(), 'the loop is stopped');
 
 loop.close(false);

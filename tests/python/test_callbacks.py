@@ -60,6 +60,31 @@ def test_add_callback_accepts_lambda_and_bound_method(loop):
     assert seen == ['lambda', 'method']
 
 
+def test_add_repeating_callback(loop):
+    # Called once per iteration while it returns True; once it returns
+    # False, gbridge lets go of the closure.
+    seen = []
+
+    def repeat(tag):
+        seen.append(tag)
+        if seen.count(tag) == 3:
+            loop.add_callback(loop.stop)
+            return False
+        return True
+
+    class Holder:
+        pass
+    holder = Holder()
+    holder.repeat = repeat
+    ref = weakref.ref(holder)
+    assert loop.add_repeating_callback(lambda tag, h=holder: h.repeat(tag), 'r') is True
+    loop.add_callback(seen.append, 'once')
+    del holder
+    run_loop(loop)
+    assert seen == ['r', 'once', 'r', 'r']
+    assert_released(ref)
+
+
 def test_spawn_callback(loop):
     cb = Recorder(then=loop.stop)
     assert loop.spawn_callback(cb) is True
