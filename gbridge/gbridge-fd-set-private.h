@@ -24,6 +24,7 @@ typedef struct
   gpointer         tag;        /* watched with poll(), or NULL */
   guint32          serial;     /* tells this handler from an earlier one on the same fd */
   guint            ref_count;
+  guint            last_collect;   /* the loop's last collect that found it ready */
   guint            removed : 1;
   guint            nval : 1;   /* poll() found the fd closed */
   guint            in_epoll : 1;
@@ -64,6 +65,8 @@ GbridgeHandler *_gbridge_fd_set_remove    (GbridgeFdSet     *fs,
 gboolean        _gbridge_fd_set_check     (GbridgeFdSet     *fs);
 void            _gbridge_fd_set_collect   (GbridgeFdSet     *fs,
                                            GArray           *ready);
+void            _gbridge_fd_set_collect_now (GbridgeFdSet   *fs,
+                                           GArray         *ready);
 GPtrArray      *_gbridge_fd_set_steal_all (GbridgeFdSet     *fs);
 void            _gbridge_handler_unref    (GbridgeHandler   *h);
 

@@ -311,6 +311,34 @@ push_ready (GArray         *ready,
   g_array_append_val (ready, r);
 }
 
+#ifdef HAVE_EPOLL
+static void
+collect_epoll (GbridgeFdSet *fs,
+               GArray       *ready)
+{
+  struct epoll_event events[256];
+  int n;
+
+  do
+    n = epoll_wait (fs->epoll_fd, events, G_N_ELEMENTS (events), 0);
+  while (n < 0 && errno == EINTR);
+
+  for (int i = 0; i < n; i++)
+    {
+      int fd = (int) (guint32) events[i].data.u64;
+      guint32 serial = (guint32) (events[i].data.u64 >> 32);
+      GbridgeHandler *h = lookup (fs, fd);
+
+      if (h != NULL && h->in_epoll && h->serial == serial)
+        push_ready (ready, h, epoll_to_events (events[i].events));
+      else if (h == NULL)
+        /* A registration that outlived its handler (the file is still
+         * open through a dup); drop it so it stops waking us. */
+        epoll_ctl (fs->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+    }
+}
+#endif
+
 /* Appends the handlers whose fds are ready, with a reference each. */
 void
 _gbridge_fd_set_collect (GbridgeFdSet *fs,
@@ -332,28 +360,20 @@ _gbridge_fd_set_collect (GbridgeFdSet *fs,
 
 #ifdef HAVE_EPOLL
   if (fs->epoll_tag != NULL && g_source_query_unix_fd (fs->source, fs->epoll_tag) != 0)
-    {
-      struct epoll_event events[256];
-      int n;
+    collect_epoll (fs, ready);
+#endif
+}
 
-      do
-        n = epoll_wait (fs->epoll_fd, events, G_N_ELEMENTS (events), 0);
-      while (n < 0 && errno == EINTR);
-
-      for (int i = 0; i < n; i++)
-        {
-          int fd = (int) (guint32) events[i].data.u64;
-          guint32 serial = (guint32) (events[i].data.u64 >> 32);
-          GbridgeHandler *h = lookup (fs, fd);
-
-          if (h != NULL && h->in_epoll && h->serial == serial)
-            push_ready (ready, h, epoll_to_events (events[i].events));
-          else if (h == NULL)
-            /* A registration that outlived its handler (the file is still
-             * open through a dup); drop it so it stops waking us. */
-            epoll_ctl (fs->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-        }
-    }
+/* Appends the handlers in the epoll set whose fds are ready now, asking
+ * epoll rather than GLib's last poll (which only saw the epoll fd). Those
+ * GLib polls itself, it cannot tell about until its next poll. */
+void
+_gbridge_fd_set_collect_now (GbridgeFdSet *fs,
+                             GArray       *ready)
+{
+#ifdef HAVE_EPOLL
+  if (fs->epoll_tag != NULL)
+    collect_epoll (fs, ready);
 #endif
 }
 

@@ -48,6 +48,14 @@
  * descriptors that are ready. A timeout or handler removed during the
  * iteration is not called after its removal.
  *
+ * One GLib iteration usually runs one loop iteration. When the handlers of
+ * an iteration make other descriptors ready (a request answered on a socket
+ * the same loop reads) and no callback, timeout or signal is waiting, up to
+ * four more iterations of just those handlers run in the same GLib
+ * iteration, each asking epoll directly instead of going through GLib's
+ * poll. A descriptor that stays ready (a writable socket, a peer that keeps
+ * sending) is still reported once per GLib iteration.
+ *
  * Only gbridge_io_loop_add_callback(), gbridge_io_loop_spawn_callback() and
  * gbridge_io_loop_stop() may be called from any thread;
  * gbridge_io_loop_add_callback_from_signal() may also be called from a Unix
@@ -160,6 +168,7 @@ struct _GbridgeIOLoop
   gboolean yielding;
 
   guint dispatch_depth;
+  guint n_collects;     /* ready descriptors collected so far, for INLINE_FD_ROUNDS */
   gint  running;
   gint  stop_requested;
   gint  closed;
@@ -396,6 +405,9 @@ arm_timer (GbridgeIOLoop *self,
  * work done). The next iteration is back at the loop's own priority. */
 #define YIELD_AFTER_USEC 2000
 
+/* See dispatch_loop() and the description above. */
+#define INLINE_FD_ROUNDS 4
+
 static gboolean
 ready_unless_yielding (GbridgeIOLoop *self,
                        GSource       *source)
@@ -473,6 +485,33 @@ queue_batch_callback (GbridgeIOLoop   *self,
                       callback_new_local (self, func, user_data, destroy));
 }
 
+/* Stamps the descriptors just collected with a new collect number. With
+ * @inline, drops those the previous collect found ready too: a descriptor
+ * that stays ready (a writable socket, a peer that keeps sending) waits for
+ * GLib's next poll, which sees it again (epoll is level-triggered), rather
+ * than being reported round after round. Returns whether any are left. */
+static gboolean
+stamp_collected (GbridgeIOLoop *self,
+                 gboolean       inline_round)
+{
+  guint previous = self->n_collects++;
+  guint kept = 0;
+
+  for (guint i = 0; i < self->ready->len; i++)
+    {
+      GbridgeReadyFd r = g_array_index (self->ready, GbridgeReadyFd, i);
+      gboolean again = r.handler->last_collect == previous;
+
+      r.handler->last_collect = self->n_collects;
+      if (inline_round && again)
+        _gbridge_handler_unref (r.handler);
+      else
+        g_array_index (self->ready, GbridgeReadyFd, kept++) = r;
+    }
+  g_array_set_size (self->ready, kept);
+  return kept > 0;
+}
+
 static void
 begin_iteration (GbridgeIOLoop *self)
 {
@@ -520,6 +559,7 @@ begin_iteration (GbridgeIOLoop *self)
   g_array_set_size (self->ready, 0);
   self->ready_pos = 0;
   _gbridge_fd_set_collect (&self->fds, self->ready);
+  stamp_collected (self, FALSE);
 }
 
 static void
@@ -642,6 +682,36 @@ dispatch_loop (GbridgeIOLoop *self)
       self->ready_pos >= self->ready->len)
     begin_iteration (self);
   run_iteration (self);
+
+  /* Descriptors that became ready while the iteration ran (a request
+   * answered on a socket the loop also reads, a ping-pong): run up to
+   * INLINE_FD_ROUNDS more iterations of those here, one epoll_wait() each,
+   * rather than a GLib iteration each, whose poll() only learns that the
+   * epoll fd is readable. Only while nothing else is due (callbacks, timers
+   * and signals, and the context's other sources, get their usual
+   * iteration), and only for descriptors that became ready again since the
+   * previous round (stamp_collected()): one that stays ready is reported
+   * once per GLib iteration, as without these rounds. */
+  if (self->dispatch_depth == 1)
+    {
+      gint64 deadline;
+
+      for (guint round = 0; round < INLINE_FD_ROUNDS; round++)
+        {
+          if (g_atomic_int_get (&self->stop_requested) ||
+              g_atomic_int_get (&self->closed) ||
+              has_pending_work (self) ||
+              (_gbridge_timer_heap_peek (&self->timers, &deadline) &&
+               deadline <= loop_now_us (self)))
+            break;
+          g_array_set_size (self->ready, 0);
+          self->ready_pos = 0;
+          _gbridge_fd_set_collect_now (&self->fds, self->ready);
+          if (!stamp_collected (self, TRUE))
+            break;
+          run_iteration (self);
+        }
+    }
 
   self->dispatch_depth--;
   dispatching_loop = previous;

@@ -636,6 +636,84 @@ log_events_handler (int fd, GbridgeIOEvents events, gpointer data)
     g_ptr_array_add (f->log, "E");
 }
 
+/* A relay: reads a byte from its fd and writes it on to @to (or, with no
+ * @to, keeps it), logging @name; @add_callback also queues a callback. */
+typedef struct
+{
+  Fixture    *f;
+  const char *name;
+  int         to;
+  gboolean    add_callback;
+} Relay;
+
+static void
+relay_handler (int fd, GbridgeIOEvents events, gpointer data)
+{
+  Relay *r = data;
+  char c;
+
+  g_assert_cmpint (read (fd, &c, 1), ==, 1);
+  g_ptr_array_add (r->f->log, (gpointer) r->name);
+  if (r->add_callback)
+    add_log_callback (r->f, "cb");
+  if (r->to >= 0)
+    g_assert_cmpint (write (r->to, &c, 1), ==, 1);
+}
+
+static void
+test_handler_ready_again (Fixture       *f,
+                          gconstpointer  data)
+{
+  int p[2], q[2], w[2];
+  Relay to_q = { f, "p", -1, FALSE };
+  Relay at_q = { f, "q", -1, FALSE };
+
+  make_pipe (p);
+  make_pipe (q);
+  make_pipe (w);
+  to_q.to = q[1];
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, p[0], GBRIDGE_IO_EVENTS_READ,
+                                              relay_handler, &to_q, NULL, NULL));
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, q[0], GBRIDGE_IO_EVENTS_READ,
+                                              relay_handler, &at_q, NULL, NULL));
+  /* Always writable: reported once per GLib iteration, never more. */
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, w[1], GBRIDGE_IO_EVENTS_WRITE,
+                                              log_events_handler, f, NULL, NULL));
+
+  /* What a handler makes ready is read in the same GLib iteration. */
+  g_assert_cmpint (write (p[1], "x", 1), ==, 1);
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "W p q");
+
+  /* Not when a callback is waiting: that gets its iteration first. */
+  g_ptr_array_set_size (f->log, 0);
+  to_q.add_callback = TRUE;
+  g_assert_cmpint (write (p[1], "x", 1), ==, 1);
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "W p");
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "W p cb W q");
+
+  /* A reader that stays ready (two bytes, one read per call): once per GLib
+   * iteration too. */
+  g_ptr_array_set_size (f->log, 0);
+  gbridge_io_loop_remove_handler (f->loop, w[1]);
+  g_assert_cmpint (write (q[1], "xy", 2), ==, 2);
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "q");
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "q q");
+
+  gbridge_io_loop_remove_handler (f->loop, p[0]);
+  gbridge_io_loop_remove_handler (f->loop, q[0]);
+  for (guint i = 0; i < 2; i++)
+    {
+      close (p[i]);
+      close (q[i]);
+      close (w[i]);
+    }
+}
+
 static void
 test_handler_update (Fixture       *f,
                      gconstpointer  data)
@@ -1541,6 +1619,7 @@ main (int   argc,
   g_test_add ("/Gbridge/IOLoop/handler/remove-other-ready/poll", Fixture, GINT_TO_POINTER (1),
               fixture_setup, test_handler_remove_other_ready, fixture_teardown);
   TEST ("handler/update", test_handler_update);
+  TEST ("handler/ready-again", test_handler_ready_again);
   TEST ("handler/closed-while-registered", test_handler_closed_while_registered);
   TEST ("handler/closed-regular-file", test_handler_closed_regular_file);
   TEST ("handler/fd-reuse", test_handler_fd_reuse);
