@@ -176,7 +176,12 @@ def build_report(res, meta):
             fmt_ratio(ratio(m["gbridge"], m["libuv"]))])
     out.append("### Ping-pong: ns per loop iteration (lower is better)\n\n"
                "Each iteration dispatches one ready fd. GLib: one fd source per "
-               "pipe, a timeout source per timer, an fd source per idle fd.\n")
+               "pipe, a timeout source per timer, an fd source per idle fd. "
+               "Each handler makes the other pipe ready, so gbridge runs up to "
+               "five of these iterations per GLib iteration (one epoll_wait() "
+               "each, no GLib poll in between: see GbridgeIOLoop's description); "
+               "GLib and libuv run one per iteration of their own. The ratios "
+               "are per ping-pong round, what an application sees.\n")
     out.append(table(["pending", "gbridge", "GLib", "libuv",
                       "gbridge ÷ its own nothing pending",
                       "gbridge ÷ GLib", "gbridge ÷ libuv"], rows))
