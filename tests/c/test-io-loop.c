@@ -324,31 +324,16 @@ test_repeating_nested (Fixture       *f,
                        gconstpointer  data)
 {
   /* The nested call returns G_SOURCE_REMOVE; the outer one, returning
-   * last, decides: here it removes too, and the destroy-notify waits for
-   * it to return. */
-  Repeater r = { f, 0, 0, 2, 1, FALSE, 0 };
+   * last, decides. If it removes too, the destroy-notify waits for it to
+   * return; if it continues, it goes on until the third call removes it. */
+  gboolean outer_continues = GPOINTER_TO_INT (data);
+  Repeater r = { f, 0, 0, 2, 1, outer_continues, 0 };
 
   g_assert_true (gbridge_io_loop_add_repeating_callback (f->loop, repeat_cb, &r, repeater_destroy));
   run_pending (f);
-  assert_log (f, "r ( r x )");
-  g_assert_cmpuint (r.calls, ==, 2);
+  assert_log (f, outer_continues ? "r ( r x ) r" : "r ( r x )");
+  g_assert_cmpuint (r.calls, ==, outer_continues ? 3 : 2);
   g_assert_cmpuint (r.destroyed_in_call, ==, 1);   /* x's, not ours */
-  g_assert_cmpuint (f->destroyed, ==, 2);
-  g_assert_false (g_main_context_pending (f->context));
-}
-
-static void
-test_repeating_nested_outer_continues (Fixture       *f,
-                                       gconstpointer  data)
-{
-  /* The nested call removes, the outer one continues: it goes on, until
-   * the third call removes it. */
-  Repeater r = { f, 0, 0, 2, 1, TRUE, 0 };
-
-  g_assert_true (gbridge_io_loop_add_repeating_callback (f->loop, repeat_cb, &r, repeater_destroy));
-  run_pending (f);
-  assert_log (f, "r ( r x ) r");
-  g_assert_cmpuint (r.calls, ==, 3);
   g_assert_cmpuint (f->destroyed, ==, 2);
   g_assert_false (g_main_context_pending (f->context));
 }
@@ -1608,8 +1593,10 @@ main (int   argc,
   TEST ("add-callback/race-close", test_add_callback_race_close);
   TEST ("add-callback/from-signal", test_add_callback_from_signal);
   TEST ("repeating/until-remove", test_repeating_until_remove);
-  TEST ("repeating/nested", test_repeating_nested);
-  TEST ("repeating/nested-outer-continues", test_repeating_nested_outer_continues);
+  g_test_add ("/Gbridge/IOLoop/repeating/nested", Fixture, GINT_TO_POINTER (FALSE),
+              fixture_setup, test_repeating_nested, fixture_teardown);
+  g_test_add ("/Gbridge/IOLoop/repeating/nested-outer-continues", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_setup, test_repeating_nested, fixture_teardown);
   TEST ("repeating/close", test_repeating_close);
   TEST ("handler/add-twice", test_handler_add_twice);
   TEST ("handler/remove-without-add", test_handler_remove_without_add);
