@@ -19,6 +19,18 @@ sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import conformance  # noqa: E402
 
 
+# Tests that time Tornado's own pure-Python parsing with the wall clock and
+# compare two runs (HTTPHeaders.add, multipart parameters: d2 / d1 < 20).
+# They test the parser's complexity, not the loop, and fail under CPU load
+# on either loop (with three busy loops on two cores: 7 of 7 gbridge runs and
+# 3 of 6 default runs failed one or both). They still run and are reported;
+# they are not required.
+WALL_CLOCK_ONLY = {
+    'tornado.test.httputil_test.HTTPHeadersTest.test_linear_performance',
+    'tornado.test.httputil_test.MultipartFormDataTest.test_disposition_param_linear_performance',
+}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--loop', choices=['gbridge', 'default'], default='gbridge')
@@ -56,12 +68,18 @@ def main():
     made = f', {conformance.LOOPS_MADE[0]} gbridge loops made' if args.loop == 'gbridge' else ''
     print(f'tornado on {args.loop}: {conformance.summary(outcomes)}'
           f'; runtests exit status {status}{made}', file=out)
+    for test in sorted(WALL_CLOCK_ONLY):
+        print(f'not required (wall-clock timing of Tornado\'s parser): {test}: '
+              f'{outcomes.get(test, "not run")}', file=out)
     if args.write:
-        conformance.write_ids(args.write, conformance.passing(outcomes))
+        conformance.write_ids(args.write,
+                              [t for t in conformance.passing(outcomes)
+                               if t not in WALL_CLOCK_ONLY])
     result = 0
     if args.expected:
-        result = conformance.check_expected(
-            conformance.read_ids(args.expected), outcomes, out=out)
+        expected = [t for t in conformance.read_ids(args.expected)
+                    if t not in WALL_CLOCK_ONLY]
+        result = conformance.check_expected(expected, outcomes, out=out)
     return result
 
 
