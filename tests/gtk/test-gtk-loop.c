@@ -208,6 +208,24 @@ timer_cb (gpointer user_data)
   (*(guint *) user_data)++;
 }
 
+/* Lets any stragglers fire (there is no upper bound on a slow machine),
+ * MAX_SECONDS at most, then checks that all N_TIMERS fired and that GTK
+ * kept drawing meanwhile. */
+static void
+assert_timers_fired (Fixture *f,
+                     guint   *n_fired,
+                     guint    frames_before)
+{
+  gint64 end = g_get_monotonic_time () + MAX_SECONDS * G_USEC_PER_SEC;
+
+  while (*n_fired < N_TIMERS && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_test_message ("%u timers fired, %u frames", *n_fired, f->n_frames - frames_before);
+  g_assert_cmpuint (*n_fired, ==, N_TIMERS);
+  g_assert_cmpuint (f->n_frames - frames_before, >, MIN_FRAMES);
+}
+
 static void
 test_fairness_timers (Fixture       *f,
                       gconstpointer  data)
@@ -215,7 +233,6 @@ test_fairness_timers (Fixture       *f,
   guint n_fired = 0;
   guint frames_before = f->n_frames;
   guint n_keys = 0;
-  gint64 end;
 
   watch_keys (f, &n_keys);
   /* Spread over the second, so some are due in every iteration. */
@@ -225,14 +242,7 @@ test_fairness_timers (Fixture       *f,
   type_keys (f, 10);
   run_for_a_while ();
   g_assert_cmpuint (n_keys, ==, 10);
-  /* Let any stragglers fire (there is no upper bound on a slow machine). */
-  end = g_get_monotonic_time () + MAX_SECONDS * G_USEC_PER_SEC;
-  while (n_fired < N_TIMERS && g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-
-  g_test_message ("%u timers fired, %u frames", n_fired, f->n_frames - frames_before);
-  g_assert_cmpuint (n_fired, ==, N_TIMERS);
-  g_assert_cmpuint (f->n_frames - frames_before, >, MIN_FRAMES);
+  assert_timers_fired (f, &n_fired, frames_before);
 }
 
 /* Fairness: 10^5 timers due at once */
@@ -244,19 +254,11 @@ test_fairness_timers_due_together (Fixture       *f,
   guint n_fired = 0;
   guint frames_before = f->n_frames;
   double when = gbridge_io_loop_time (f->loop) + 0.1;
-  gint64 end;
 
   for (guint i = 0; i < N_TIMERS; i++)
     gbridge_io_loop_call_at (f->loop, when, timer_cb, &n_fired, NULL);
   run_for_a_while ();
-  /* Let any stragglers fire (there is no upper bound on a slow machine). */
-  end = g_get_monotonic_time () + MAX_SECONDS * G_USEC_PER_SEC;
-  while (n_fired < N_TIMERS && g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-
-  g_test_message ("%u timers fired, %u frames", n_fired, f->n_frames - frames_before);
-  g_assert_cmpuint (n_fired, ==, N_TIMERS);
-  g_assert_cmpuint (f->n_frames - frames_before, >, MIN_FRAMES);
+  assert_timers_fired (f, &n_fired, frames_before);
 }
 
 /* Fairness: GTK busy drawing, gbridge still runs */
