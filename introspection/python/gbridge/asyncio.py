@@ -76,7 +76,7 @@ def _gb_events(mask):
     return Gbridge.IOEvents(flags)
 
 
-def _os_error(error, fd):
+def _os_error(code, message):
     """Maps a gbridge handler error to the OSError epoll would raise."""
     import errno
     codes = {
@@ -84,8 +84,7 @@ def _os_error(error, fd):
         Gbridge.IOLoopError.NOT_FOUND: errno.ENOENT,
         Gbridge.IOLoopError.BAD_FD: errno.EBADF,
     }
-    code = codes.get(error.code, errno.EINVAL)
-    return OSError(code, error.message)
+    return OSError(codes.get(code, errno.EINVAL), message)
 
 
 class _Native:
@@ -179,14 +178,7 @@ class _Native:
             return
         code, message = error.contents.code, error.contents.message
         self.g_error_free(error)
-        import errno
-        codes = {
-            int(Gbridge.IOLoopError.EXISTS): errno.EEXIST,
-            int(Gbridge.IOLoopError.NOT_FOUND): errno.ENOENT,
-            int(Gbridge.IOLoopError.BAD_FD): errno.EBADF,
-        }
-        raise OSError(codes.get(code, errno.EINVAL),
-                      message.decode('utf-8', 'replace') if message else '')
+        raise _os_error(code, message.decode('utf-8', 'replace') if message else '')
 
 
 try:
@@ -218,7 +210,7 @@ class _GbridgeSelector(selectors._BaseSelectorImpl):
                 self._io_loop.add_handler(key.fd, _gb_events(events), self._handler)
         except GLib.Error as e:
             super().unregister(fileobj)
-            raise _os_error(e, key.fd) from None
+            raise _os_error(e.code, e.message) from None
         except OSError:
             super().unregister(fileobj)
             raise
@@ -245,7 +237,7 @@ class _GbridgeSelector(selectors._BaseSelectorImpl):
             try:
                 self._io_loop.update_handler(key.fd, _gb_events(events))
             except GLib.Error as e:
-                raise _os_error(e, key.fd) from None
+                raise _os_error(e.code, e.message) from None
         key = key._replace(events=events, data=data)
         self._fd_to_key[key.fd] = key
         return key
