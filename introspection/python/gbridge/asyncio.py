@@ -131,7 +131,7 @@ class _Native:
                                      ctypes.POINTER(self.GErrorP)]
         self.add_handler.restype = ctypes.c_int
         self.remove_handler = lib.gbridge_io_loop_remove_handler
-        self.remove_handler.argtypes = [vp, ctypes.c_int, ctypes.POINTER(self.GErrorP)]
+        self.remove_handler.argtypes = [vp, ctypes.c_int]
         self.remove_handler.restype = ctypes.c_int
         get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
         get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
@@ -216,14 +216,17 @@ class _GbridgeSelector(selectors._BaseSelectorImpl):
             raise
         return key
 
-    def unregister(self, fileobj):
-        key = super().unregister(fileobj)
+    def _remove_handler(self, fd):
         if self._native is not None:
             # Through ctypes: also works in a loop's __del__ at interpreter
             # shutdown, when PyGObject can no longer import what it needs.
-            _native.remove_handler(self._native[0], key.fd, None)
+            _native.remove_handler(self._native[0], fd)
         else:
-            self._io_loop.remove_handler(key.fd)
+            self._io_loop.remove_handler(fd)
+
+    def unregister(self, fileobj):
+        key = super().unregister(fileobj)
+        self._remove_handler(key.fd)
         return key
 
     def modify(self, fileobj, events, data=None):
@@ -247,7 +250,7 @@ class _GbridgeSelector(selectors._BaseSelectorImpl):
 
     def close(self):
         for fd in list(self._fd_to_key):
-            self._io_loop.remove_handler(fd)
+            self._remove_handler(fd)
         super().close()
 
 
