@@ -49,22 +49,6 @@ def make_loop(impl):
     raise SystemExit(f'unknown implementation {impl}')
 
 
-def call_soon_chain(loop, n):
-    left = [n]
-    call_soon = loop.call_soon
-
-    def step():
-        left[0] -= 1
-        if left[0] > 0:
-            call_soon(step)
-        else:
-            loop.stop()
-    call_soon(step)
-    t0 = clock()
-    loop.run_forever()
-    return n / (clock() - t0)
-
-
 def call_soon_batch(loop, n, batch):
     left = [n]
     call_soon = loop.call_soon
@@ -152,7 +136,7 @@ def tcp_echo(loop, n):
     return loop.run_until_complete(main())
 
 
-def calibrated(run, rate_is_per_second, target=0.2):
+def calibrated(run, target=0.2):
     """Runs with a growing count until a run lasts about @target seconds."""
     n = 1000
     while True:
@@ -278,13 +262,13 @@ def main(argv):
     loop = make_loop(impl)
     asyncio.set_event_loop(loop)
     if case == 'call-soon-chain':
-        value = calibrated(lambda n: call_soon_chain(loop, n), True)
+        value = calibrated(lambda n: call_soon_batch(loop, n, 1))
     elif case == 'call-soon-batch':
-        value = calibrated(lambda n: call_soon_batch(loop, n, args[0]), True)
+        value = calibrated(lambda n: call_soon_batch(loop, n, args[0]))
     elif case == 'ping-pong':
-        value = calibrated(lambda n: ping_pong(loop, n, args[0]), False)
+        value = calibrated(lambda n: ping_pong(loop, n, args[0]))
     elif case == 'tcp-echo':
-        value = calibrated(lambda n: tcp_echo(loop, n), False)
+        value = calibrated(lambda n: tcp_echo(loop, n))
     else:
         raise SystemExit(f'unknown case {case}')
     loop.close()

@@ -76,7 +76,7 @@ def _gb_events(mask):
     return Gbridge.IOEvents(flags)
 
 
-def _os_error(error, fd):
+def _os_error(code, message):
     """Maps a gbridge handler error to the OSError epoll would raise."""
     import errno
     codes = {
@@ -84,8 +84,7 @@ def _os_error(error, fd):
         Gbridge.IOLoopError.NOT_FOUND: errno.ENOENT,
         Gbridge.IOLoopError.BAD_FD: errno.EBADF,
     }
-    code = codes.get(error.code, errno.EINVAL)
-    return OSError(code, error.message)
+    return OSError(codes.get(code, errno.EINVAL), message)
 
 
 class _Native:
@@ -132,7 +131,7 @@ class _Native:
                                      ctypes.POINTER(self.GErrorP)]
         self.add_handler.restype = ctypes.c_int
         self.remove_handler = lib.gbridge_io_loop_remove_handler
-        self.remove_handler.argtypes = [vp, ctypes.c_int, ctypes.POINTER(self.GErrorP)]
+        self.remove_handler.argtypes = [vp, ctypes.c_int]
         self.remove_handler.restype = ctypes.c_int
         get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
         get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
@@ -179,14 +178,7 @@ class _Native:
             return
         code, message = error.contents.code, error.contents.message
         self.g_error_free(error)
-        import errno
-        codes = {
-            int(Gbridge.IOLoopError.EXISTS): errno.EEXIST,
-            int(Gbridge.IOLoopError.NOT_FOUND): errno.ENOENT,
-            int(Gbridge.IOLoopError.BAD_FD): errno.EBADF,
-        }
-        raise OSError(codes.get(code, errno.EINVAL),
-                      message.decode('utf-8', 'replace') if message else '')
+        raise _os_error(code, message.decode('utf-8', 'replace') if message else '')
 
 
 try:
@@ -218,20 +210,23 @@ class _GbridgeSelector(selectors._BaseSelectorImpl):
                 self._io_loop.add_handler(key.fd, _gb_events(events), self._handler)
         except GLib.Error as e:
             super().unregister(fileobj)
-            raise _os_error(e, key.fd) from None
+            raise _os_error(e.code, e.message) from None
         except OSError:
             super().unregister(fileobj)
             raise
         return key
 
-    def unregister(self, fileobj):
-        key = super().unregister(fileobj)
+    def _remove_handler(self, fd):
         if self._native is not None:
             # Through ctypes: also works in a loop's __del__ at interpreter
             # shutdown, when PyGObject can no longer import what it needs.
-            _native.remove_handler(self._native[0], key.fd, None)
+            _native.remove_handler(self._native[0], fd)
         else:
-            self._io_loop.remove_handler(key.fd)
+            self._io_loop.remove_handler(fd)
+
+    def unregister(self, fileobj):
+        key = super().unregister(fileobj)
+        self._remove_handler(key.fd)
         return key
 
     def modify(self, fileobj, events, data=None):
@@ -245,7 +240,7 @@ class _GbridgeSelector(selectors._BaseSelectorImpl):
             try:
                 self._io_loop.update_handler(key.fd, _gb_events(events))
             except GLib.Error as e:
-                raise _os_error(e, key.fd) from None
+                raise _os_error(e.code, e.message) from None
         key = key._replace(events=events, data=data)
         self._fd_to_key[key.fd] = key
         return key
@@ -255,7 +250,7 @@ class _GbridgeSelector(selectors._BaseSelectorImpl):
 
     def close(self):
         for fd in list(self._fd_to_key):
-            self._io_loop.remove_handler(fd)
+            self._remove_handler(fd)
         super().close()
 
 

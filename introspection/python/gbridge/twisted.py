@@ -113,8 +113,10 @@ class _DelayedCall(base.DelayedCall):
     """Twisted's DelayedCall, run by the C reactor's timer when called."""
 
     def __init__(self, reactor, time, func, args, kw):
-        base.DelayedCall.__init__(self, time, func, args, kw, reactor._cancelCall,
-                                  reactor._moveCall, seconds=reactor.seconds)
+        base.DelayedCall.__init__(self, time, func, args, kw,
+                                  reactor._cancelCallLater,
+                                  reactor._moveCallLaterSooner,
+                                  seconds=reactor.seconds)
         self._reactor = reactor
 
     def __call__(self):
@@ -249,24 +251,18 @@ class GbridgeReactor(posixbase.PosixReactorBase):
                 e += "".join(call.creator).rstrip().replace("\n", "\n C:")
                 log.msg(e + "\n")
 
-    def _cancelCall(self, call):
+    def _cancelCallLater(self, call):
         gcall = self._calls.pop(call, None)
         if gcall is not None:
             gcall.cancel()
 
-    def _moveCall(self, call):
+    def _moveCallLaterSooner(self, call):
         # DelayedCall keeps a delay in delayed_time; fold it into the time
         # now, since the C heap orders by the final time.
         call.activate_delay()
         gcall = self._calls.get(call)
         if gcall is not None:
             gcall.delay(call.time - gcall.get_time())
-
-    def _cancelCallLater(self, call):
-        self._cancelCall(call)
-
-    def _moveCallLaterSooner(self, call):
-        self._moveCall(call)
 
     def getDelayedCalls(self):
         return [c for c in self._calls if not c.cancelled and not c.called]
@@ -278,10 +274,7 @@ class GbridgeReactor(posixbase.PosixReactorBase):
     # Threads and wake-ups go through the C reactor's callback queue.
 
     def wakeUp(self):
-        self._greactor.call_from_thread(self._runThreadCalls)
-
-    def _runThreadCalls(self):
-        self.runUntilCurrent()
+        self._greactor.call_from_thread(self.runUntilCurrent)
 
     def runUntilCurrent(self):
         if self.threadCallQueue:
