@@ -258,13 +258,7 @@ gbridge_override_resolver_lookup (GbridgeResolver *resolver,
     }
 
   future = gbridge_future_new_for_loop (_gbridge_resolver_pick_loop (gbridge_resolver_get_loop (resolver)));
-  if (g_list_model_get_n_items (G_LIST_MODEL (store)) > 0)
-    gbridge_future_resolve_object (future, store, NULL);
-  else
-    gbridge_future_take_failure (future,
-                                 _gbridge_resolver_error_new (GBRIDGE_RESOLVER_ERROR_NOT_FOUND,
-                                                              host, NULL),
-                                 NULL);
+  _gbridge_resolver_answer (future, store, host);
   return future;
 }
 

@@ -18,6 +18,9 @@ gboolean       _gbridge_resolver_family_ok   (GSocketFamily         wanted,
 void           _gbridge_resolver_append      (GListStore           *store,
                                               GInetAddress         *address,
                                               guint16               port);
+void           _gbridge_resolver_answer      (GbridgeFuture        *future,
+                                              GListStore           *store,
+                                              const char           *host);
 void           _gbridge_resolver_install_loop_property (GObjectClass *klass,
                                                         guint         prop_id);
 

@@ -141,6 +141,23 @@ _gbridge_resolver_append (GListStore   *store,
   g_list_store_append (store, sockaddr);
 }
 
+/* Resolves @future with @store, or fails it with
+ * %GBRIDGE_RESOLVER_ERROR_NOT_FOUND when @store is empty: an answer is never
+ * an empty list. */
+void
+_gbridge_resolver_answer (GbridgeFuture *future,
+                          GListStore    *store,
+                          const char    *host)
+{
+  if (g_list_model_get_n_items (G_LIST_MODEL (store)) > 0)
+    gbridge_future_resolve_object (future, store, NULL);
+  else
+    gbridge_future_take_failure (future,
+                                 _gbridge_resolver_error_new (GBRIDGE_RESOLVER_ERROR_NOT_FOUND,
+                                                              host, NULL),
+                                 NULL);
+}
+
 void
 _gbridge_resolver_install_loop_property (GObjectClass *klass,
                                          guint         prop_id)
@@ -362,20 +379,11 @@ gbridge_resolver_resolve (GbridgeResolver *self,
   literal = parse_literal (host);
   if (literal != NULL)
     {
-      if (_gbridge_resolver_family_ok (family, g_inet_address_get_family (literal)))
-        {
-          g_autoptr(GListStore) store = g_list_store_new (G_TYPE_INET_SOCKET_ADDRESS);
+      g_autoptr(GListStore) store = g_list_store_new (G_TYPE_INET_SOCKET_ADDRESS);
 
-          _gbridge_resolver_append (store, literal, port);
-          gbridge_future_resolve_object (outer, store, NULL);
-        }
-      else
-        {
-          gbridge_future_take_failure (outer,
-                                       _gbridge_resolver_error_new (GBRIDGE_RESOLVER_ERROR_NOT_FOUND,
-                                                                    host, NULL),
-                                       NULL);
-        }
+      if (_gbridge_resolver_family_ok (family, g_inet_address_get_family (literal)))
+        _gbridge_resolver_append (store, literal, port);
+      _gbridge_resolver_answer (outer, store, host);
       return g_steal_pointer (&outer);
     }
 
