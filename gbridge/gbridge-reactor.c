@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "gbridge-reactor.h"
+#include "gbridge-future-private.h"
 #include "gbridge-reactor-private.h"
 #include "gbridge-threaded-resolver.h"
 
@@ -999,11 +1000,8 @@ on_resolved (GbridgeFuture *inner,
 
   if (gbridge_future_get_state (inner) != GBRIDGE_FUTURE_STATE_RESOLVED)
     {
-      /* Fails harmlessly if the outer future was cancelled meanwhile. */
-      if (gbridge_future_is_cancelled (inner))
-        gbridge_future_cancel (outer);
-      else
-        gbridge_future_fail (outer, gbridge_future_get_failure (inner), NULL);
+      /* Does nothing if the outer future was cancelled meanwhile. */
+      gbridge_future_copy_outcome (inner, outer);
       return;
     }
 
