@@ -524,7 +524,7 @@ store_from_addrinfo (struct ares_addrinfo *result,
         continue;
       text = g_inet_address_to_string (address);
       if (g_hash_table_add (seen, text))
-        _gbridge_resolver_append (store, address, port);
+        _gbridge_resolver_append (store, address, port, G_SOCKET_FAMILY_INVALID);
     }
 
   return store;

@@ -124,20 +124,20 @@ _gbridge_resolver_pick_loop (GbridgeIOLoop *loop)
   return loop;
 }
 
-gboolean
-_gbridge_resolver_family_ok (GSocketFamily wanted,
-                             GSocketFamily family)
-{
-  return wanted == G_SOCKET_FAMILY_INVALID || wanted == family;
-}
-
+/* Appends @address with @port, unless @family (%G_SOCKET_FAMILY_INVALID for
+ * any) excludes it. */
 void
-_gbridge_resolver_append (GListStore   *store,
-                          GInetAddress *address,
-                          guint16       port)
+_gbridge_resolver_append (GListStore    *store,
+                          GInetAddress  *address,
+                          guint16        port,
+                          GSocketFamily  family)
 {
-  g_autoptr(GSocketAddress) sockaddr = g_inet_socket_address_new (address, port);
+  g_autoptr(GSocketAddress) sockaddr = NULL;
 
+  if (family != G_SOCKET_FAMILY_INVALID && family != g_inet_address_get_family (address))
+    return;
+
+  sockaddr = g_inet_socket_address_new (address, port);
   g_list_store_append (store, sockaddr);
 }
 
@@ -381,8 +381,7 @@ gbridge_resolver_resolve (GbridgeResolver *self,
     {
       g_autoptr(GListStore) store = g_list_store_new (G_TYPE_INET_SOCKET_ADDRESS);
 
-      if (_gbridge_resolver_family_ok (family, g_inet_address_get_family (literal)))
-        _gbridge_resolver_append (store, literal, port);
+      _gbridge_resolver_append (store, literal, port, family);
       _gbridge_resolver_answer (outer, store, host);
       return g_steal_pointer (&outer);
     }

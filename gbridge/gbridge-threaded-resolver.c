@@ -176,12 +176,7 @@ on_lookup_done (GObject      *source,
       g_autoptr(GListStore) store = g_list_store_new (G_TYPE_INET_SOCKET_ADDRESS);
 
       for (GList *l = addresses; l != NULL; l = l->next)
-        {
-          GInetAddress *address = l->data;
-
-          if (_gbridge_resolver_family_ok (lookup->family, g_inet_address_get_family (address)))
-            _gbridge_resolver_append (store, address, lookup->port);
-        }
+        _gbridge_resolver_append (store, l->data, lookup->port, lookup->family);
       g_resolver_free_addresses (addresses);
       _gbridge_resolver_answer (lookup->future, store, lookup->host);
     }
