@@ -1005,8 +1005,9 @@ on_resolved (GbridgeFuture *inner,
       return;
     }
 
-  /* IPv4 first, as Twisted's resolve() (gethostbyname) answers; the
-   * resolver never resolves with an empty list. */
+  /* The first IPv4 address, as Twisted's resolve() (gethostbyname)
+   * answers, or else the last one; the resolver never resolves with an
+   * empty list. */
   addresses = gbridge_future_get_object (inner, NULL);
   n = g_list_model_get_n_items (addresses);
   for (guint i = 0; i < n && chosen == NULL; i++)
@@ -1016,12 +1017,6 @@ on_resolved (GbridgeFuture *inner,
 
       if (g_inet_address_get_family (ip) == G_SOCKET_FAMILY_IPV4 || i == n - 1)
         chosen = g_object_ref (ip);
-    }
-  if (chosen == NULL)
-    {
-      g_autoptr(GInetSocketAddress) first = g_list_model_get_item (addresses, 0);
-
-      chosen = g_object_ref (g_inet_socket_address_get_address (first));
     }
 
   g_value_init (&value, G_TYPE_STRING);
