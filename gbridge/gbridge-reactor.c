@@ -908,16 +908,13 @@ fire_phase (GbridgeReactor      *self,
     }
 }
 
+/* Both callers hold a reference to @self and their own copy of @event. */
 static void
 continue_firing (GbridgeReactor *self,
                  const char     *event)
 {
-  g_autofree char *name = g_strdup (event);
-
-  g_object_ref (self);
-  fire_phase (self, name, GBRIDGE_TRIGGER_PHASE_DURING, NULL);
-  fire_phase (self, name, GBRIDGE_TRIGGER_PHASE_AFTER, NULL);
-  g_object_unref (self);
+  fire_phase (self, event, GBRIDGE_TRIGGER_PHASE_DURING, NULL);
+  fire_phase (self, event, GBRIDGE_TRIGGER_PHASE_AFTER, NULL);
 }
 
 static void
