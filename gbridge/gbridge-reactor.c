@@ -699,26 +699,16 @@ void
 gbridge_reactor_iterate (GbridgeReactor *self,
                          double          delay)
 {
-  GMainContext *context;
-  guint64 timer;
+  guint64 timer = 0;
 
   g_return_if_fail (GBRIDGE_IS_REACTOR (self));
 
-  context = gbridge_io_loop_get_context (self->loop);
-  if (delay == 0)
-    {
-      g_main_context_iteration (context, FALSE);
-      return;
-    }
-  if (delay < 0)
-    {
-      g_main_context_iteration (context, TRUE);
-      return;
-    }
-
-  timer = gbridge_io_loop_call_later (self->loop, delay, do_nothing, NULL, NULL);
-  g_main_context_iteration (context, TRUE);
-  gbridge_io_loop_remove_timeout (self->loop, timer);
+  /* A timer bounds the wait; a negative delay waits unbounded. */
+  if (delay > 0)
+    timer = gbridge_io_loop_call_later (self->loop, delay, do_nothing, NULL, NULL);
+  g_main_context_iteration (gbridge_io_loop_get_context (self->loop), delay != 0);
+  if (timer != 0)
+    gbridge_io_loop_remove_timeout (self->loop, timer);
 }
 
 /**
