@@ -524,7 +524,7 @@ store_from_addrinfo (struct ares_addrinfo *result,
         continue;
       text = g_inet_address_to_string (address);
       if (g_hash_table_add (seen, text))
-        _gbridge_resolver_append (store, address, port);
+        _gbridge_resolver_append (store, address, port, G_SOCKET_FAMILY_INVALID);
     }
 
   return store;
@@ -590,13 +590,7 @@ on_addrinfo (void                 *arg,
       {
         g_autoptr(GListStore) store = store_from_addrinfo (result, query->port);
 
-        if (g_list_model_get_n_items (G_LIST_MODEL (store)) > 0)
-          gbridge_future_resolve_object (query->future, store, NULL);
-        else
-          gbridge_future_take_failure (query->future,
-                                       _gbridge_resolver_error_new (GBRIDGE_RESOLVER_ERROR_NOT_FOUND,
-                                                                    query->host, NULL),
-                                       NULL);
+        _gbridge_resolver_answer (query->future, store, query->host);
         ares_freeaddrinfo (result);
         query_done (query);
         return;

@@ -50,14 +50,16 @@ combine_unref (gpointer data)
 
 G_GNUC_BEGIN_IGNORE_DEPRECATIONS
 static void
-resolve_all (Combine *combine)
+resolve_all (GbridgeFuture         *result,
+             GbridgeFuture * const *inputs,
+             guint                  n_inputs)
 {
-  GValueArray *values = g_value_array_new (combine->inputs->len);
+  GValueArray *values = g_value_array_new (n_inputs);
   g_auto(GValue) value = G_VALUE_INIT;
 
-  for (guint i = 0; i < combine->inputs->len; i++)
+  for (guint i = 0; i < n_inputs; i++)
     {
-      const GValue *v = gbridge_future_get_value (combine->inputs->pdata[i], NULL);
+      const GValue *v = gbridge_future_get_value (inputs[i], NULL);
       g_auto(GValue) none = G_VALUE_INIT;
 
       if (v == NULL)
@@ -71,7 +73,7 @@ resolve_all (Combine *combine)
 
   g_value_init (&value, g_value_array_get_type ());
   g_value_take_boxed (&value, values);
-  gbridge_future_resolve (combine->result, &value, NULL);
+  gbridge_future_resolve (result, &value, NULL);
 }
 G_GNUC_END_IGNORE_DEPRECATIONS
 
@@ -93,7 +95,8 @@ combine_input_done (GbridgeFuture *input,
       if (state != GBRIDGE_FUTURE_STATE_RESOLVED)
         gbridge_future_copy_outcome (input, combine->result);
       else if (combine->remaining == 0)
-        resolve_all (combine);
+        resolve_all (combine->result, (GbridgeFuture **) combine->inputs->pdata,
+                     combine->inputs->len);
       break;
 
     case COMBINE_ANY:
@@ -133,22 +136,17 @@ combine (CombineMode            mode,
   Combine *combine;
   GbridgeFuture *result;
 
-  result = n_futures > 0 ? gbridge_future_new_for_loop (gbridge_future_get_loop (futures[0]))
-                         : gbridge_future_new ();
   if (n_futures == 0)
     {
+      result = gbridge_future_new ();
       if (mode == COMBINE_ALL)
-        {
-          Combine empty = { .inputs = g_ptr_array_new (), .result = result };
-
-          resolve_all (&empty);
-          g_ptr_array_unref (empty.inputs);
-        }
+        resolve_all (result, NULL, 0);
       else
         gbridge_future_resolve (result, NULL, NULL);
       return result;
     }
 
+  result = gbridge_future_new_for_loop (gbridge_future_get_loop (futures[0]));
   combine = g_new0 (Combine, 1);
   combine->ref_count = 1;
   combine->mode = mode;

@@ -420,7 +420,7 @@ run_sync_call (gpointer data)
     gbridge_io_loop_stop (run->loop);
   else
     gbridge_future_add_done_callback (run->future, run_sync_done, run_sync_ref (run),
-                       run_sync_unref);
+                                      run_sync_unref);
 }
 
 static void
@@ -504,18 +504,14 @@ gbridge_io_loop_run_sync (GbridgeIOLoop      *self,
       goto out;
     }
 
-  if (run->future == NULL)
+  if (run->future == NULL && run->called)
     {
-      if (run->called)
-        ret = TRUE;
-      else
-        g_set_error_literal (error, GBRIDGE_FUTURE_ERROR,
-                             GBRIDGE_FUTURE_ERROR_PENDING,
-                             _("The loop stopped before the future was done"));
+      /* @func had nothing to wait for. */
+      ret = TRUE;
       goto out;
     }
 
-  if (!gbridge_future_is_done (run->future))
+  if (run->future == NULL || !gbridge_future_is_done (run->future))
     {
       g_set_error_literal (error, GBRIDGE_FUTURE_ERROR,
                            GBRIDGE_FUTURE_ERROR_PENDING,

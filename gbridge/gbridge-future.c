@@ -995,7 +995,7 @@ gbridge_future_add_completion_notify (GbridgeFuture         *self,
  * @destination is already done (cancelled by its consumer, say). */
 void
 gbridge_future_copy_outcome (GbridgeFuture *source,
-              GbridgeFuture *destination)
+                             GbridgeFuture *destination)
 {
   switch (gbridge_future_get_state (source))
     {

@@ -250,21 +250,10 @@ gbridge_override_resolver_lookup (GbridgeResolver *resolver,
 
   store = g_list_store_new (G_TYPE_INET_SOCKET_ADDRESS);
   for (guint i = 0; i < target->literals->len; i++)
-    {
-      GInetAddress *address = g_ptr_array_index (target->literals, i);
-
-      if (_gbridge_resolver_family_ok (family, g_inet_address_get_family (address)))
-        _gbridge_resolver_append (store, address, port);
-    }
+    _gbridge_resolver_append (store, g_ptr_array_index (target->literals, i), port, family);
 
   future = gbridge_future_new_for_loop (_gbridge_resolver_pick_loop (gbridge_resolver_get_loop (resolver)));
-  if (g_list_model_get_n_items (G_LIST_MODEL (store)) > 0)
-    gbridge_future_resolve_object (future, store, NULL);
-  else
-    gbridge_future_take_failure (future,
-                                 _gbridge_resolver_error_new (GBRIDGE_RESOLVER_ERROR_NOT_FOUND,
-                                                              host, NULL),
-                                 NULL);
+  _gbridge_resolver_answer (future, store, host);
   return future;
 }
 

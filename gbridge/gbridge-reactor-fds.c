@@ -92,31 +92,34 @@ remove_descriptor (GbridgeReactor    *self,
   return TRUE;
 }
 
+/* Why a descriptor was dropped: BAD_FD, CONNECTION_DONE or else
+ * CONNECTION_LOST. */
+static GError *
+reason_new (GbridgeReactorError code)
+{
+  switch (code)
+    {
+    case GBRIDGE_REACTOR_ERROR_BAD_FD:
+      return g_error_new_literal (GBRIDGE_REACTOR_ERROR, code,
+                                  _("The file descriptor is not open"));
+    case GBRIDGE_REACTOR_ERROR_CONNECTION_DONE:
+      return g_error_new_literal (GBRIDGE_REACTOR_ERROR, code,
+                                  _("The connection was closed cleanly"));
+    default:
+      return g_error_new_literal (GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_CONNECTION_LOST,
+                                  _("The connection was lost"));
+    }
+}
+
 static void
 lose (GbridgeReactor    *self,
       GbridgeDescriptor *descriptor,
       GbridgeReactorError code)
 {
-  g_autoptr(GError) reason = NULL;
+  g_autoptr(GError) reason = reason_new (code);
 
   remove_descriptor (self, descriptor, FALSE);
   remove_descriptor (self, descriptor, TRUE);
-
-  switch (code)
-    {
-    case GBRIDGE_REACTOR_ERROR_BAD_FD:
-      reason = g_error_new_literal (GBRIDGE_REACTOR_ERROR, code,
-                                    _("The file descriptor is not open"));
-      break;
-    case GBRIDGE_REACTOR_ERROR_CONNECTION_DONE:
-      reason = g_error_new_literal (GBRIDGE_REACTOR_ERROR, code,
-                                    _("The connection was closed cleanly"));
-      break;
-    default:
-      reason = g_error_new_literal (GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_CONNECTION_LOST,
-                                    _("The connection was lost"));
-      break;
-    }
   gbridge_descriptor_connection_lost (descriptor, reason);
 }
 
@@ -186,8 +189,7 @@ add_descriptor (GbridgeReactor     *self,
   fd = gbridge_descriptor_get_fd (descriptor);
   if (fd < 0)
     {
-      g_set_error_literal (error, GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_BAD_FD,
-                           _("The file descriptor is not open"));
+      g_propagate_error (error, reason_new (GBRIDGE_REACTOR_ERROR_BAD_FD));
       return FALSE;
     }
 
@@ -214,8 +216,7 @@ add_descriptor (GbridgeReactor     *self,
                                     entry, fd_entry_free, &local_error))
     {
       if (g_error_matches (local_error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_BAD_FD))
-        g_set_error_literal (error, GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_BAD_FD,
-                             _("The file descriptor is not open"));
+        g_propagate_error (error, reason_new (GBRIDGE_REACTOR_ERROR_BAD_FD));
       else
         g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
@@ -417,8 +418,7 @@ gbridge_reactor_disconnect_all (GbridgeReactor *self)
   g_return_if_fail (GBRIDGE_IS_REACTOR (self));
 
   removed = gbridge_reactor_remove_all (self);
-  reason = g_error_new_literal (GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_CONNECTION_LOST,
-                                _("The connection was lost"));
+  reason = reason_new (GBRIDGE_REACTOR_ERROR_CONNECTION_LOST);
   for (guint i = 0; i < removed->len; i++)
     gbridge_descriptor_connection_lost (g_ptr_array_index (removed, i), reason);
 }

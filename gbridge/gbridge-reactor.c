@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "gbridge-reactor.h"
+#include "gbridge-future-private.h"
 #include "gbridge-reactor-private.h"
 #include "gbridge-threaded-resolver.h"
 
@@ -698,26 +699,16 @@ void
 gbridge_reactor_iterate (GbridgeReactor *self,
                          double          delay)
 {
-  GMainContext *context;
-  guint64 timer;
+  guint64 timer = 0;
 
   g_return_if_fail (GBRIDGE_IS_REACTOR (self));
 
-  context = gbridge_io_loop_get_context (self->loop);
-  if (delay == 0)
-    {
-      g_main_context_iteration (context, FALSE);
-      return;
-    }
-  if (delay < 0)
-    {
-      g_main_context_iteration (context, TRUE);
-      return;
-    }
-
-  timer = gbridge_io_loop_call_later (self->loop, delay, do_nothing, NULL, NULL);
-  g_main_context_iteration (context, TRUE);
-  gbridge_io_loop_remove_timeout (self->loop, timer);
+  /* A timer bounds the wait; a negative delay waits unbounded. */
+  if (delay > 0)
+    timer = gbridge_io_loop_call_later (self->loop, delay, do_nothing, NULL, NULL);
+  g_main_context_iteration (gbridge_io_loop_get_context (self->loop), delay != 0);
+  if (timer != 0)
+    gbridge_io_loop_remove_timeout (self->loop, timer);
 }
 
 /**
@@ -907,16 +898,13 @@ fire_phase (GbridgeReactor      *self,
     }
 }
 
+/* Both callers hold a reference to @self and their own copy of @event. */
 static void
 continue_firing (GbridgeReactor *self,
                  const char     *event)
 {
-  g_autofree char *name = g_strdup (event);
-
-  g_object_ref (self);
-  fire_phase (self, name, GBRIDGE_TRIGGER_PHASE_DURING, NULL);
-  fire_phase (self, name, GBRIDGE_TRIGGER_PHASE_AFTER, NULL);
-  g_object_unref (self);
+  fire_phase (self, event, GBRIDGE_TRIGGER_PHASE_DURING, NULL);
+  fire_phase (self, event, GBRIDGE_TRIGGER_PHASE_AFTER, NULL);
 }
 
 static void
@@ -999,16 +987,14 @@ on_resolved (GbridgeFuture *inner,
 
   if (gbridge_future_get_state (inner) != GBRIDGE_FUTURE_STATE_RESOLVED)
     {
-      /* Fails harmlessly if the outer future was cancelled meanwhile. */
-      if (gbridge_future_is_cancelled (inner))
-        gbridge_future_cancel (outer);
-      else
-        gbridge_future_fail (outer, gbridge_future_get_failure (inner), NULL);
+      /* Does nothing if the outer future was cancelled meanwhile. */
+      gbridge_future_copy_outcome (inner, outer);
       return;
     }
 
-  /* IPv4 first, as Twisted's resolve() (gethostbyname) answers; the
-   * resolver never resolves with an empty list. */
+  /* The first IPv4 address, as Twisted's resolve() (gethostbyname)
+   * answers, or else the last one; the resolver never resolves with an
+   * empty list. */
   addresses = gbridge_future_get_object (inner, NULL);
   n = g_list_model_get_n_items (addresses);
   for (guint i = 0; i < n && chosen == NULL; i++)
@@ -1018,12 +1004,6 @@ on_resolved (GbridgeFuture *inner,
 
       if (g_inet_address_get_family (ip) == G_SOCKET_FAMILY_IPV4 || i == n - 1)
         chosen = g_object_ref (ip);
-    }
-  if (chosen == NULL)
-    {
-      g_autoptr(GInetSocketAddress) first = g_list_model_get_item (addresses, 0);
-
-      chosen = g_object_ref (g_inet_socket_address_get_address (first));
     }
 
   g_value_init (&value, G_TYPE_STRING);

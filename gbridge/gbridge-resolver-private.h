@@ -13,11 +13,13 @@ GError        *_gbridge_resolver_error_new   (GbridgeResolverError  code,
                                               const char           *host,
                                               const char           *detail);
 GbridgeIOLoop *_gbridge_resolver_pick_loop   (GbridgeIOLoop        *loop);
-gboolean       _gbridge_resolver_family_ok   (GSocketFamily         wanted,
-                                              GSocketFamily         family);
 void           _gbridge_resolver_append      (GListStore           *store,
                                               GInetAddress         *address,
-                                              guint16               port);
+                                              guint16               port,
+                                              GSocketFamily         family);
+void           _gbridge_resolver_answer      (GbridgeFuture        *future,
+                                              GListStore           *store,
+                                              const char           *host);
 void           _gbridge_resolver_install_loop_property (GObjectClass *klass,
                                                         guint         prop_id);
 

@@ -124,21 +124,38 @@ _gbridge_resolver_pick_loop (GbridgeIOLoop *loop)
   return loop;
 }
 
-gboolean
-_gbridge_resolver_family_ok (GSocketFamily wanted,
-                             GSocketFamily family)
+/* Appends @address with @port, unless @family (%G_SOCKET_FAMILY_INVALID for
+ * any) excludes it. */
+void
+_gbridge_resolver_append (GListStore    *store,
+                          GInetAddress  *address,
+                          guint16        port,
+                          GSocketFamily  family)
 {
-  return wanted == G_SOCKET_FAMILY_INVALID || wanted == family;
+  g_autoptr(GSocketAddress) sockaddr = NULL;
+
+  if (family != G_SOCKET_FAMILY_INVALID && family != g_inet_address_get_family (address))
+    return;
+
+  sockaddr = g_inet_socket_address_new (address, port);
+  g_list_store_append (store, sockaddr);
 }
 
+/* Resolves @future with @store, or fails it with
+ * %GBRIDGE_RESOLVER_ERROR_NOT_FOUND when @store is empty: an answer is never
+ * an empty list. */
 void
-_gbridge_resolver_append (GListStore   *store,
-                          GInetAddress *address,
-                          guint16       port)
+_gbridge_resolver_answer (GbridgeFuture *future,
+                          GListStore    *store,
+                          const char    *host)
 {
-  g_autoptr(GSocketAddress) sockaddr = g_inet_socket_address_new (address, port);
-
-  g_list_store_append (store, sockaddr);
+  if (g_list_model_get_n_items (G_LIST_MODEL (store)) > 0)
+    gbridge_future_resolve_object (future, store, NULL);
+  else
+    gbridge_future_take_failure (future,
+                                 _gbridge_resolver_error_new (GBRIDGE_RESOLVER_ERROR_NOT_FOUND,
+                                                              host, NULL),
+                                 NULL);
 }
 
 void
@@ -362,20 +379,10 @@ gbridge_resolver_resolve (GbridgeResolver *self,
   literal = parse_literal (host);
   if (literal != NULL)
     {
-      if (_gbridge_resolver_family_ok (family, g_inet_address_get_family (literal)))
-        {
-          g_autoptr(GListStore) store = g_list_store_new (G_TYPE_INET_SOCKET_ADDRESS);
+      g_autoptr(GListStore) store = g_list_store_new (G_TYPE_INET_SOCKET_ADDRESS);
 
-          _gbridge_resolver_append (store, literal, port);
-          gbridge_future_resolve_object (outer, store, NULL);
-        }
-      else
-        {
-          gbridge_future_take_failure (outer,
-                                       _gbridge_resolver_error_new (GBRIDGE_RESOLVER_ERROR_NOT_FOUND,
-                                                                    host, NULL),
-                                       NULL);
-        }
+      _gbridge_resolver_append (store, literal, port, family);
+      _gbridge_resolver_answer (outer, store, host);
       return g_steal_pointer (&outer);
     }
 

@@ -156,40 +156,30 @@ on_lookup_done (GObject      *source,
 {
   Lookup *lookup = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GListStore) store = NULL;
   GList *addresses;
 
   addresses = g_resolver_lookup_by_name_with_flags_finish (G_RESOLVER (source), result, &error);
 
-  if (error != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       gbridge_future_cancel (lookup->future);
-      lookup_free (lookup);
-      return;
     }
-
-  store = g_list_store_new (G_TYPE_INET_SOCKET_ADDRESS);
-  for (GList *l = addresses; l != NULL; l = l->next)
+  else if (error != NULL)
     {
-      GInetAddress *address = l->data;
-
-      if (_gbridge_resolver_family_ok (lookup->family, g_inet_address_get_family (address)))
-        _gbridge_resolver_append (store, address, lookup->port);
+      gbridge_future_take_failure (lookup->future,
+                                   _gbridge_resolver_error_new (error_code (error),
+                                                                lookup->host, error->message),
+                                   NULL);
     }
-  g_resolver_free_addresses (addresses);
-
-  if (error != NULL)
-    gbridge_future_take_failure (lookup->future,
-                                 _gbridge_resolver_error_new (error_code (error),
-                                                              lookup->host, error->message),
-                                 NULL);
-  else if (g_list_model_get_n_items (G_LIST_MODEL (store)) == 0)
-    gbridge_future_take_failure (lookup->future,
-                                 _gbridge_resolver_error_new (GBRIDGE_RESOLVER_ERROR_NOT_FOUND,
-                                                              lookup->host, NULL),
-                                 NULL);
   else
-    gbridge_future_resolve_object (lookup->future, store, NULL);
+    {
+      g_autoptr(GListStore) store = g_list_store_new (G_TYPE_INET_SOCKET_ADDRESS);
+
+      for (GList *l = addresses; l != NULL; l = l->next)
+        _gbridge_resolver_append (store, l->data, lookup->port, lookup->family);
+      g_resolver_free_addresses (addresses);
+      _gbridge_resolver_answer (lookup->future, store, lookup->host);
+    }
 
   lookup_free (lookup);
 }
