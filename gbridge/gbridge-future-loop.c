@@ -419,8 +419,10 @@ run_sync_call (gpointer data)
   if (run->future == NULL)
     gbridge_io_loop_stop (run->loop);
   else
-    gbridge_future_add_done_callback (run->future, run_sync_done, run_sync_ref (run),
-                                      run_sync_unref);
+    /* On this loop, whatever loop the future belongs to: its done-callbacks
+     * would run on that loop, which may be another thread's or not run. */
+    gbridge_io_loop_add_future (run->loop, run->future, run_sync_done,
+                                run_sync_ref (run), run_sync_unref);
 }
 
 static void

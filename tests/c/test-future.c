@@ -855,6 +855,32 @@ test_run_sync_delayed (Fixture       *f,
   g_assert_cmpint (g_value_get_int (&value), ==, 99);
 }
 
+/* A future of another loop, which nothing runs: run_sync waits for it on
+ * its own loop, as Tornado's run_sync waits with add_future. */
+static GbridgeFuture *
+return_other_loops (gpointer data)
+{
+  Fixture *f = data;
+  g_autoptr(GbridgeIOLoop) other = gbridge_io_loop_new ();
+  GbridgeFuture *future = gbridge_future_new_for_loop (other);
+
+  gbridge_io_loop_call_later (f->loop, 0.001, resolve_later_cb,
+                              g_object_ref (future), g_object_unref);
+  return future;
+}
+
+static void
+test_run_sync_other_loop (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GValue) value = G_VALUE_INIT;
+
+  g_assert_true (gbridge_io_loop_run_sync (f->loop, return_other_loops, f, 10, &value, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_value_get_int (&value), ==, 99);
+}
+
 static GbridgeFuture *
 return_failed (gpointer data)
 {
@@ -1053,6 +1079,7 @@ main (int   argc,
   TEST ("gio/wait-async", test_wait_async);
   TEST ("run-sync/immediate", test_run_sync_immediate);
   TEST ("run-sync/delayed", test_run_sync_delayed);
+  TEST ("run-sync/other-loop", test_run_sync_other_loop);
   TEST ("run-sync/error", test_run_sync_error);
   TEST ("run-sync/timeout", test_run_sync_timeout);
   TEST ("run-sync/running", test_run_sync_running);
