@@ -353,6 +353,15 @@ has_pending_work (GbridgeIOLoop *self)
          _gbridge_signal_ring_ready (&self->ring);
 }
 
+static inline gboolean
+has_due_timer (GbridgeIOLoop *self)
+{
+  gint64 deadline;
+
+  return _gbridge_timer_heap_peek (&self->timers, &deadline) &&
+         deadline <= loop_now_us (self);
+}
+
 static void
 arm_timer (GbridgeIOLoop *self,
            gint64         deadline,
@@ -435,22 +444,14 @@ loop_source_prepare (GSource *source,
   *timeout = -1;
   self->yielding = FALSE;
 
-  if (has_pending_work (self))
+  if (has_pending_work (self) || has_due_timer (self))
     {
       *timeout = 0;
       return ready_unless_yielding (self, source);
     }
 
-  if (_gbridge_timer_heap_peek (&self->timers, &deadline))
-    {
-      if (deadline <= loop_now_us (self))
-        {
-          *timeout = 0;
-          return ready_unless_yielding (self, source);
-        }
-      if (!self->virtual_clock)
-        arm_timer (self, deadline, timeout);
-    }
+  if (!self->virtual_clock && _gbridge_timer_heap_peek (&self->timers, &deadline))
+    arm_timer (self, deadline, timeout);
 
   self->busy_since = 0;
   return FALSE;
@@ -460,15 +461,12 @@ static gboolean
 loop_source_check (GSource *source)
 {
   GbridgeIOLoop *self = ((LoopSource *) source)->loop;
-  gint64 deadline;
 
   /* Yielding: the yield source takes this iteration's work, if its turn
    * comes. */
   if (self->yielding)
     return FALSE;
-  if (has_pending_work (self))
-    return TRUE;
-  if (_gbridge_timer_heap_peek (&self->timers, &deadline) && deadline <= loop_now_us (self))
+  if (has_pending_work (self) || has_due_timer (self))
     return TRUE;
   if (self->timer_tag != NULL && g_source_query_unix_fd (source, self->timer_tag) != 0)
     return TRUE;
@@ -694,15 +692,12 @@ dispatch_loop (GbridgeIOLoop *self)
    * once per GLib iteration, as without these rounds. */
   if (self->dispatch_depth == 1)
     {
-      gint64 deadline;
-
       for (guint round = 0; round < INLINE_FD_ROUNDS; round++)
         {
           if (g_atomic_int_get (&self->stop_requested) ||
               g_atomic_int_get (&self->closed) ||
               has_pending_work (self) ||
-              (_gbridge_timer_heap_peek (&self->timers, &deadline) &&
-               deadline <= loop_now_us (self)))
+              has_due_timer (self))
             break;
           g_array_set_size (self->ready, 0);
           self->ready_pos = 0;
