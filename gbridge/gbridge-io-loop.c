@@ -168,7 +168,7 @@ struct _GbridgeIOLoop
   gboolean yielding;
 
   guint dispatch_depth;
-  guint n_collects;     /* ready descriptors collected so far, for INLINE_FD_ROUNDS */
+  guint n_collects;     /* collects of ready descriptors so far, for INLINE_FD_ROUNDS */
   gint  running;
   gint  stop_requested;
   gint  closed;
@@ -353,6 +353,15 @@ has_pending_work (GbridgeIOLoop *self)
          _gbridge_signal_ring_ready (&self->ring);
 }
 
+static inline gboolean
+has_due_timer (GbridgeIOLoop *self)
+{
+  gint64 deadline;
+
+  return _gbridge_timer_heap_peek (&self->timers, &deadline) &&
+         deadline <= loop_now_us (self);
+}
+
 static void
 arm_timer (GbridgeIOLoop *self,
            gint64         deadline,
@@ -435,22 +444,14 @@ loop_source_prepare (GSource *source,
   *timeout = -1;
   self->yielding = FALSE;
 
-  if (has_pending_work (self))
+  if (has_pending_work (self) || has_due_timer (self))
     {
       *timeout = 0;
       return ready_unless_yielding (self, source);
     }
 
-  if (_gbridge_timer_heap_peek (&self->timers, &deadline))
-    {
-      if (deadline <= loop_now_us (self))
-        {
-          *timeout = 0;
-          return ready_unless_yielding (self, source);
-        }
-      if (!self->virtual_clock)
-        arm_timer (self, deadline, timeout);
-    }
+  if (!self->virtual_clock && _gbridge_timer_heap_peek (&self->timers, &deadline))
+    arm_timer (self, deadline, timeout);
 
   self->busy_since = 0;
   return FALSE;
@@ -460,15 +461,12 @@ static gboolean
 loop_source_check (GSource *source)
 {
   GbridgeIOLoop *self = ((LoopSource *) source)->loop;
-  gint64 deadline;
 
   /* Yielding: the yield source takes this iteration's work, if its turn
    * comes. */
   if (self->yielding)
     return FALSE;
-  if (has_pending_work (self))
-    return TRUE;
-  if (_gbridge_timer_heap_peek (&self->timers, &deadline) && deadline <= loop_now_us (self))
+  if (has_pending_work (self) || has_due_timer (self))
     return TRUE;
   if (self->timer_tag != NULL && g_source_query_unix_fd (source, self->timer_tag) != 0)
     return TRUE;
@@ -485,17 +483,26 @@ queue_batch_callback (GbridgeIOLoop   *self,
                       callback_new_local (self, func, user_data, destroy));
 }
 
-/* Stamps the descriptors just collected with a new collect number. With
- * @inline, drops those the previous collect found ready too: a descriptor
- * that stays ready (a writable socket, a peer that keeps sending) waits for
- * GLib's next poll, which sees it again (epoll is level-triggered), rather
- * than being reported round after round. Returns whether any are left. */
+/* Replaces self->ready with the descriptors that are ready (as GLib's last
+ * poll found them or, for an inline round, as epoll finds them now) and
+ * stamps them with a new collect number. An inline round drops those the
+ * previous collect found ready too: a descriptor that stays ready (a
+ * writable socket, a peer that keeps sending) waits for GLib's next poll,
+ * which sees it again (epoll is level-triggered), rather than being
+ * reported round after round. Returns whether any are left. */
 static gboolean
-stamp_collected (GbridgeIOLoop *self,
-                 gboolean       inline_round)
+collect_ready (GbridgeIOLoop *self,
+               gboolean       inline_round)
 {
   guint previous = self->n_collects++;
   guint kept = 0;
+
+  g_array_set_size (self->ready, 0);
+  self->ready_pos = 0;
+  if (inline_round)
+    _gbridge_fd_set_collect_now (&self->fds, self->ready);
+  else
+    _gbridge_fd_set_collect (&self->fds, self->ready);
 
   for (guint i = 0; i < self->ready->len; i++)
     {
@@ -508,7 +515,8 @@ stamp_collected (GbridgeIOLoop *self,
       else
         g_array_index (self->ready, GbridgeReadyFd, kept++) = r;
     }
-  g_array_set_size (self->ready, kept);
+  if (kept < self->ready->len)
+    g_array_set_size (self->ready, kept);
   return kept > 0;
 }
 
@@ -556,10 +564,7 @@ begin_iteration (GbridgeIOLoop *self)
     }
 
   /* Ready file descriptors. */
-  g_array_set_size (self->ready, 0);
-  self->ready_pos = 0;
-  _gbridge_fd_set_collect (&self->fds, self->ready);
-  stamp_collected (self, FALSE);
+  collect_ready (self, FALSE);
 }
 
 static void
@@ -690,24 +695,17 @@ dispatch_loop (GbridgeIOLoop *self)
    * epoll fd is readable. Only while nothing else is due (callbacks, timers
    * and signals, and the context's other sources, get their usual
    * iteration), and only for descriptors that became ready again since the
-   * previous round (stamp_collected()): one that stays ready is reported
+   * previous round (collect_ready()): one that stays ready is reported
    * once per GLib iteration, as without these rounds. */
   if (self->dispatch_depth == 1)
     {
-      gint64 deadline;
-
       for (guint round = 0; round < INLINE_FD_ROUNDS; round++)
         {
           if (g_atomic_int_get (&self->stop_requested) ||
               g_atomic_int_get (&self->closed) ||
               has_pending_work (self) ||
-              (_gbridge_timer_heap_peek (&self->timers, &deadline) &&
-               deadline <= loop_now_us (self)))
-            break;
-          g_array_set_size (self->ready, 0);
-          self->ready_pos = 0;
-          _gbridge_fd_set_collect_now (&self->fds, self->ready);
-          if (!stamp_collected (self, TRUE))
+              has_due_timer (self) ||
+              !collect_ready (self, TRUE))
             break;
           run_iteration (self);
         }
