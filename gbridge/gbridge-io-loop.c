@@ -696,8 +696,10 @@ dispatch_loop (GbridgeIOLoop *self)
    * and signals, and the context's other sources, get their usual
    * iteration), and only for descriptors that became ready again since the
    * previous round (collect_ready()): one that stays ready is reported
-   * once per GLib iteration, as without these rounds. */
-  if (self->dispatch_depth == 1)
+   * once per GLib iteration, as without these rounds. Only after an
+   * iteration that had ready descriptors: one woken by a timer or a
+   * callback alone does not pay for an epoll_wait() that finds nothing. */
+  if (self->dispatch_depth == 1 && self->ready->len > 0)
     {
       for (guint round = 0; round < INLINE_FD_ROUNDS; round++)
         {

@@ -645,6 +645,16 @@ relay_handler (int fd, GbridgeIOEvents events, gpointer data)
     g_assert_cmpint (write (r->to, &c, 1), ==, 1);
 }
 
+/* A timer that logs and writes a byte to @to. */
+static void
+relay_timer_cb (gpointer data)
+{
+  Relay *r = data;
+
+  g_ptr_array_add (r->f->log, (gpointer) r->name);
+  g_assert_cmpint (write (r->to, "t", 1), ==, 1);
+}
+
 static void
 test_handler_ready_again (Fixture       *f,
                           gconstpointer  data)
@@ -652,6 +662,7 @@ test_handler_ready_again (Fixture       *f,
   int p[2], q[2], w[2];
   Relay to_q = { f, "p", -1, FALSE };
   Relay at_q = { f, "q", -1, FALSE };
+  Relay from_timer = { f, "t", -1, FALSE };
 
   make_pipe (p);
   make_pipe (q);
@@ -679,10 +690,20 @@ test_handler_ready_again (Fixture       *f,
   g_assert_true (g_main_context_iteration (f->context, FALSE));
   assert_log (f, "W p cb W q");
 
+  /* Only what descriptor handlers made ready: a byte a timer wrote is read
+   * in the next GLib iteration. */
+  g_ptr_array_set_size (f->log, 0);
+  gbridge_io_loop_remove_handler (f->loop, w[1]);
+  from_timer.to = q[1];
+  gbridge_io_loop_call_later (f->loop, 0, relay_timer_cb, &from_timer, NULL);
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "t");
+  g_assert_true (g_main_context_iteration (f->context, FALSE));
+  assert_log (f, "t q");
+
   /* A reader that stays ready (two bytes, one read per call): once per GLib
    * iteration too. */
   g_ptr_array_set_size (f->log, 0);
-  gbridge_io_loop_remove_handler (f->loop, w[1]);
   g_assert_cmpint (write (q[1], "xy", 2), ==, 2);
   g_assert_true (g_main_context_iteration (f->context, FALSE));
   assert_log (f, "q");
