@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "gbridge-ares-resolver.h"
+#include "gbridge-io-loop-private.h"
 #include "gbridge-resolver-private.h"
 
 #include <ares.h>
@@ -103,13 +104,7 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (GbridgeAresResolver, gbridge_ares_resolver, G_TYP
 static void
 stop_timer (GbridgeAresResolver *self)
 {
-  if (self->timer != 0)
-    {
-      guint64 timer = self->timer;
-
-      self->timer = 0;
-      gbridge_io_loop_remove_timeout (self->loop, timer);
-    }
+  _gbridge_io_loop_clear_timeout (self->loop, &self->timer);
 }
 
 static void

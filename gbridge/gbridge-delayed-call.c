@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "gbridge-delayed-call.h"
+#include "gbridge-io-loop-private.h"
 #include "gbridge-reactor-private.h"
 
 #include <glib/gi18n-lib.h>
@@ -134,13 +135,9 @@ schedule (GbridgeDelayedCall *self)
 static void
 unschedule (GbridgeDelayedCall *self)
 {
-  guint64 timer = self->timer;
-
   /* Removing the timer drops its reference: keep ours until we return. */
   g_object_ref (self);
-  self->timer = 0;
-  if (timer != 0)
-    gbridge_io_loop_remove_timeout (self->loop, timer);
+  _gbridge_io_loop_clear_timeout (self->loop, &self->timer);
   g_object_unref (self);
 }
 

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "gbridge-periodic-callback.h"
+#include "gbridge-io-loop-private.h"
 
 #include <math.h>
 
@@ -449,13 +450,7 @@ gbridge_periodic_callback_stop (GbridgePeriodicCallback *self)
   g_return_if_fail (GBRIDGE_IS_PERIODIC_CALLBACK (self));
 
   self->running = FALSE;
-  if (self->timeout != 0)
-    {
-      guint64 timeout = self->timeout;
-
-      self->timeout = 0;
-      gbridge_io_loop_remove_timeout (self->loop, timeout);
-    }
+  _gbridge_io_loop_clear_timeout (self->loop, &self->timeout);
 }
 
 /**

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "gbridge-resolver-private.h"
+#include "gbridge-io-loop-private.h"
 #include "gbridge-threaded-resolver.h"
 
 #include <glib/gi18n-lib.h>
@@ -267,13 +268,7 @@ resolve_unref (gpointer data)
 static void
 resolve_stop_timer (Resolve *r)
 {
-  if (r->timeout != 0)
-    {
-      guint64 timeout = r->timeout;
-
-      r->timeout = 0;
-      gbridge_io_loop_remove_timeout (r->loop, timeout);
-    }
+  _gbridge_io_loop_clear_timeout (r->loop, &r->timeout);
 }
 
 static void
