@@ -231,7 +231,7 @@ gbridge_ares_resolver_constructed (GObject *object)
 
   /* The channel's sockets and timers belong to one loop for its life. */
   if (self->loop == NULL)
-    self->loop = g_object_ref (_gbridge_resolver_pick_loop (NULL));
+    self->loop = g_object_ref (_gbridge_io_loop_pick (NULL));
 }
 
 static void

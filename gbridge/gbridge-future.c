@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "gbridge-future-private.h"
+#include "gbridge-io-loop-private.h"
 
 #include <glib/gi18n-lib.h>
 
@@ -179,13 +180,7 @@ gbridge_future_constructed (GObject *object)
   G_OBJECT_CLASS (gbridge_future_parent_class)->constructed (object);
 
   if (self->loop == NULL)
-    {
-      GbridgeIOLoop *loop = gbridge_io_loop_get_current ();
-
-      if (loop == NULL)
-        loop = gbridge_io_loop_get_default ();
-      self->loop = g_object_ref (loop);
-    }
+    self->loop = g_object_ref (_gbridge_io_loop_pick (NULL));
 }
 
 static void

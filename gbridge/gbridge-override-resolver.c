@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "gbridge-override-resolver.h"
+#include "gbridge-io-loop-private.h"
 #include "gbridge-resolver-private.h"
 
 /**
@@ -252,7 +253,7 @@ gbridge_override_resolver_lookup (GbridgeResolver *resolver,
   for (guint i = 0; i < target->literals->len; i++)
     _gbridge_resolver_append (store, g_ptr_array_index (target->literals, i), port, family);
 
-  future = gbridge_future_new_for_loop (_gbridge_resolver_pick_loop (gbridge_resolver_get_loop (resolver)));
+  future = gbridge_future_new_for_loop (_gbridge_io_loop_pick (gbridge_resolver_get_loop (resolver)));
   _gbridge_resolver_answer (future, store, host);
   return future;
 }

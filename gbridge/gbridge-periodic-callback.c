@@ -155,11 +155,7 @@ gbridge_periodic_callback_constructed (GObject *object)
   G_OBJECT_CLASS (gbridge_periodic_callback_parent_class)->constructed (object);
 
   if (self->loop == NULL)
-    {
-      GbridgeIOLoop *loop = gbridge_io_loop_get_current ();
-
-      self->loop = g_object_ref (loop != NULL ? loop : gbridge_io_loop_get_default ());
-    }
+    self->loop = g_object_ref (_gbridge_io_loop_pick (NULL));
 }
 
 static void

@@ -12,7 +12,6 @@ G_BEGIN_DECLS
 GError        *_gbridge_resolver_error_new   (GbridgeResolverError  code,
                                               const char           *host,
                                               const char           *detail);
-GbridgeIOLoop *_gbridge_resolver_pick_loop   (GbridgeIOLoop        *loop);
 void           _gbridge_resolver_append      (GListStore           *store,
                                               GInetAddress         *address,
                                               guint16               port,

@@ -115,16 +115,6 @@ _gbridge_resolver_error_new (GbridgeResolverError  code,
     }
 }
 
-GbridgeIOLoop *
-_gbridge_resolver_pick_loop (GbridgeIOLoop *loop)
-{
-  if (loop == NULL)
-    loop = gbridge_io_loop_get_current ();
-  if (loop == NULL)
-    loop = gbridge_io_loop_get_default ();
-  return loop;
-}
-
 /* Appends @address with @port, unless @family (%G_SOCKET_FAMILY_INVALID for
  * any) excludes it. */
 void
@@ -368,7 +358,7 @@ gbridge_resolver_resolve (GbridgeResolver *self,
                         family == G_SOCKET_FAMILY_IPV6, NULL);
   g_return_val_if_fail (timeout >= 0, NULL);
 
-  loop = _gbridge_resolver_pick_loop (gbridge_resolver_get_loop (self));
+  loop = _gbridge_io_loop_pick (gbridge_resolver_get_loop (self));
   outer = gbridge_future_new_for_loop (loop);
 
   literal = parse_literal (host);

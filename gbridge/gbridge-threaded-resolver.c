@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "gbridge-threaded-resolver.h"
+#include "gbridge-io-loop-private.h"
 #include "gbridge-resolver-private.h"
 
 /**
@@ -191,7 +192,7 @@ gbridge_threaded_resolver_lookup (GbridgeResolver *resolver,
                                   GSocketFamily    family)
 {
   GbridgeThreadedResolver *self = GBRIDGE_THREADED_RESOLVER (resolver);
-  GbridgeIOLoop *loop = _gbridge_resolver_pick_loop (self->loop);
+  GbridgeIOLoop *loop = _gbridge_io_loop_pick (self->loop);
   GMainContext *context = gbridge_io_loop_get_context (loop);
   GResolverNameLookupFlags flags = G_RESOLVER_NAME_LOOKUP_FLAGS_DEFAULT;
   GbridgeFuture *future = gbridge_future_new_for_loop (loop);
