@@ -7,6 +7,8 @@
 
 #include <gbridge/gbridge.h>
 
+#include "gbridge-test-i18n.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
@@ -1548,13 +1550,13 @@ test_add_callback_from_signal (Fixture       *f,
 /* The language to test, and a word of each of its two messages. */
 typedef struct
 {
-  const char *language;
+  const char *locale;
   const char *exists_word;
   const char *closed_word;
 } Translation;
 
-static const Translation german = { "de", "Dateideskriptor", "geschlossen" };
-static const Translation french = { "fr", "descripteur de fichier", "fermée" };
+static const Translation german = { "de_DE.UTF-8", "Dateideskriptor", "geschlossen" };
+static const Translation french = { "fr_FR.UTF-8", "descripteur de fichier", "fermée" };
 
 static void
 test_translated_error (Fixture       *f,
@@ -1563,24 +1565,17 @@ test_translated_error (Fixture       *f,
   const Translation *t = data;
   g_autofree char *exists_pattern = g_strdup_printf ("*%s*", t->exists_word);
   g_autofree char *closed_pattern = g_strdup_printf ("*%s*", t->closed_word);
-  const char *localedir = g_getenv ("GBRIDGE_BUILD_LOCALEDIR");
   g_autoptr(GError) error = NULL;
   g_autoptr(GError) error2 = NULL;
   int fds[2];
 
-  if (localedir == NULL)
-    {
-      g_test_skip ("GBRIDGE_BUILD_LOCALEDIR is not set");
-      return;
-    }
+  if (!gbridge_test_have_locales ())
+    return;
 
   make_pipe (fds);
   if (g_test_subprocess ())
     {
-      /* LANGUAGE is honoured under any locale but plain "C". */
-      g_setenv ("LANGUAGE", t->language, TRUE);
-      setlocale (LC_ALL, "C.UTF-8");
-      bindtextdomain (GETTEXT_PACKAGE, localedir);
+      gbridge_test_use_locale (t->locale);
 
       gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ, log_events_handler, f, NULL, NULL);
       gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ, log_events_handler, f, NULL, &error);

@@ -7,6 +7,8 @@
 
 #include <gbridge/gbridge.h>
 
+#include "gbridge-test-i18n.h"
+
 #include <locale.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -932,12 +934,12 @@ test_call_in_thread (Fixture       *f,
 
 typedef struct
 {
-  const char *language;
+  const char *locale;
   const char *word;
 } Translation;
 
-static const Translation german = { "de", "Reaktor" };
-static const Translation french = { "fr", "réacteur" };
+static const Translation german = { "de_DE.UTF-8", "Reaktor" };
+static const Translation french = { "fr_FR.UTF-8", "réacteur" };
 
 static void
 test_translated_error (Fixture       *f,
@@ -945,20 +947,14 @@ test_translated_error (Fixture       *f,
 {
   const Translation *t = data;
   g_autofree char *pattern = g_strdup_printf ("*%s*", t->word);
-  const char *localedir = g_getenv ("GBRIDGE_BUILD_LOCALEDIR");
   g_autoptr(GError) error = NULL;
 
-  if (localedir == NULL)
-    {
-      g_test_skip ("GBRIDGE_BUILD_LOCALEDIR is not set");
-      return;
-    }
+  if (!gbridge_test_have_locales ())
+    return;
 
   if (g_test_subprocess ())
     {
-      g_setenv ("LANGUAGE", t->language, TRUE);
-      setlocale (LC_ALL, "C.UTF-8");
-      bindtextdomain (GETTEXT_PACKAGE, localedir);
+      gbridge_test_use_locale (t->locale);
       gbridge_reactor_stop (f->reactor, &error);
       g_print ("%s\n", error->message);
       return;

@@ -12,6 +12,8 @@
 
 #include <gbridge/gbridge.h>
 
+#include "gbridge-test-i18n.h"
+
 #include "gbridge-test-tsan.h"
 
 #include <dirent.h>
@@ -1011,35 +1013,28 @@ test_resolve_async (Fixture       *f,
 
 typedef struct
 {
-  const char *language;
+  const char *locale;
   const char *not_found;
 } Translation;
 
-static const Translation german = { "de", "Keine Adresse für „192.0.2.7“ gefunden" };
-static const Translation french = { "fr", "Aucune adresse trouvée pour « 192.0.2.7 »" };
+static const Translation german = { "de_DE.UTF-8", "Keine Adresse für „192.0.2.7“ gefunden" };
+static const Translation french = { "fr_FR.UTF-8", "Aucune adresse trouvée pour « 192.0.2.7 »" };
 
 static void
 test_translated_error (Fixture       *f,
                        gconstpointer  data)
 {
   const Translation *t = data;
-  const char *localedir = g_getenv ("GBRIDGE_BUILD_LOCALEDIR");
   g_autofree char *pattern = g_strdup_printf ("*%s*", t->not_found);
 
-  if (localedir == NULL)
-    {
-      g_test_skip ("GBRIDGE_BUILD_LOCALEDIR is not set");
-      return;
-    }
+  if (!gbridge_test_have_locales ())
+    return;
 
   if (g_test_subprocess ())
     {
       g_autoptr(GbridgeFuture) future = NULL;
 
-      /* LANGUAGE is honoured under any locale but plain "C". */
-      g_setenv ("LANGUAGE", t->language, TRUE);
-      setlocale (LC_ALL, "C.UTF-8");
-      bindtextdomain (GETTEXT_PACKAGE, localedir);
+      gbridge_test_use_locale (t->locale);
 
       future = gbridge_resolver_resolve (gbridge_resolver_get_default (), "192.0.2.7", 80,
                                          G_SOCKET_FAMILY_IPV6, 0);

@@ -74,6 +74,7 @@ def test_add_handler_on_closed_loop_raises_closed():
 # 'gbridge-1' domain at the .mo files compiled in the build tree.
 CHILD = r'''
 import locale, os, sys
+# Fails (locale.Error) unless the locale really exists: no silent English.
 locale.setlocale(locale.LC_ALL, '')
 import gi
 gi.require_version('Gbridge', '1')
@@ -100,13 +101,20 @@ def _localedir():
     return localedir
 
 
+# The real locale each language is tested in (LANGUAGE under the C locale is
+# ignored by glibc 2.41 and later); the build compiles them into
+# $GBRIDGE_TEST_LOCPATH.
+LOCALES = {'de': 'de_DE.UTF-8', 'fr': 'fr_FR.UTF-8'}
+
+
 def _exists_message(language):
     env = dict(os.environ)
     for var in ('LANG', 'LC_MESSAGES', 'LANGUAGE'):
         env.pop(var, None)
     env['LC_ALL'] = 'C.UTF-8'
     if language is not None:
-        env['LANGUAGE'] = language
+        env['LOCPATH'] = os.environ['GBRIDGE_TEST_LOCPATH']
+        env['LC_ALL'] = LOCALES[language]
     result = subprocess.run([sys.executable, '-c', CHILD, GETTEXT_DOMAIN],
                             env=env, capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr.decode('utf-8', 'replace')
