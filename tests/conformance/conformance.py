@@ -1,12 +1,23 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """What the conformance runners share: each test's outcome recorded, and the
-check against a committed list of expected passes.
+judgement against the reference run in the same environment.
+
+A peer suite is run twice, on the reference (asyncio's default loop,
+Twisted's epollreactor) and on gbridge; a test fails the run only when it
+passes on the reference and not on gbridge, and is not listed, with its
+reason, in known-differences.txt.  No list of passes is pinned to one
+version of Python, Tornado or Twisted.
 
 The runners are run as scripts; each puts this directory on sys.path.
 """
 
+import os
+import subprocess
 import sys
+import tempfile
 import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 # How many gbridge.asyncio loops install_gbridge_asyncio() has seen made.
 LOOPS_MADE = [0]
@@ -102,3 +113,56 @@ def check_expected(expected, outcomes, passed='pass', out=None, note=''):
     print(f'{len(expected) - len(missing)}/{len(expected)} expected passes passed'
           + note, file=out)
     return 1 if missing else 0
+
+
+def known_differences(suite):
+    """{test id: reason} of known-differences.txt's lines for @suite.
+
+    Each line is 'SUITE TEST-ID REASON...'; '#' starts a comment line.
+    """
+    known = {}
+    with open(os.path.join(HERE, 'known-differences.txt')) as f:
+        for line in f:
+            parts = line.split(None, 2)
+            if len(parts) < 3 or line.startswith('#') or parts[0] != suite:
+                continue
+            known[parts[1]] = parts[2].strip()
+    return known
+
+
+def reference_passes(script, args, what):
+    """Runs the runner @script with @args (which choose the reference) and
+    '--write FILE', and returns the ids of the tests it wrote as passing."""
+    fd, path = tempfile.mkstemp(prefix='gbridge-reference-', suffix='.txt')
+    os.close(fd)
+    try:
+        print(f'==> the reference ({what})', flush=True)
+        status = subprocess.run([sys.executable, '-B', script, '--write', path] + args,
+                                stdin=subprocess.DEVNULL).returncode
+        ids = read_ids(path)
+        print(f'==> the reference passed {len(ids)} tests (exit status {status})',
+              flush=True)
+        return ids
+    finally:
+        os.unlink(path)
+
+
+def check_against_reference(suite, reference, outcomes, passed='pass', out=None):
+    """Prints a REGRESSION line for each test that passed on the @reference
+    (ids) and not here, except the known differences of @suite; returns the
+    exit status: 1 if any, or if the reference passed nothing, else 0."""
+    out = out or sys.stdout
+    if not reference:
+        print('the reference passed no test: nothing to judge against', file=out)
+        return 1
+    known = known_differences(suite)
+    for t, reason in sorted(known.items()):
+        if t in reference and outcomes.get(t) != passed:
+            print(f'known difference: {t}: {outcomes.get(t, "not run")} ({reason})',
+                  file=out)
+    expected = [t for t in reference if t not in known]
+    only_here = [t for t, v in outcomes.items() if v == passed and t not in reference]
+    status = check_expected(expected, outcomes, passed, out,
+                            note=f' (of the reference\'s {len(reference)})')
+    print(f'{len(only_here)} tests passed here and not on the reference', file=out)
+    return status

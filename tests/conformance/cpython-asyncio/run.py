@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""CPython's own asyncio tests (Debian's libpython3.11-testsuite) on gbridge.
+"""CPython's own asyncio tests (Debian's libpython3.X-testsuite) on gbridge.
 
-    run.py [--loop gbridge|default] [--jobs N] [--expected FILE] [--write FILE]
-           [--timeout S] [MODULE...]
+    run.py [--loop gbridge|default] [--jobs N] [--reference] [--expected FILE]
+           [--write FILE] [--timeout S] [MODULE...]
 
 Runs every module of test.test_asyncio (or the ones named) in its own
 process, N at a time, with the chosen loop installed: gbridge's policy, so
@@ -14,8 +14,10 @@ class) replaced by gbridge's loop when it is given no selector or a real one
 asyncio's loop).
 
 Each test's outcome is recorded. --write FILE writes the ids of the passing
-tests; --expected FILE fails (exit status 1) if any test listed there did not
-pass.  A module whose process crashes or times out counts all its expected
+tests; --reference first runs the same modules on asyncio's default loop and
+fails (exit status 1) if a test that passed there did not pass on gbridge,
+unless ../known-differences.txt lists it (suite cpython-asyncio) with its
+reason; --expected FILE fails if any test listed there did not pass.  A module whose process crashes or times out counts all its expected
 tests as failed.
 """
 
@@ -92,6 +94,8 @@ def main():
     ap.add_argument('--loop', choices=['gbridge', 'default'], default='gbridge')
     ap.add_argument('--jobs', type=int, default=2)
     ap.add_argument('--timeout', type=float, default=600)
+    ap.add_argument('--reference', action='store_true',
+                    help='judge against the default loop, run first')
     ap.add_argument('--expected')
     ap.add_argument('--write')
     ap.add_argument('--logs', help='directory for each module\'s output')
@@ -106,6 +110,14 @@ def main():
     modules = args.modules or all_modules()
     logs = args.logs or tempfile.mkdtemp(prefix='cpython-asyncio-')
     os.makedirs(logs, exist_ok=True)
+    reference = None
+    if args.reference:
+        reference = conformance.reference_passes(
+            os.path.abspath(__file__), ['--loop', 'default',
+             '--jobs', str(args.jobs), '--timeout', str(args.timeout),
+             '--logs', logs + '-reference'] + modules,
+            'asyncio\'s default loop')
+        print(f'==> {args.loop}', flush=True)
     outcomes = {}
     crashed = []
 
@@ -149,10 +161,14 @@ def main():
     if args.write:
         conformance.write_ids(args.write, conformance.passing(outcomes))
     status = 0
+    if reference is not None:
+        status = conformance.check_against_reference(
+            'cpython-asyncio', reference, outcomes)
+        print(f'logs in {logs} and {logs}-reference')
     if args.expected:
         status = conformance.check_expected(
             conformance.read_ids(args.expected), outcomes,
-            note=f'; logs in {logs}')
+            note=f'; logs in {logs}') or status
     if crashed:
         print('crashed or timed out: ' + ', '.join(crashed))
     return status
