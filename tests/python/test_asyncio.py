@@ -242,3 +242,47 @@ def test_ctrl_c_interrupts_a_loop_blocked_in_poll():
     finally:
         proc.kill()
     assert out == 'interrupted\n'
+
+
+# A task that fails and is dropped is reported ("exception was never
+# retrieved") when its last reference goes, not at the next garbage
+# collection: the loop's own frames must not keep it alive through the
+# traceback's frame chain (CPython's test_futures2
+# test_task_exc_handler_correct_context on 3.14).
+@pytest.mark.parametrize('debug', [False, True])
+@pytest.mark.parametrize('where', ['first-in-batch', 'last-in-batch', 'fd-handler'])
+def test_failed_task_is_reported_without_the_cycle_collector(debug, where):
+    import gc
+
+    async def fail():
+        1 / 0
+
+    async def main():
+        reported = []
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda l, c: reported.append(c['message']))
+        if where == 'first-in-batch':
+            asyncio.tasks._PyTask(fail())
+        elif where == 'last-in-batch':
+            loop.call_soon(lambda: asyncio.tasks._PyTask(fail()) and None)
+        else:
+            r, w = socket.socketpair()
+            loop.add_reader(r, lambda: (loop.remove_reader(r),
+                                        asyncio.tasks._PyTask(fail())) and None)
+            w.send(b'x')
+        for _ in range(5):
+            await asyncio.sleep(0)
+            if reported:
+                break
+        if where == 'fd-handler':
+            r.close()
+            w.close()
+        return reported
+
+    gc.disable()
+    try:
+        with asyncio.Runner(debug=debug, loop_factory=gba.EventLoop) as runner:
+            reported = runner.run(main())
+    finally:
+        gc.enable()
+    assert reported and 'exception was never retrieved' in reported[0]

@@ -474,6 +474,11 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                         handle._run()
         except BaseException as e:
             exc = e
+        # As BaseEventLoop._run_once: a failed task's traceback keeps this
+        # frame (its f_back chain) once it returns, and so the last handle,
+        # which holds the task: a cycle that would delay the task's
+        # "exception never retrieved" report until the next collection.
+        handle = None
         if self._scheduled and not self._closed:
             self._arm_timeout(self._scheduled[0]._when)
         if self._stopping and self._driving:
@@ -522,6 +527,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                                             _base_events._format_handle(handle), dt)
         finally:
             self._current_handle = None
+            handle = None    # no cycle through a failed task's traceback
 
     def _on_fd(self, fd, ev, *unused):
         # The hottest path: gbridge calls it for every ready fd, @ev an int.
@@ -555,6 +561,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                         writer._run()
         except BaseException as e:
             exc = e
+        key = reader = writer = None    # no cycle through a failed task's traceback
         if driving:
             if self._stopping:
                 self._request_exit()
