@@ -53,17 +53,36 @@ def install_gbridge():
         'SelectSelector', 'PollSelector', 'EpollSelector', 'DevpollSelector',
         'KqueueSelector')) if c is not None)
 
-    def SelectorEventLoop(selector=None):
-        if selector is None or type(selector) in real_selectors:
-            if selector is not None:
-                selector.close()
-            return gba.EventLoop()
-        return real(selector)
+    class _SelectorEventLoopType(type):
+        # gbridge's loop is a _UnixSelectorEventLoop: isinstance() checks
+        # against SelectorEventLoop hold for it as for asyncio's own.
+        def __instancecheck__(cls, obj):
+            return isinstance(obj, real)
+
+        def __subclasscheck__(cls, sub):
+            return issubclass(sub, real)
+
+    class SelectorEventLoop(metaclass=_SelectorEventLoopType):
+        def __new__(cls, selector=None):
+            if selector is None or type(selector) in real_selectors:
+                if selector is not None:
+                    selector.close()
+                return gba.EventLoop()
+            return real(selector)
 
     asyncio.SelectorEventLoop = SelectorEventLoop
     unix_events.SelectorEventLoop = SelectorEventLoop
-    unix_events.DefaultEventLoopPolicy = gba.EventLoopPolicy
-    asyncio.DefaultEventLoopPolicy = gba.EventLoopPolicy
+    # asyncio.EventLoop (3.13+), what asyncio.run(loop_factory=...) is given.
+    for module in (asyncio, unix_events):
+        if 'EventLoop' in vars(module):
+            module.EventLoop = SelectorEventLoop
+    # The policy class: under its public name up to 3.13, its private one
+    # from 3.14 (where the public name is a deprecated module attribute,
+    # which must keep warning).
+    for module in (asyncio, unix_events):
+        for name in ('DefaultEventLoopPolicy', '_DefaultEventLoopPolicy'):
+            if name in vars(module):
+                setattr(module, name, gba.EventLoopPolicy)
 
 
 def run_module(module, loop, out):
