@@ -53,7 +53,12 @@ def main():
         base = factory(stderr)
 
         class Runner(base):
-            resultclass = conformance.recording_result(outcomes)
+            # Tornado 6.5 passes its own result class to __init__; record
+            # on top of whichever class the runner ends up with.
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.resultclass = conformance.recording_result(
+                    outcomes, self.resultclass)
         return Runner
 
     runtests.test_runner_factory = recording_factory
