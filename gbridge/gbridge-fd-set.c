@@ -35,7 +35,8 @@ static GbridgeHandler *
 lookup (GbridgeFdSet *fs,
         int           fd)
 {
-  if (fd < 0 || (guint) fd >= fs->handlers->len)
+  /* No handlers array: cleared by _gbridge_fd_set_clear(). */
+  if (fs->handlers == NULL || fd < 0 || (guint) fd >= fs->handlers->len)
     return NULL;
   return g_ptr_array_index (fs->handlers, fd);
 }

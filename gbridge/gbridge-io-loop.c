@@ -1330,8 +1330,9 @@ gbridge_io_loop_add_handler (GbridgeIOLoop    *self,
  *
  * Changes the events the handler of @fd waits for.
  *
- * Returns: %TRUE on success; %FALSE with %GBRIDGE_IO_LOOP_ERROR_NOT_FOUND if
- *   @fd has no handler
+ * Returns: %TRUE on success; %FALSE with @error set if @fd has no handler
+ *   (%GBRIDGE_IO_LOOP_ERROR_NOT_FOUND) or the loop is closed
+ *   (%GBRIDGE_IO_LOOP_ERROR_CLOSED)
  */
 gboolean
 gbridge_io_loop_update_handler (GbridgeIOLoop    *self,
@@ -1341,6 +1342,14 @@ gbridge_io_loop_update_handler (GbridgeIOLoop    *self,
 {
   g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* A closed loop has no fd set any more; a destroy-notify run by the close
+   * or by finalize may still get here. */
+  if (g_atomic_int_get (&self->closed))
+    {
+      set_closed_error (error);
+      return FALSE;
+    }
 
   return _gbridge_fd_set_update (&self->fds, fd, events, error);
 }
@@ -1353,7 +1362,9 @@ gbridge_io_loop_update_handler (GbridgeIOLoop    *self,
  * Stops watching @fd and calls the handler's destroy-notify (after the
  * handler returns, if it is running). The handler is not called again, even
  * if @fd was already found ready in the current iteration. A descriptor
- * without a handler is no error.
+ * without a handler is no error, and neither is a closed loop, whose
+ * handlers are all gone: that includes a destroy-notify that the close (or
+ * the loop's finalization) runs.
  *
  * Returns: %TRUE if @fd had a handler
  */
@@ -1364,6 +1375,9 @@ gbridge_io_loop_remove_handler (GbridgeIOLoop *self,
   GbridgeHandler *h;
 
   g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
+
+  if (g_atomic_int_get (&self->closed))
+    return FALSE;
 
   h = _gbridge_fd_set_remove (&self->fds, fd);
   if (h == NULL)
