@@ -665,6 +665,11 @@ run_iteration (GbridgeIOLoop *self)
       GbridgeHandler *h = r.handler;
       guint events = r.events & (h->events | GBRIDGE_IO_EVENTS_ERROR);
 
+      /* Only while its number still names its file: never a new file that
+       * reuses the number (the old one may still be open elsewhere, and
+       * still reported by its registration). */
+      if (!h->removed && events != 0 && !_gbridge_fd_set_verify (&self->fds, h))
+        events = h->nval ? GBRIDGE_IO_EVENTS_ERROR : 0;
       if (!h->removed && events != 0)
         h->func (h->fd, events, h->user_data);
       if (!h->removed && h->nval)
@@ -1284,10 +1289,21 @@ gbridge_io_loop_is_closed (GbridgeIOLoop *self)
  * follows the open file, not the number: a descriptor closed while
  * registered simply stops being reported (remove its handler all the same,
  * before its number can be registered again), and a new file that reuses the
- * number is never reported to the old handler. Regular files, which epoll
- * refuses, are watched with poll() instead and are always ready, as poll()
- * reports them; such a descriptor closed while registered is reported once
- * as %GBRIDGE_IO_EVENTS_ERROR and its handler removed.
+ * number is never reported to the old handler, even when the old file stays
+ * open elsewhere, through a dup(), a fork() or a descriptor passed over a
+ * socket. For that, the loop checks before each call of @func that @fd
+ * still names the file it registered (one epoll_ctl() per call), and drops
+ * the registration that such a file leaves behind, which epoll can no
+ * longer remove by number, by re-creating its epoll set from the live
+ * handlers. The alternative, registering a dup() of every descriptor, would
+ * cost a descriptor per handler and keep a closed connection open until
+ * its handler is removed, and would still need the check.
+ *
+ * Regular files, which epoll refuses, are watched with poll() instead and
+ * are always ready, as poll() reports them; such a descriptor closed while
+ * registered, or whose number another file reuses, is reported once as
+ * %GBRIDGE_IO_EVENTS_ERROR and its handler removed. The loop keeps a
+ * duplicate of each such descriptor to tell its file from another.
  *
  * On failure, @destroy is called on @user_data before returning.
  *

@@ -285,14 +285,14 @@ test_dup_closed_then_removed (Fixture       *f,
   keep = dup (number);
   close (number);
   g_assert_true (gbridge_io_loop_remove_handler (f->loop, number));
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv),
+                   ==, 0);
+  g_assert_cmpint (sv[0], ==, number);
   g_assert_cmpint (write (old[1], "old", 3), ==, 3);
 
   g_assert_cmpuint (count_busy_iterations (f->context, 50), <, 50);
 
   /* A new file on the number, with a new handler: only its own data. */
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv),
-                   ==, 0);
-  g_assert_cmpint (sv[0], ==, number);
   g_assert_true (gbridge_io_loop_add_handler (f->loop, number, GBRIDGE_IO_EVENTS_READ,
                                               logging_handler, f, count_destroy, NULL));
   run_pending (f);
@@ -603,6 +603,10 @@ main (int   argc,
 
   TEST ("closed/remove-update", test_closed_remove_update);
   TEST ("closed/finalize-remove-update", test_finalize_remove_update);
+  TEST ("fd/dup-closed-number-reused", test_dup_closed_number_reused);
+  TEST ("fd/dup-closed-then-removed", test_dup_closed_then_removed);
+  TEST ("fd/fork-shared-closed-then-removed", test_fork_shared_closed_then_removed);
+  TEST ("fd/regular-file-number-reused", test_regular_file_number_reused);
 
   return g_test_run ();
 }
