@@ -405,6 +405,14 @@ parent_read_handler (int             fd,
     p->reads++;
 }
 
+static void
+parent_destroy (gpointer data)
+{
+  Parent *p = data;
+
+  p->f->destroyed++;
+}
+
 static gboolean
 guard_cb (gpointer data)
 {
@@ -447,7 +455,7 @@ parent_setup (Parent *p,
 {
   make_pipe (fds);
   g_assert_true (gbridge_io_loop_add_handler (p->f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
-                                              parent_read_handler, p, count_destroy, NULL));
+                                              parent_read_handler, p, parent_destroy, NULL));
   gbridge_io_loop_call_later (p->f->loop, 0.05, parent_timer_cb, p, NULL);
   /* One iteration before the fork: the timerfd and epoll set exist. */
   g_main_context_iteration (p->f->context, FALSE);
@@ -469,6 +477,7 @@ parent_check (Parent *p,
   g_assert_true (p->timer);
   g_assert_cmpuint (p->reads, ==, 1);
   g_assert_true (gbridge_io_loop_remove_handler (p->f->loop, fds[0]));
+  g_assert_cmpuint (p->f->destroyed, ==, 1);
   close (fds[0]);
   close (fds[1]);
 }
@@ -594,6 +603,31 @@ test_fork_child_goes_on (Fixture       *f,
   parent_check (&p, fds, pid);
 }
 
+/* gbridge_io_loop_fork(): explicit, and harmless when nothing forked. */
+static void
+test_fork_explicit (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  Parent p = { f, FALSE, 0 };
+  int fds[2];
+
+  parent_setup (&p, fds);
+  g_assert_true (gbridge_io_loop_fork (f->loop, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (write (fds[1], "x", 1), ==, 1);
+  iterate_until (f->context, parent_done, &p);
+  g_assert_true (p.timer);
+  g_assert_cmpuint (p.reads, ==, 1);
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, fds[0]));
+  close (fds[0]);
+  close (fds[1]);
+
+  g_assert_true (gbridge_io_loop_close (f->loop, FALSE, NULL));
+  g_assert_true (gbridge_io_loop_fork (f->loop, &error));
+  g_assert_no_error (error);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -607,6 +641,10 @@ main (int   argc,
   TEST ("fd/dup-closed-then-removed", test_dup_closed_then_removed);
   TEST ("fd/fork-shared-closed-then-removed", test_fork_shared_closed_then_removed);
   TEST ("fd/regular-file-number-reused", test_regular_file_number_reused);
+  TEST ("fork/child-closes", test_fork_child_closes);
+  TEST ("fork/child-finalizes", test_fork_child_finalizes);
+  TEST ("fork/child-goes-on", test_fork_child_goes_on);
+  TEST ("fork/explicit", test_fork_explicit);
 
   return g_test_run ();
 }
