@@ -7,12 +7,25 @@
 
 #include "gbridge-io-loop.h"
 
+#include <sys/types.h>
+
 G_BEGIN_DECLS
 
 /* The file descriptors of one loop. On Linux they all live in one epoll
  * set, itself one pollfd of the loop's GSource, so an iteration costs
  * O(ready fds). What epoll refuses (regular files), and every fd where there
- * is no epoll, is watched with poll() through g_source_add_unix_fd(). */
+ * is no epoll, is watched with poll() through g_source_add_unix_fd().
+ *
+ * epoll keys a registration on the open file and the number together, and
+ * drops it only when the file itself is released: a number closed while
+ * its file stays open elsewhere (dup(), fork(), SCM_RIGHTS) leaves behind a
+ * registration that keeps reporting the old file, that EPOLL_CTL_DEL by
+ * number can no longer reach, and whose number may meanwhile name a new
+ * file. Hence: every registration carries its handler's serial, so an event
+ * of an orphaned registration is told from a live one; a handler is only
+ * called while its number still names the file it was registered with
+ * (_gbridge_fd_set_verify()); and orphans are dropped by re-creating the
+ * epoll set from the live handlers (rebuild_epoll()). */
 
 typedef struct
 {
@@ -25,9 +38,15 @@ typedef struct
   guint32          serial;     /* tells this handler from an earlier one on the same fd */
   guint            ref_count;
   guint            last_collect;   /* the loop's last collect that found it ready */
+  /* For a handler watched with poll(): its file, and a duplicate that keeps
+   * it open so that no other file can get its inode number meanwhile. */
+  dev_t            dev;
+  ino_t            ino;
+  int              keep_fd;
   guint            removed : 1;
-  guint            nval : 1;   /* poll() found the fd closed */
+  guint            nval : 1;   /* poll() found the fd closed, or its number reused */
   guint            in_epoll : 1;
+  guint            gone : 1;   /* its number no longer names the file epoll watched */
 } GbridgeHandler;
 
 typedef struct
@@ -44,6 +63,7 @@ typedef struct
   guint32    next_serial;
   int        epoll_fd;
   gpointer   epoll_tag;
+  gboolean   rebuild;       /* the epoll set holds an orphaned registration */
 } GbridgeFdSet;
 
 void            _gbridge_fd_set_init      (GbridgeFdSet     *fs,
@@ -68,6 +88,10 @@ void            _gbridge_fd_set_collect   (GbridgeFdSet     *fs,
 void            _gbridge_fd_set_collect_now (GbridgeFdSet   *fs,
                                            GArray         *ready);
 GPtrArray      *_gbridge_fd_set_steal_all (GbridgeFdSet     *fs);
+gboolean        _gbridge_fd_set_verify    (GbridgeFdSet     *fs,
+                                           GbridgeHandler   *h);
+gboolean        _gbridge_fd_set_after_fork (GbridgeFdSet    *fs,
+                                           int              *errsv);
 void            _gbridge_handler_unref    (GbridgeHandler   *h);
 
 G_END_DECLS

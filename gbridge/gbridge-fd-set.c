@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib/gi18n-lib.h>
@@ -35,7 +36,8 @@ static GbridgeHandler *
 lookup (GbridgeFdSet *fs,
         int           fd)
 {
-  if (fd < 0 || (guint) fd >= fs->handlers->len)
+  /* No handlers array: cleared by _gbridge_fd_set_clear(). */
+  if (fs->handlers == NULL || fd < 0 || (guint) fd >= fs->handlers->len)
     return NULL;
   return g_ptr_array_index (fs->handlers, fd);
 }
@@ -93,13 +95,26 @@ epoll_to_events (guint32 ev)
   return events;
 }
 
+static struct epoll_event
+epoll_event_for (GbridgeHandler *h)
+{
+  struct epoll_event ev = { 0, };
+
+  ev.events = events_to_epoll (h->events);
+  /* The serial tells an event of an orphaned registration (an earlier
+   * handler's, or this one's once its number named another file) from a
+   * live one: see collect_epoll(). */
+  ev.data.u64 = ((guint64) h->serial << 32) | (guint32) h->fd;
+  return ev;
+}
+
 /* Returns 0 or an errno. */
 static int
 epoll_register (GbridgeFdSet   *fs,
                 GbridgeHandler *h,
                 int             op)
 {
-  struct epoll_event ev = { 0, };
+  struct epoll_event ev = epoll_event_for (h);
 
   if (fs->epoll_fd < 0)
     {
@@ -109,12 +124,85 @@ epoll_register (GbridgeFdSet   *fs,
       fs->epoll_tag = g_source_add_unix_fd (fs->source, fs->epoll_fd, G_IO_IN);
     }
 
-  ev.events = events_to_epoll (h->events);
-  /* The serial tells a late event of an earlier handler on the same fd. */
-  ev.data.u64 = ((guint64) h->serial << 32) | (guint32) h->fd;
   if (epoll_ctl (fs->epoll_fd, op, h->fd, &ev) < 0)
     return errno;
   return 0;
+}
+
+/* Whether @h's number still names the file it was registered with. epoll
+ * finds a registration by file and number: EPOLL_CTL_MOD to the same
+ * events and data changes nothing when it does, and fails (ENOENT, EBADF,
+ * EPERM) when the number was closed or now names another file. */
+static gboolean
+epoll_still_same_file (int             epoll_fd,
+                       GbridgeHandler *h)
+{
+  struct epoll_event ev = epoll_event_for (h);
+
+  return epoll_ctl (epoll_fd, EPOLL_CTL_MOD, h->fd, &ev) == 0 || errno == ENOMEM;
+}
+
+static void
+mark_gone (GbridgeHandler *h)
+{
+  h->in_epoll = FALSE;
+  h->gone = TRUE;
+}
+
+/* Replaces the epoll set with a new one holding the registrations of the
+ * live handlers only: the one way to drop an orphaned registration, which
+ * EPOLL_CTL_DEL cannot reach once its number is closed or names another
+ * file (libuv re-creates its epoll set the same way after fork()). A
+ * handler whose number no longer names its file (@probe_old asks the old
+ * set) is not registered again: it stops being reported, as a descriptor
+ * whose file was closed does. Rare, so O(handlers) is fine. Without
+ * @probe_old (after fork(), where the old set is the parent's and must not
+ * be touched), every number is registered as it stands.
+ *
+ * Returns 0 or, if no new epoll set could be created, an errno. */
+static int
+rebuild_epoll (GbridgeFdSet *fs,
+               gboolean      probe_old)
+{
+  int old_fd = fs->epoll_fd;
+  int new_fd;
+  int err = 0;
+
+  fs->rebuild = FALSE;
+  new_fd = epoll_create1 (EPOLL_CLOEXEC);
+  if (new_fd < 0)
+    {
+      err = errno;
+      /* Out of descriptors: keep the old set, and try again when the
+       * orphan next reports. After fork() the old set is the parent's:
+       * give it up whatever the cost. */
+      if (probe_old)
+        return err;
+    }
+
+  for (guint i = 0; i < fs->handlers->len; i++)
+    {
+      GbridgeHandler *h = g_ptr_array_index (fs->handlers, i);
+      struct epoll_event ev;
+
+      if (h == NULL || !h->in_epoll)
+        continue;
+      ev = epoll_event_for (h);
+      if ((probe_old && !epoll_still_same_file (old_fd, h)) ||
+          new_fd < 0 ||
+          epoll_ctl (new_fd, EPOLL_CTL_ADD, h->fd, &ev) < 0)
+        mark_gone (h);
+    }
+
+  if (fs->epoll_tag != NULL)
+    g_source_remove_unix_fd (fs->source, fs->epoll_tag);
+  fs->epoll_tag = NULL;
+  if (old_fd >= 0)
+    close (old_fd);   /* after fork(): only this process's reference */
+  fs->epoll_fd = new_fd;
+  if (new_fd >= 0)
+    fs->epoll_tag = g_source_add_unix_fd (fs->source, new_fd, G_IO_IN);
+  return err;
 }
 #endif
 
@@ -127,12 +215,17 @@ detach (GbridgeFdSet   *fs,
       g_source_remove_unix_fd (fs->source, h->tag);
       h->tag = NULL;
       g_ptr_array_remove_fast (fs->polled, h);
+      if (h->keep_fd >= 0)
+        close (h->keep_fd);
+      h->keep_fd = -1;
     }
 #ifdef HAVE_EPOLL
   else if (h->in_epoll)
     {
-      /* Fails harmlessly when the fd was already closed: the kernel then
-       * dropped the registration itself. */
+      /* Fails when the number was closed (or names another file): either
+       * the kernel dropped the registration with the file, or the file is
+       * still open elsewhere and the registration is orphaned. An orphan
+       * that reports is dropped then, by rebuild_epoll(). */
       epoll_ctl (fs->epoll_fd, EPOLL_CTL_DEL, h->fd, NULL);
       h->in_epoll = FALSE;
     }
@@ -149,6 +242,7 @@ _gbridge_fd_set_init (GbridgeFdSet *fs,
   fs->next_serial = 0;
   fs->epoll_fd = -1;
   fs->epoll_tag = NULL;
+  fs->rebuild = FALSE;
 }
 
 /* After _gbridge_fd_set_steal_all(): frees what is left. */
@@ -198,6 +292,7 @@ _gbridge_fd_set_add (GbridgeFdSet     *fs,
   h->destroy = destroy;
   h->ref_count = 1;
   h->serial = ++fs->next_serial;
+  h->keep_fd = -1;
 
 #ifdef HAVE_EPOLL
   /* Always epoll, even for one fd: the nested epoll_wait() costs about as
@@ -222,6 +317,20 @@ _gbridge_fd_set_add (GbridgeFdSet     *fs,
 
   if (!h->in_epoll)
     {
+      struct stat st;
+
+      /* poll() goes by number: remember the file, to tell it from a new
+       * one that reuses the number (_gbridge_fd_set_verify()). Its
+       * inode number identifies it only while it exists: a duplicate keeps
+       * it open, at the cost of one descriptor per such handler (regular
+       * files and the like, which are rarely watched: they are always
+       * ready). */
+      h->keep_fd = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+      if (fstat (fd, &st) == 0)
+        {
+          h->dev = st.st_dev;
+          h->ino = st.st_ino;
+        }
       h->tag = g_source_add_unix_fd (fs->source, fd, events_to_condition (h->events));
       g_ptr_array_add (fs->polled, h);
     }
@@ -331,11 +440,16 @@ collect_epoll (GbridgeFdSet *fs,
 
       if (h != NULL && h->in_epoll && h->serial == serial)
         push_ready (ready, h, epoll_to_events (events[i].events));
-      else if (h == NULL)
-        /* A registration that outlived its handler (the file is still
-         * open through a dup); drop it so it stops waking us. */
-        epoll_ctl (fs->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+      else
+        /* An orphaned registration: its handler is gone, or its number
+         * now names another file, while the old file is still open
+         * elsewhere (dup(), fork(), SCM_RIGHTS). EPOLL_CTL_DEL by number
+         * cannot reach it, and level-triggered it would wake us forever. */
+        fs->rebuild = TRUE;
     }
+
+  if (fs->rebuild)
+    rebuild_epoll (fs, TRUE);
 }
 #endif
 
@@ -396,4 +510,64 @@ _gbridge_fd_set_steal_all (GbridgeFdSet *fs)
       g_ptr_array_add (stolen, h);
     }
   return stolen;
+}
+
+/* Whether @h may be called: its number still names the file it was
+ * registered with. Asked right before each call, since any code (another
+ * handler of the same iteration, too) may have closed the number and
+ * opened a new file on it. When not: a handler watched with poll() is
+ * marked nval (reported once as ERROR, then removed, as for a number
+ * poll() finds closed); one in the epoll set stops being reported, and
+ * its orphaned registration is dropped by the next collect. */
+gboolean
+_gbridge_fd_set_verify (GbridgeFdSet   *fs,
+                        GbridgeHandler *h)
+{
+  if (h->tag != NULL)
+    {
+      struct stat st;
+
+      if (!h->nval &&
+          fstat (h->fd, &st) == 0 && st.st_dev == h->dev && st.st_ino == h->ino)
+        return TRUE;
+      h->nval = TRUE;
+      return FALSE;
+    }
+#ifdef HAVE_EPOLL
+  if (h->in_epoll)
+    {
+      if (epoll_still_same_file (fs->epoll_fd, h))
+        return TRUE;
+      mark_gone (h);
+      fs->rebuild = TRUE;
+    }
+#endif
+  return FALSE;
+}
+
+/* In the child of a fork(): the epoll set is shared with the parent, and
+ * every change the child made to it would change the parent's
+ * registrations. Gives it up (closing only the child's reference) for a
+ * new one, with the live handlers registered again. Handlers watched with
+ * poll() need nothing: GLib polls them by number, in this process.
+ *
+ * Returns FALSE, with *@errsv set, if no new epoll set could be created;
+ * the handlers that were in the old one are then no longer reported. */
+gboolean
+_gbridge_fd_set_after_fork (GbridgeFdSet *fs,
+                            int          *errsv)
+{
+#ifdef HAVE_EPOLL
+  if (fs->handlers != NULL && fs->epoll_fd >= 0)
+    {
+      int err = rebuild_epoll (fs, FALSE);
+
+      if (err != 0)
+        {
+          *errsv = err;
+          return FALSE;
+        }
+    }
+#endif
+  return TRUE;
 }

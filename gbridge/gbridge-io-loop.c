@@ -14,6 +14,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <glib/gi18n-lib.h>
@@ -75,7 +76,23 @@
  *
  * Every callback comes with a #GDestroyNotify that is called exactly once:
  * after the callback ran, when it is removed, when the loop is closed, or
- * when it is refused because the loop is already closed.
+ * when it is refused because the loop is already closed. *
+ * After fork(), the child's copy of a loop shares the kernel objects behind
+ * it with the parent's: the epoll set of its file descriptors and the
+ * timerfd of its timers. Whatever the child did with them (removing a
+ * handler, closing or finalizing the loop, arming a timer) would change the
+ * parent's loop. So, as libuv's uv_loop_fork() does, the child's loop gives
+ * them up the first time the child uses it (adds, updates or removes a
+ * handler, closes or finalizes it, or iterates its context) and creates its
+ * own: a new epoll set with the same handlers registered again, and a new
+ * timerfd. The child may therefore close the loop, drop it, or go on using
+ * it, and the parent's handlers and timers keep working. The loop learns of
+ * the fork() from a pthread_atfork() handler, which costs nothing per
+ * iteration where asking getpid() would cost a system call; after a child
+ * made without those handlers (a raw clone()), call gbridge_io_loop_fork().
+ * The context's own wake-up descriptor belongs to GLib and stays shared: a
+ * child that iterates an inherited context may take a wake-up meant for the
+ * parent's, which then waits for its next event or timer.
  */
 
 /**
@@ -167,6 +184,11 @@ struct _GbridgeIOLoop
   gint64   busy_since;
   gboolean yielding;
 
+  /* fork(): the fork_generation and the process the kernel objects (epoll
+   * set, timerfd) were made for. */
+  guint fork_generation;
+  pid_t pid;
+
   guint dispatch_depth;
   guint n_collects;     /* collects of ready descriptors so far, for INLINE_FD_ROUNDS */
   gint  running;
@@ -201,6 +223,66 @@ static GPrivate current_loop = G_PRIVATE_INIT (g_object_unref);
 
 static void gbridge_io_loop_close_internal (GbridgeIOLoop *self,
                                             gboolean       all_fds);
+
+/* fork() */
+
+/* Bumped in the child of every fork() that runs the pthread_atfork()
+ * handlers: a loop made in another generation shares its kernel objects
+ * with the parent. Only the forking thread exists in the child. */
+static volatile guint fork_generation;
+
+static void
+on_fork_child (void)
+{
+  fork_generation++;
+}
+
+/* Gives up the kernel objects shared with the parent for new ones. */
+static gboolean
+after_fork (GbridgeIOLoop  *self,
+            GError        **error)
+{
+  int err = 0;
+
+  self->fork_generation = fork_generation;
+  self->pid = getpid ();
+  if (g_atomic_int_get (&self->closed))
+    return TRUE;
+
+  /* The next prepare arms a new timerfd. Closing this one drops only the
+   * child's reference: the parent's stays armed. */
+  if (self->timer_fd >= 0)
+    {
+      if (self->timer_tag != NULL)
+        g_source_remove_unix_fd (self->source, self->timer_tag);
+      self->timer_tag = NULL;
+      close (self->timer_fd);
+      self->timer_fd = -1;
+      self->armed_deadline = G_MAXINT64;
+    }
+
+  if (!_gbridge_fd_set_after_fork (&self->fds, &err))
+    {
+      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_FAILED,
+                   _("Cannot create a new epoll set for the loop after fork(): %s"),
+                   g_strerror (err));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* At every entry point that touches the loop's kernel objects. */
+static inline void
+check_fork (GbridgeIOLoop *self)
+{
+  if (G_UNLIKELY (self->fork_generation != fork_generation))
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!after_fork (self, &error))
+        g_warning ("%s", error->message);
+    }
+}
 
 /* Callbacks */
 
@@ -441,6 +523,7 @@ loop_source_prepare (GSource *source,
   GbridgeIOLoop *self = ((LoopSource *) source)->loop;
   gint64 deadline;
 
+  check_fork (self);
   *timeout = -1;
   self->yielding = FALSE;
 
@@ -462,6 +545,7 @@ loop_source_check (GSource *source)
 {
   GbridgeIOLoop *self = ((LoopSource *) source)->loop;
 
+  check_fork (self);
   /* Yielding: the yield source takes this iteration's work, if its turn
    * comes. */
   if (self->yielding)
@@ -665,6 +749,12 @@ run_iteration (GbridgeIOLoop *self)
       GbridgeHandler *h = r.handler;
       guint events = r.events & (h->events | GBRIDGE_IO_EVENTS_ERROR);
 
+      /* Only while its number still names its file: never a new file that
+       * reuses the number (the old one may still be open elsewhere, and
+       * still reported by its registration). A callback may have forked. */
+      check_fork (self);
+      if (!h->removed && events != 0 && !_gbridge_fd_set_verify (&self->fds, h))
+        events = h->nval ? GBRIDGE_IO_EVENTS_ERROR : 0;
       if (!h->removed && events != 0)
         h->func (h->fd, events, h->user_data);
       if (!h->removed && h->nval)
@@ -678,6 +768,7 @@ dispatch_loop (GbridgeIOLoop *self)
 {
   GbridgeIOLoop *previous = dispatching_loop;
 
+  check_fork (self);
   g_object_ref (self);
   dispatching_loop = self;
   self->dispatch_depth++;
@@ -884,6 +975,8 @@ gbridge_io_loop_class_init (GbridgeIOLoopClass *klass)
   object_class->get_property = gbridge_io_loop_get_property;
   object_class->set_property = gbridge_io_loop_set_property;
 
+  pthread_atfork (NULL, NULL, on_fork_child);
+
   /**
    * GbridgeIOLoop:context:
    *
@@ -911,6 +1004,8 @@ gbridge_io_loop_init (GbridgeIOLoop *self)
   self->ready = g_array_new (FALSE, FALSE, sizeof (GbridgeReadyFd));
   self->timer_fd = -1;
   self->armed_deadline = G_MAXINT64;
+  self->fork_generation = fork_generation;
+  self->pid = getpid ();
 }
 
 /* Public API */
@@ -1148,6 +1243,16 @@ gbridge_io_loop_close_internal (GbridgeIOLoop *self,
       pthread_mutex_unlock (&self->remote_lock);
       return;
     }
+  /* Before closed is set: in the child of a fork(), give up the parent's
+   * kernel objects before removing anything from them. Closing is rare
+   * enough to also catch a child made without the atfork handlers. */
+  if (self->fork_generation != fork_generation || self->pid != getpid ())
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!after_fork (self, &error))
+        g_warning ("%s", error->message);
+    }
   g_atomic_int_set (&self->closed, TRUE);
   callback_list_concat (&pending, &self->remote);
   g_atomic_int_set (&self->remote_pending, FALSE);
@@ -1266,6 +1371,40 @@ gbridge_io_loop_is_closed (GbridgeIOLoop *self)
 }
 
 /**
+ * gbridge_io_loop_fork:
+ * @self: a #GbridgeIOLoop
+ * @error: return location for a #GError
+ *
+ * Makes the loop private to the calling process, in the child of a fork():
+ * gives up the epoll set and the timerfd it shares with the parent, without
+ * changing them, and creates its own, with every file descriptor handler
+ * registered again and the timers armed again. Afterwards, nothing the child
+ * does to its loop changes the parent's. This is libuv's uv_loop_fork().
+ *
+ * There is usually no need to call it: the loop does the same by itself the
+ * first time the child uses it after a fork() that ran the pthread_atfork()
+ * handlers, as fork() and Python's os.fork() do. Call it in a child made
+ * without them (a raw clone()) before using the loop. Called when nothing
+ * forked, it only replaces the loop's epoll set and timerfd with new ones.
+ *
+ * Returns: %TRUE on success, and on a closed loop, which has nothing to give
+ *   up; %FALSE with %GBRIDGE_IO_LOOP_ERROR_FAILED if no new epoll set could
+ *   be created, in which case the handlers of the descriptors that were in
+ *   it are no longer called (remove them)
+ *
+ * Since: 1.0
+ */
+gboolean
+gbridge_io_loop_fork (GbridgeIOLoop  *self,
+                      GError        **error)
+{
+  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return after_fork (self, error);
+}
+
+/**
  * gbridge_io_loop_add_handler:
  * @self: a #GbridgeIOLoop
  * @fd: an open file descriptor
@@ -1284,10 +1423,21 @@ gbridge_io_loop_is_closed (GbridgeIOLoop *self)
  * follows the open file, not the number: a descriptor closed while
  * registered simply stops being reported (remove its handler all the same,
  * before its number can be registered again), and a new file that reuses the
- * number is never reported to the old handler. Regular files, which epoll
- * refuses, are watched with poll() instead and are always ready, as poll()
- * reports them; such a descriptor closed while registered is reported once
- * as %GBRIDGE_IO_EVENTS_ERROR and its handler removed.
+ * number is never reported to the old handler, even when the old file stays
+ * open elsewhere, through a dup(), a fork() or a descriptor passed over a
+ * socket. For that, the loop checks before each call of @func that @fd
+ * still names the file it registered (one epoll_ctl() per call), and drops
+ * the registration that such a file leaves behind, which epoll can no
+ * longer remove by number, by re-creating its epoll set from the live
+ * handlers. The alternative, registering a dup() of every descriptor, would
+ * cost a descriptor per handler and keep a closed connection open until
+ * its handler is removed, and would still need the check.
+ *
+ * Regular files, which epoll refuses, are watched with poll() instead and
+ * are always ready, as poll() reports them; such a descriptor closed while
+ * registered, or whose number another file reuses, is reported once as
+ * %GBRIDGE_IO_EVENTS_ERROR and its handler removed. The loop keeps a
+ * duplicate of each such descriptor to tell its file from another.
  *
  * On failure, @destroy is called on @user_data before returning.
  *
@@ -1312,6 +1462,7 @@ gbridge_io_loop_add_handler (GbridgeIOLoop    *self,
   if (refuse_if_closed (self, user_data, destroy, error))
     return FALSE;
 
+  check_fork (self);
   if (!_gbridge_fd_set_add (&self->fds, fd, events, func, user_data, destroy, error))
     {
       refuse (user_data, destroy);
@@ -1330,8 +1481,9 @@ gbridge_io_loop_add_handler (GbridgeIOLoop    *self,
  *
  * Changes the events the handler of @fd waits for.
  *
- * Returns: %TRUE on success; %FALSE with %GBRIDGE_IO_LOOP_ERROR_NOT_FOUND if
- *   @fd has no handler
+ * Returns: %TRUE on success; %FALSE with @error set if @fd has no handler
+ *   (%GBRIDGE_IO_LOOP_ERROR_NOT_FOUND) or the loop is closed
+ *   (%GBRIDGE_IO_LOOP_ERROR_CLOSED)
  */
 gboolean
 gbridge_io_loop_update_handler (GbridgeIOLoop    *self,
@@ -1342,6 +1494,15 @@ gbridge_io_loop_update_handler (GbridgeIOLoop    *self,
   g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  /* A closed loop has no fd set any more; a destroy-notify run by the close
+   * or by finalize may still get here. */
+  if (g_atomic_int_get (&self->closed))
+    {
+      set_closed_error (error);
+      return FALSE;
+    }
+
+  check_fork (self);
   return _gbridge_fd_set_update (&self->fds, fd, events, error);
 }
 
@@ -1353,7 +1514,9 @@ gbridge_io_loop_update_handler (GbridgeIOLoop    *self,
  * Stops watching @fd and calls the handler's destroy-notify (after the
  * handler returns, if it is running). The handler is not called again, even
  * if @fd was already found ready in the current iteration. A descriptor
- * without a handler is no error.
+ * without a handler is no error, and neither is a closed loop, whose
+ * handlers are all gone: that includes a destroy-notify that the close (or
+ * the loop's finalization) runs.
  *
  * Returns: %TRUE if @fd had a handler
  */
@@ -1365,6 +1528,10 @@ gbridge_io_loop_remove_handler (GbridgeIOLoop *self,
 
   g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
 
+  if (g_atomic_int_get (&self->closed))
+    return FALSE;
+
+  check_fork (self);
   h = _gbridge_fd_set_remove (&self->fds, fd);
   if (h == NULL)
     return FALSE;

@@ -139,6 +139,9 @@ gboolean       gbridge_io_loop_close                 (GbridgeIOLoop     *self,
                                                       GError           **error);
 GBRIDGE_AVAILABLE_IN_ALL
 gboolean       gbridge_io_loop_is_closed             (GbridgeIOLoop     *self);
+GBRIDGE_AVAILABLE_IN_ALL
+gboolean       gbridge_io_loop_fork                  (GbridgeIOLoop     *self,
+                                                      GError           **error);
 
 GBRIDGE_AVAILABLE_IN_ALL
 gboolean       gbridge_io_loop_add_handler           (GbridgeIOLoop     *self,

@@ -491,6 +491,22 @@ test_read_fails (Fixture       *f,
   g_assert_false (gbridge_reactor_remove_reader (f->reactor, GBRIDGE_DESCRIPTOR (reader)));
 }
 
+/* The loop closed under the reactor: its handlers are gone with it, and
+ * removing the descriptors afterwards is harmless. */
+static void
+test_remove_after_loop_closed (Fixture       *f,
+                               gconstpointer  data)
+{
+  g_autoptr(TestDescriptor) reader = test_descriptor_new (f->fds[0]);
+  g_autoptr(TestDescriptor) writer = test_descriptor_new (f->fds[1]);
+
+  g_assert_true (gbridge_reactor_add_reader (f->reactor, GBRIDGE_DESCRIPTOR (reader), NULL));
+  g_assert_true (gbridge_reactor_add_writer (f->reactor, GBRIDGE_DESCRIPTOR (writer), NULL));
+  g_assert_true (gbridge_io_loop_close (f->loop, FALSE, NULL));
+  g_assert_false (gbridge_reactor_remove_reader (f->reactor, GBRIDGE_DESCRIPTOR (reader)));
+  g_assert_false (gbridge_reactor_remove_writer (f->reactor, GBRIDGE_DESCRIPTOR (writer)));
+}
+
 static void
 test_writer_hangup (Fixture       *f,
                     gconstpointer  data)
@@ -984,6 +1000,7 @@ main (int   argc,
   TEST ("fd/goes-bad", test_fd_goes_bad);
   TEST ("fd/read-fails", test_read_fails);
   TEST ("fd/writer-hangup", test_writer_hangup);
+  TEST ("fd/remove-after-loop-closed", test_remove_after_loop_closed);
   TEST ("fd/disconnect-all", test_disconnect_all);
   TEST ("loop-closed", test_loop_closed);
   TEST ("core/stop-not-running", test_stop_not_running);

@@ -286,3 +286,24 @@ def test_failed_task_is_reported_without_the_cycle_collector(debug, where):
     finally:
         gc.enable()
     assert reported and 'exception was never retrieved' in reported[0]
+
+
+def test_closing_the_loop_after_its_io_loop_is_safe():
+    # The IOLoop closed under the asyncio loop (dropping its reader), then
+    # the asyncio loop closed: removing the reader from the closed IOLoop
+    # must not crash, nor must removing a handler from it directly.
+    io = Gbridge.IOLoop.new()
+    loop = gba.EventLoop(io_loop=io)
+    a, b = socket.socketpair()
+    try:
+        loop.add_reader(a.fileno(), lambda: None)
+        io.close(False)
+        loop.close()
+        assert io.remove_handler(a.fileno()) is False
+        with pytest.raises(GLib.Error) as info:
+            io.update_handler(a.fileno(), Gbridge.IOEvents.READ)
+        assert info.value.matches(Gbridge.io_loop_error_quark(),
+                                  Gbridge.IOLoopError.CLOSED)
+    finally:
+        a.close()
+        b.close()

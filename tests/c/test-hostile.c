@@ -1,0 +1,650 @@
+/* test-hostile.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * GbridgeIOLoop under hostile use: calls into a closed loop, descriptors
+ * closed while registered and their numbers handed out again while the old
+ * file stays open elsewhere (dup(), fork()), and children of fork() that
+ * close, drop or go on using the loop they inherited.
+ */
+
+#include "config.h"
+
+#include <gbridge/gbridge.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <glib-unix.h>
+
+typedef struct
+{
+  GbridgeIOLoop *loop;
+  GMainContext  *context;
+  GString       *log;
+  guint          destroyed;
+} Fixture;
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  f->loop = gbridge_io_loop_new ();
+  f->context = gbridge_io_loop_get_context (f->loop);
+  f->log = g_string_new (NULL);
+  f->destroyed = 0;
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_assert_finalize_object (f->loop);
+  g_string_free (f->log, TRUE);
+}
+
+#define TEST(path, func) \
+  g_test_add ("/Gbridge/IOLoop/hostile/" path, Fixture, NULL, fixture_setup, func, \
+              fixture_teardown)
+
+/* Helpers */
+
+static void
+make_pipe (int fds[2])
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_unix_set_fd_nonblocking (fds[0], TRUE, NULL));
+  g_assert_true (g_unix_set_fd_nonblocking (fds[1], TRUE, NULL));
+}
+
+static int
+make_regular_file (const char *contents)
+{
+  g_autofree char *path = NULL;
+  int fd = g_file_open_tmp ("gbridge-hostile-XXXXXX", &path, NULL);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (write (fd, contents, strlen (contents)), ==, (gssize) strlen (contents));
+  g_assert_cmpint (lseek (fd, 0, SEEK_SET), ==, 0);
+  g_unlink (path);
+  return fd;
+}
+
+static void
+count_destroy (gpointer data)
+{
+  Fixture *f = data;
+
+  f->destroyed++;
+}
+
+/* Logs the events and, for READ, what it could read from @fd. */
+static void
+logging_handler (int             fd,
+                 GbridgeIOEvents events,
+                 gpointer        data)
+{
+  Fixture *f = data;
+  char buf[16];
+  gssize n;
+
+  if (events & GBRIDGE_IO_EVENTS_ERROR)
+    g_string_append (f->log, "E");
+  if (events & GBRIDGE_IO_EVENTS_READ)
+    {
+      n = read (fd, buf, sizeof buf);
+      g_string_append_printf (f->log, "R(%.*s)", (int) MAX (n, 0), buf);
+    }
+}
+
+/* How many GLib iterations of the context dispatch something in about
+ * @msec milliseconds: a handful when idle, tens of thousands when a
+ * registration keeps waking the loop with nothing to report. */
+static guint
+count_busy_iterations (GMainContext *context,
+                       guint         msec)
+{
+  gint64 end = g_get_monotonic_time () + msec * 1000;
+  guint busy = 0;
+
+  while (g_get_monotonic_time () < end)
+    if (g_main_context_iteration (context, FALSE))
+      busy++;
+  return busy;
+}
+
+static void
+run_pending (Fixture *f)
+{
+  for (guint i = 0; i < 100 && g_main_context_iteration (f->context, FALSE); i++)
+    ;
+}
+
+/* 1. Calls into a closed loop */
+
+typedef struct
+{
+  Fixture *f;
+  int      fd;
+  gboolean removed;
+  gboolean updated;
+  GError  *update_error;
+} Reentry;
+
+static void
+nothing_handler (int             fd,
+                 GbridgeIOEvents events,
+                 gpointer        data)
+{
+}
+
+/* A destroy-notify run by close or finalize that removes or updates its
+ * own handler, as bindings and the c-ares resolver do. */
+static void
+reentry_destroy (gpointer data)
+{
+  Reentry *r = data;
+
+  r->removed = gbridge_io_loop_remove_handler (r->f->loop, r->fd);
+  r->updated = gbridge_io_loop_update_handler (r->f->loop, r->fd, GBRIDGE_IO_EVENTS_WRITE,
+                                               &r->update_error);
+  r->f->destroyed++;
+}
+
+static void
+test_closed_remove_update (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  Reentry r = { f, -1, TRUE, TRUE, NULL };
+  int fds[2];
+
+  make_pipe (fds);
+  r.fd = fds[0];
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
+                                              nothing_handler, &r, reentry_destroy, NULL));
+  g_assert_true (gbridge_io_loop_close (f->loop, FALSE, NULL));
+  g_assert_cmpuint (f->destroyed, ==, 1);
+  g_assert_false (r.removed);
+  g_assert_false (r.updated);
+  g_assert_error (r.update_error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED);
+  g_clear_error (&r.update_error);
+
+  /* And from outside, after the close. */
+  g_assert_false (gbridge_io_loop_remove_handler (f->loop, fds[0]));
+  g_assert_false (gbridge_io_loop_remove_handler (f->loop, 12345));
+  g_assert_false (gbridge_io_loop_update_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
+                                                  &error));
+  g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED);
+  close (fds[0]);
+  close (fds[1]);
+}
+
+static void
+test_finalize_remove_update (Fixture       *f,
+                             gconstpointer  data)
+{
+  Reentry r = { f, -1, TRUE, TRUE, NULL };
+  int fds[2];
+
+  make_pipe (fds);
+  r.fd = fds[0];
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
+                                              nothing_handler, &r, reentry_destroy, NULL));
+  /* The destroy-notify runs from dispose, while the loop is being
+   * finalized; the fixture's teardown finalizes it. */
+  g_object_run_dispose (G_OBJECT (f->loop));
+  g_assert_cmpuint (f->destroyed, ==, 1);
+  g_assert_false (r.removed);
+  g_assert_false (r.updated);
+  g_assert_error (r.update_error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED);
+  g_clear_error (&r.update_error);
+  close (fds[0]);
+  close (fds[1]);
+}
+
+/* 2. A closed number reused while the old file stays open */
+
+/* Handler on a pipe; the pipe's read end kept open through a dup(); the
+ * number closed and handed to a new socket. Both files have data. */
+static void
+test_dup_closed_number_reused (Fixture       *f,
+                               gconstpointer  data)
+{
+  int old[2];
+  int sv[2];
+  int keep;
+  int number;
+
+  make_pipe (old);
+  number = old[0];
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, number, GBRIDGE_IO_EVENTS_READ,
+                                              logging_handler, f, count_destroy, NULL));
+  keep = dup (number);
+  g_assert_cmpint (keep, >=, 0);
+  close (number);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv),
+                   ==, 0);
+  g_assert_cmpint (sv[0], ==, number);
+  g_assert_cmpint (write (old[1], "old", 3), ==, 3);
+  g_assert_cmpint (write (sv[1], "new", 3), ==, 3);
+
+  /* The old handler never hears of the new socket, and is not called for
+   * the old file under a number that now names another one. */
+  run_pending (f);
+  g_assert_cmpstr (f->log->str, ==, "");
+  g_assert_cmpuint (count_busy_iterations (f->context, 50), <, 50);
+
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, number));
+  g_assert_cmpuint (f->destroyed, ==, 1);
+  /* The old file is still open and readable: the loop must not spin on
+   * a registration it can no longer delete by number. */
+  g_assert_cmpuint (count_busy_iterations (f->context, 50), <, 50);
+
+  /* The number is free for the new socket, which sees only its own data. */
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, number, GBRIDGE_IO_EVENTS_READ,
+                                              logging_handler, f, count_destroy, NULL));
+  run_pending (f);
+  g_assert_cmpstr (f->log->str, ==, "R(new)");
+  g_assert_cmpuint (count_busy_iterations (f->context, 50), <, 50);
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, number));
+  g_assert_cmpuint (f->destroyed, ==, 2);
+
+  close (keep);
+  close (old[1]);
+  close (sv[0]);
+  close (sv[1]);
+}
+
+/* As the docs ask: the handler removed after the close, before the number
+ * is reused. The orphaned registration keeps reporting the old file. */
+static void
+test_dup_closed_then_removed (Fixture       *f,
+                              gconstpointer  data)
+{
+  int old[2];
+  int sv[2];
+  int keep;
+  int number;
+
+  make_pipe (old);
+  number = old[0];
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, number, GBRIDGE_IO_EVENTS_READ,
+                                              logging_handler, f, count_destroy, NULL));
+  keep = dup (number);
+  close (number);
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, number));
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv),
+                   ==, 0);
+  g_assert_cmpint (sv[0], ==, number);
+  g_assert_cmpint (write (old[1], "old", 3), ==, 3);
+
+  g_assert_cmpuint (count_busy_iterations (f->context, 50), <, 50);
+
+  /* A new file on the number, with a new handler: only its own data. */
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, number, GBRIDGE_IO_EVENTS_READ,
+                                              logging_handler, f, count_destroy, NULL));
+  run_pending (f);
+  g_assert_cmpstr (f->log->str, ==, "");
+  g_assert_cmpint (write (sv[1], "new", 3), ==, 3);
+  run_pending (f);
+  g_assert_cmpstr (f->log->str, ==, "R(new)");
+  g_assert_cmpuint (count_busy_iterations (f->context, 50), <, 50);
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, number));
+  g_assert_cmpuint (f->destroyed, ==, 2);
+
+  close (keep);
+  close (old[1]);
+  close (sv[0]);
+  close (sv[1]);
+}
+
+/* The same with the old file kept open by a child process instead of a
+ * dup(). */
+static void
+test_fork_shared_closed_then_removed (Fixture       *f,
+                                      gconstpointer  data)
+{
+  int old[2];
+  int hold[2];
+  int number;
+  int status;
+  pid_t pid;
+
+  make_pipe (old);
+  make_pipe (hold);
+  number = old[0];
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, number, GBRIDGE_IO_EVENTS_READ,
+                                              logging_handler, f, count_destroy, NULL));
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      /* Keeps every file open until the parent closes its end of hold. */
+      struct pollfd pfd = { hold[0], POLLIN, 0 };
+
+      close (hold[1]);
+      poll (&pfd, 1, 10000);
+      _exit (0);
+    }
+  close (hold[0]);
+  close (number);
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, number));
+  g_assert_cmpint (write (old[1], "old", 3), ==, 3);
+  g_assert_cmpuint (count_busy_iterations (f->context, 50), <, 50);
+  g_assert_cmpstr (f->log->str, ==, "");
+  g_assert_cmpuint (f->destroyed, ==, 1);
+
+  close (hold[1]);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  close (old[1]);
+}
+
+/* 5. A regular file's number reused before the next poll */
+
+static void
+test_regular_file_number_reused (Fixture       *f,
+                                 gconstpointer  data)
+{
+  int fd = make_regular_file ("old");
+  int fd2;
+
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, fd, GBRIDGE_IO_EVENTS_READ,
+                                              logging_handler, f, count_destroy, NULL));
+  close (fd);
+  fd2 = make_regular_file ("new");
+  g_assert_cmpint (fd2, ==, fd);
+
+  /* Reported once as ERROR and removed, as if poll() had found the number
+   * closed; the new file is never read by the old handler. */
+  run_pending (f);
+  g_assert_cmpstr (f->log->str, ==, "E");
+  g_assert_cmpuint (f->destroyed, ==, 1);
+  g_assert_false (gbridge_io_loop_remove_handler (f->loop, fd));
+  g_assert_false (g_main_context_iteration (f->context, FALSE));
+  close (fd2);
+}
+
+/* 6. fork() */
+
+typedef struct
+{
+  Fixture  *f;
+  gboolean  timer;
+  guint     reads;
+} Parent;
+
+static void
+parent_timer_cb (gpointer data)
+{
+  Parent *p = data;
+
+  p->timer = TRUE;
+}
+
+static void
+parent_read_handler (int             fd,
+                     GbridgeIOEvents events,
+                     gpointer        data)
+{
+  Parent *p = data;
+  char c;
+
+  if (read (fd, &c, 1) == 1)
+    p->reads++;
+}
+
+static void
+parent_destroy (gpointer data)
+{
+  Parent *p = data;
+
+  p->f->destroyed++;
+}
+
+static gboolean
+guard_cb (gpointer data)
+{
+  gboolean *expired = data;
+
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Iterates until *@done or a generous guard expires (not a timing
+ * assertion: a broken loop would otherwise hang the test). */
+static void
+iterate_until (GMainContext *context,
+               gboolean     (*done) (gpointer),
+               gpointer       data)
+{
+  gboolean expired = FALSE;
+  GSource *guard = g_timeout_source_new_seconds (10);
+
+  g_source_set_callback (guard, guard_cb, &expired, NULL);
+  g_source_attach (guard, context);
+  while (!expired && !done (data))
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (guard);
+  g_source_unref (guard);
+}
+
+static gboolean
+parent_done (gpointer data)
+{
+  Parent *p = data;
+
+  return p->timer && p->reads > 0;
+}
+
+/* Sets up the parent's loop: a handler on @fds[0] and a timer. */
+static void
+parent_setup (Parent *p,
+              int     fds[2])
+{
+  make_pipe (fds);
+  g_assert_true (gbridge_io_loop_add_handler (p->f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
+                                              parent_read_handler, p, parent_destroy, NULL));
+  gbridge_io_loop_call_later (p->f->loop, 0.05, parent_timer_cb, p, NULL);
+  /* One iteration before the fork: the timerfd and epoll set exist. */
+  g_main_context_iteration (p->f->context, FALSE);
+}
+
+static void
+parent_check (Parent *p,
+              int     fds[2],
+              pid_t   pid)
+{
+  int status;
+
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+
+  g_assert_cmpint (write (fds[1], "x", 1), ==, 1);
+  iterate_until (p->f->context, parent_done, p);
+  g_assert_true (p->timer);
+  g_assert_cmpuint (p->reads, ==, 1);
+  g_assert_true (gbridge_io_loop_remove_handler (p->f->loop, fds[0]));
+  g_assert_cmpuint (p->f->destroyed, ==, 1);
+  close (fds[0]);
+  close (fds[1]);
+}
+
+static void
+test_fork_child_closes (Fixture       *f,
+                        gconstpointer  data)
+{
+  Parent p = { f, FALSE, 0 };
+  int fds[2];
+  pid_t pid;
+
+  parent_setup (&p, fds);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      /* The child drops its copy: removes the handler, closes, unrefs. */
+      gboolean ok = gbridge_io_loop_remove_handler (f->loop, fds[0]) &&
+                    gbridge_io_loop_close (f->loop, FALSE, NULL);
+
+      g_object_unref (f->loop);
+      _exit (ok ? 0 : 1);
+    }
+  parent_check (&p, fds, pid);
+}
+
+static void
+test_fork_child_finalizes (Fixture       *f,
+                           gconstpointer  data)
+{
+  Parent p = { f, FALSE, 0 };
+  int fds[2];
+  pid_t pid;
+
+  parent_setup (&p, fds);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      g_object_unref (f->loop);
+      _exit (0);
+    }
+  parent_check (&p, fds, pid);
+}
+
+typedef struct
+{
+  gboolean timer;
+  guint    reads;
+} Child;
+
+static void
+child_timer_cb (gpointer data)
+{
+  Child *c = data;
+
+  c->timer = TRUE;
+}
+
+static void
+child_read_handler (int             fd,
+                    GbridgeIOEvents events,
+                    gpointer        data)
+{
+  Child *c = data;
+  char b;
+
+  if (read (fd, &b, 1) == 1)
+    c->reads++;
+}
+
+static gboolean
+child_done (gpointer data)
+{
+  Child *c = data;
+
+  return c->timer && c->reads > 0;
+}
+
+static int
+child_goes_on (GbridgeIOLoop *loop,
+               int            inherited)
+{
+  Child c = { FALSE, 0 };
+  int fds[2];
+
+  /* Gives up the inherited handler, and watches a pipe and a timer of its
+   * own, on its own copy of the loop. */
+  if (!gbridge_io_loop_remove_handler (loop, inherited))
+    return 1;
+  if (!g_unix_open_pipe (fds, FD_CLOEXEC, NULL))
+    return 2;
+  if (!gbridge_io_loop_add_handler (loop, fds[0], GBRIDGE_IO_EVENTS_READ,
+                                    child_read_handler, &c, NULL, NULL))
+    return 3;
+  gbridge_io_loop_call_later (loop, 0.01, child_timer_cb, &c, NULL);
+  if (write (fds[1], "x", 1) != 1)
+    return 4;
+  iterate_until (gbridge_io_loop_get_context (loop), child_done, &c);
+  if (!c.timer)
+    return 5;
+  if (c.reads != 1)
+    return 6;
+  gbridge_io_loop_remove_handler (loop, fds[0]);
+  g_object_unref (loop);
+  return 0;
+}
+
+static void
+test_fork_child_goes_on (Fixture       *f,
+                         gconstpointer  data)
+{
+  Parent p = { f, FALSE, 0 };
+  int fds[2];
+  pid_t pid;
+
+  parent_setup (&p, fds);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    _exit (child_goes_on (f->loop, fds[0]));
+  parent_check (&p, fds, pid);
+}
+
+/* gbridge_io_loop_fork(): explicit, and harmless when nothing forked. */
+static void
+test_fork_explicit (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  Parent p = { f, FALSE, 0 };
+  int fds[2];
+
+  parent_setup (&p, fds);
+  g_assert_true (gbridge_io_loop_fork (f->loop, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (write (fds[1], "x", 1), ==, 1);
+  iterate_until (f->context, parent_done, &p);
+  g_assert_true (p.timer);
+  g_assert_cmpuint (p.reads, ==, 1);
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, fds[0]));
+  close (fds[0]);
+  close (fds[1]);
+
+  g_assert_true (gbridge_io_loop_close (f->loop, FALSE, NULL));
+  g_assert_true (gbridge_io_loop_fork (f->loop, &error));
+  g_assert_no_error (error);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  setlocale (LC_ALL, "");
+  g_test_init (&argc, &argv, NULL);
+
+  TEST ("closed/remove-update", test_closed_remove_update);
+  TEST ("closed/finalize-remove-update", test_finalize_remove_update);
+  TEST ("fd/dup-closed-number-reused", test_dup_closed_number_reused);
+  TEST ("fd/dup-closed-then-removed", test_dup_closed_then_removed);
+  TEST ("fd/fork-shared-closed-then-removed", test_fork_shared_closed_then_removed);
+  TEST ("fd/regular-file-number-reused", test_regular_file_number_reused);
+  TEST ("fork/child-closes", test_fork_child_closes);
+  TEST ("fork/child-finalizes", test_fork_child_finalizes);
+  TEST ("fork/child-goes-on", test_fork_child_goes_on);
+  TEST ("fork/explicit", test_fork_explicit);
+
+  return g_test_run ();
+}
