@@ -189,6 +189,32 @@ def test_add_signal_handler(loop):
     assert loop.remove_signal_handler(signal.SIGUSR1) is False
 
 
+def drain(loop):
+    context = loop.get_context()
+    while context.iteration(False):
+        pass
+
+
+@pytest.mark.parametrize('first', ['a', 'b'])
+def test_signal_handlers_on_two_loops(loop, first):
+    # Each loop gets the signal it handles, whichever loop looks first.
+    other = Gbridge.IOLoop.new()
+    seen = []
+    loop.add_signal_handler(signal.SIGUSR1, seen.append)
+    other.add_signal_handler(signal.SIGUSR2, seen.append)
+    try:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        os.kill(os.getpid(), signal.SIGUSR2)
+        order = [loop, other] if first == 'a' else [other, loop]
+        for each in order:
+            drain(each)
+        assert sorted(seen) == sorted([signal.SIGUSR1, signal.SIGUSR2])
+    finally:
+        loop.remove_signal_handler(signal.SIGUSR1)
+        other.remove_signal_handler(signal.SIGUSR2)
+        other.close(False)
+
+
 def test_periodic_callback(loop):
     def tick():
         ticks.append(loop.time())
