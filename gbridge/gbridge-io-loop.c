@@ -1766,7 +1766,8 @@ gbridge_io_loop_remove_signal_handler (GbridgeIOLoop *self,
 /**
  * gbridge_io_loop_use_virtual_clock:
  * @self: a #GbridgeIOLoop
- * @now: the time to set the clock to, in seconds
+ * @now: the time to set the clock to, in seconds, not NaN; beyond
+ *   ±`G_MAXINT64 / 2` microseconds it is clamped to that bound
  *
  * Switches the loop to a virtual clock, for tests: gbridge_io_loop_time()
  * returns @now, and the clock moves only when gbridge_io_loop_advance_clock()
@@ -1790,19 +1791,36 @@ gbridge_io_loop_use_virtual_clock (GbridgeIOLoop *self,
 /**
  * gbridge_io_loop_advance_clock:
  * @self: a #GbridgeIOLoop using a virtual clock
- * @seconds: how far to move the clock, in seconds
+ * @seconds: how far to move the clock, in seconds: zero or more, and not
+ *   NaN; %INFINITY moves it to its maximum
  *
  * Moves the virtual clock of gbridge_io_loop_use_virtual_clock() forward;
  * the timeouts that become due run on the next iteration.
+ *
+ * The virtual clock only moves forward here: a negative or NaN @seconds is
+ * a programmer error, and the clock does not move (use
+ * gbridge_io_loop_use_virtual_clock() to set it backwards). The clock
+ * counts whole microseconds and saturates at its maximum,
+ * `G_MAXINT64 / 2` microseconds (about 4.6 × 10^12 seconds, some 146,000
+ * years): advancing past it leaves the clock there, never wrapping to a
+ * negative time.
  */
 void
 gbridge_io_loop_advance_clock (GbridgeIOLoop *self,
                                double         seconds)
 {
+  gint64 step;
+
   g_return_if_fail (GBRIDGE_IS_IO_LOOP (self));
   g_return_if_fail (self->virtual_clock);
-  g_return_if_fail (!isnan (seconds));
+  g_return_if_fail (seconds >= 0);  /* false for NaN too */
 
-  self->virtual_now += seconds_to_us (seconds);
+  /* seconds_to_us() saturates at G_MAXINT64 / 2, and virtual_now is at
+   * least G_MININT64 / 2, so the subtraction cannot overflow. */
+  step = seconds_to_us (seconds);
+  if (step > G_MAXINT64 / 2 - self->virtual_now)
+    self->virtual_now = G_MAXINT64 / 2;
+  else
+    self->virtual_now += step;
   g_main_context_wakeup (self->context);
 }
