@@ -22,6 +22,9 @@
 #ifdef HAVE_TIMERFD
 # include <sys/timerfd.h>
 #endif
+#ifdef HAVE_EVENTFD
+# include <sys/eventfd.h>
+#endif
 
 /**
  * SECTION:gbridge-io-loop
@@ -921,6 +924,10 @@ gbridge_io_loop_init (GbridgeIOLoop *self)
  * Creates a loop on a new, private #GMainContext: Tornado's `AsyncIOLoop`,
  * for a worker thread that runs its own loop with gbridge_io_loop_start().
  *
+ * When no file descriptor is left for the new context (`EMFILE`), GLib
+ * aborts the process; gbridge_io_loop_new_full() fails with a #GError
+ * instead.
+ *
  * Returns: (transfer full): a new #GbridgeIOLoop
  */
 GbridgeIOLoop *
@@ -946,6 +953,79 @@ gbridge_io_loop_new_for_context (GMainContext *context)
   return g_object_new (GBRIDGE_TYPE_IO_LOOP,
                        "context", context != NULL ? context : g_main_context_default (),
                        NULL);
+}
+
+/* g_main_context_new() aborts the process when it cannot open its wake-up
+ * descriptor (an eventfd, else a pipe), typically on EMFILE. Open and close
+ * the same first, to fail with an error instead. */
+static gboolean
+check_context_fds (GError **error)
+{
+  int fds[2];
+  int saved;
+
+#ifdef HAVE_EVENTFD
+  fds[0] = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fds[0] >= 0)
+    {
+      close (fds[0]);
+      return TRUE;
+    }
+#endif
+  if (pipe (fds) == 0)
+    {
+      close (fds[0]);
+      close (fds[1]);
+      return TRUE;
+    }
+
+  saved = errno;
+  g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_FAILED,
+               _("Cannot create a main context for the loop: %s"), g_strerror (saved));
+  return FALSE;
+}
+
+/**
+ * gbridge_io_loop_new_full:
+ * @context: (nullable): a #GMainContext to run on, or %NULL for a new,
+ *   private context as gbridge_io_loop_new() makes
+ * @error: return location for a #GError
+ *
+ * Creates a loop, or fails with an error where gbridge_io_loop_new() would
+ * abort the process: a new private #GMainContext needs a file descriptor,
+ * and GLib aborts when it cannot open one (for example when the process
+ * reached its `RLIMIT_NOFILE` limit, `EMFILE`). This function checks first
+ * and fails with %GBRIDGE_IO_LOOP_ERROR_FAILED, whose message names the
+ * system error. A loop on an existing @context opens no descriptor and
+ * cannot fail.
+ *
+ * Note that %NULL means a private context here, as for the
+ * #GbridgeIOLoop:context property; pass g_main_context_default() for the
+ * global default context of gbridge_io_loop_new_for_context().
+ *
+ * The check opens and closes the descriptors GLib then opens again, so
+ * another thread that takes the last free descriptor in between can still
+ * make GLib abort.
+ *
+ * gbridge reports construction failures with this function rather than
+ * with #GInitable: neither PyGObject nor GJS calls g_initable_init() from
+ * their constructors, while a function with a #GError reaches every
+ * binding (PyGObject raises `GLib.Error`, GJS throws).
+ *
+ * Returns: (transfer full): a new #GbridgeIOLoop, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GbridgeIOLoop *
+gbridge_io_loop_new_full (GMainContext  *context,
+                          GError       **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (context == NULL && !check_context_fds (error))
+    return NULL;
+
+  return g_object_new (GBRIDGE_TYPE_IO_LOOP, "context", context, NULL);
 }
 
 /**

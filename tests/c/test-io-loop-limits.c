@@ -112,14 +112,138 @@ test_virtual_clock_negative_step (void)
   g_assert_finalize_object (loop);
 }
 
+static void
+test_new_full (void)
+{
+  g_autoptr(GError) error = NULL;
+  GMainContext *context = g_main_context_new ();
+  GbridgeIOLoop *loop;
+
+  /* NULL: a private context, as gbridge_io_loop_new(). */
+  loop = gbridge_io_loop_new_full (NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (loop);
+  g_assert_true (gbridge_io_loop_get_context (loop) != g_main_context_default ());
+  g_assert_finalize_object (loop);
+
+  loop = gbridge_io_loop_new_full (context, &error);
+  g_assert_no_error (error);
+  g_assert_true (gbridge_io_loop_get_context (loop) == context);
+  g_assert_finalize_object (loop);
+  g_main_context_unref (context);
+}
+
+/* Takes every file descriptor the process may still open; returns the
+ * lowest one taken. */
+static int
+exhaust_fds (void)
+{
+  struct rlimit limit;
+  int first = -1;
+  int fd;
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  limit.rlim_cur = MIN (limit.rlim_max, (rlim_t) 256);
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+
+  while ((fd = open ("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+    if (first < 0)
+      first = fd;
+  g_assert_cmpint (errno, ==, EMFILE);
+  return first;
+}
+
+static void
+test_new_full_emfile (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      GMainContext *context = g_main_context_new ();
+      GbridgeIOLoop *loop;
+      int first;
+
+      first = exhaust_fds ();
+
+      loop = gbridge_io_loop_new_full (NULL, &error);
+      g_assert_null (loop);
+      g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_FAILED);
+      /* The message says what failed and why. */
+      g_assert_nonnull (strstr (error->message, g_strerror (EMFILE)));
+      g_clear_error (&error);
+
+      /* A loop on an existing context opens nothing: it still works. */
+      loop = gbridge_io_loop_new_full (context, &error);
+      g_assert_no_error (error);
+      g_assert_finalize_object (loop);
+
+      /* With one descriptor back, a private loop can be made again. */
+      close (first);
+      loop = gbridge_io_loop_new_full (NULL, &error);
+      g_assert_no_error (error);
+      g_assert_finalize_object (loop);
+      g_main_context_unref (context);
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+/* The message is translated. */
+typedef struct
+{
+  const char *locale;
+  const char *word;
+} Translation;
+
+static void
+test_new_full_emfile_translated (gconstpointer data)
+{
+  const Translation *t = data;
+  g_autofree char *pattern = g_strdup_printf ("*%s*", t->word);
+
+  if (!gbridge_test_have_locales ())
+    return;
+
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+
+      gbridge_test_use_locale (t->locale);
+      /* gettext opens the catalogue at the first lookup, which needs a
+       * descriptor too: an application has looked up messages by then. */
+      g_assert_cmpstr (_("The loop is closed"), !=, "The loop is closed");
+      exhaust_fds ();
+      g_assert_null (gbridge_io_loop_new_full (NULL, &error));
+      g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_FAILED);
+      g_print ("%s\n", error->message);
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stdout_unmatched ("*Cannot create*");
+  g_test_trap_assert_stdout (pattern);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
+  static const Translation german = { "de_DE.UTF-8", "Hauptkontext" };
+  static const Translation french = { "fr_FR.UTF-8", "contexte principal" };
+
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/Gbridge/IOLoop/virtual-clock/saturates", test_virtual_clock_saturates);
   g_test_add_func ("/Gbridge/IOLoop/virtual-clock/negative-step", test_virtual_clock_negative_step);
+  g_test_add_func ("/Gbridge/IOLoop/new-full", test_new_full);
+  g_test_add_func ("/Gbridge/IOLoop/new-full/emfile", test_new_full_emfile);
+  g_test_add_data_func ("/Gbridge/IOLoop/new-full/emfile/translated/de", &german,
+                        test_new_full_emfile_translated);
+  g_test_add_data_func ("/Gbridge/IOLoop/new-full/emfile/translated/fr", &french,
+                        test_new_full_emfile_translated);
 
   return g_test_run ();
 }
