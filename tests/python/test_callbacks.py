@@ -337,3 +337,15 @@ def test_close_all_fds_closes_handler_fds():
             os.fstat(r)
     finally:
         os.close(w)
+
+
+@pytest.mark.parametrize('period', [float('inf'), float('nan'), 0.0, -1.0])
+def test_periodic_callback_time_must_be_finite(loop, period):
+    # One rule for the constructor and the setter: a programmer error
+    # (GLib logs a critical, PyGObject sees no object), never a silent
+    # default period.
+    with pytest.raises(TypeError, match='constructor returned NULL'):
+        Gbridge.PeriodicCallback.new(loop, period, lambda: None)
+    pc = Gbridge.PeriodicCallback.new(loop, 250.0, lambda: None)
+    pc.set_callback_time(period)
+    assert pc.get_callback_time() == 250.0
