@@ -133,13 +133,13 @@ test_new_full (void)
   g_main_context_unref (context);
 }
 
-/* Takes every file descriptor the process may still open; returns the
- * lowest one taken. */
-static int
+/* Takes every file descriptor the process may still open, in the order
+ * opened (lowest first). */
+static GArray *
 exhaust_fds (void)
 {
+  GArray *fds = g_array_new (FALSE, FALSE, sizeof (int));
   struct rlimit limit;
-  int first = -1;
   int fd;
 
   g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &limit), ==, 0);
@@ -147,10 +147,19 @@ exhaust_fds (void)
   g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
 
   while ((fd = open ("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
-    if (first < 0)
-      first = fd;
+    g_array_append_val (fds, fd);
   g_assert_cmpint (errno, ==, EMFILE);
-  return first;
+  g_assert_cmpuint (fds->len, >, 0);
+  return fds;
+}
+
+/* Gives the descriptors back: the sanitizers need some at exit. */
+static void
+release_fds (GArray *fds)
+{
+  for (guint i = 0; i < fds->len; i++)
+    close (g_array_index (fds, int, i));
+  g_array_unref (fds);
 }
 
 static void
@@ -161,9 +170,9 @@ test_new_full_emfile (void)
       g_autoptr(GError) error = NULL;
       GMainContext *context = g_main_context_new ();
       GbridgeIOLoop *loop;
-      int first;
+      GArray *fds;
 
-      first = exhaust_fds ();
+      fds = exhaust_fds ();
 
       loop = gbridge_io_loop_new_full (NULL, &error);
       g_assert_null (loop);
@@ -178,11 +187,13 @@ test_new_full_emfile (void)
       g_assert_finalize_object (loop);
 
       /* With one descriptor back, a private loop can be made again. */
-      close (first);
+      close (g_array_index (fds, int, 0));
+      g_array_remove_index (fds, 0);
       loop = gbridge_io_loop_new_full (NULL, &error);
       g_assert_no_error (error);
       g_assert_finalize_object (loop);
       g_main_context_unref (context);
+      release_fds (fds);
       return;
     }
 
@@ -209,13 +220,15 @@ test_new_full_emfile_translated (gconstpointer data)
   if (g_test_subprocess ())
     {
       g_autoptr(GError) error = NULL;
+      GArray *fds;
 
       gbridge_test_use_locale (t->locale);
       /* gettext opens the catalogue at the first lookup, which needs a
        * descriptor too: an application has looked up messages by then. */
       g_assert_cmpstr (_("The loop is closed"), !=, "The loop is closed");
-      exhaust_fds ();
+      fds = exhaust_fds ();
       g_assert_null (gbridge_io_loop_new_full (NULL, &error));
+      release_fds (fds);
       g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_FAILED);
       g_print ("%s\n", error->message);
       return;
