@@ -1872,7 +1872,7 @@ gbridge_io_loop_use_virtual_clock (GbridgeIOLoop *self,
  * gbridge_io_loop_advance_clock:
  * @self: a #GbridgeIOLoop using a virtual clock
  * @seconds: how far to move the clock, in seconds: zero or more, and not
- *   NaN; %INFINITY moves it to its maximum
+ *   NaN; `INFINITY` moves it to its maximum
  *
  * Moves the virtual clock of gbridge_io_loop_use_virtual_clock() forward;
  * the timeouts that become due run on the next iteration.
