@@ -634,9 +634,16 @@ gbridge_ares_resolver_lookup (GbridgeResolver *resolver,
                               GSocketFamily    family)
 {
   GbridgeAresResolver *self = GBRIDGE_ARES_RESOLVER (resolver);
-  GbridgeFuture *future = gbridge_future_new_for_loop (self->loop);
+  GbridgeFuture *future;
   Query *query;
   g_autoptr(GError) error = NULL;
+
+  /* c-ares answers "localhost" from /etc/hosts only, or asks the servers
+   * for "localhost.": the same answer as every other resolver instead. */
+  future = _gbridge_resolver_lookup_localhost (self->loop, host, port, family);
+  if (future != NULL)
+    return future;
+  future = gbridge_future_new_for_loop (self->loop);
 
   /* Built with g_object_new(), as bindings do, and never initialized. */
   if (!self->have_channel &&

@@ -116,6 +116,16 @@ gbridge_future_finalize (GObject *object)
 {
   GbridgeFuture *self = (GbridgeFuture *)object;
 
+  /* The last reference often goes in another thread than the last use:
+   * a worker completes the future and drops its reference after the loop
+   * thread read the state and dropped its own. GObject's atomic reference
+   * count orders the two, but in an uninstrumented GLib ThreadSanitizer
+   * cannot see it and reports the destruction of the mutex below as racing
+   * with that read. Taking the mutex once makes everything done under it
+   * visibly happen before the teardown. */
+  pthread_mutex_lock (&self->mutex);
+  pthread_mutex_unlock (&self->mutex);
+
   /* Callbacks of a future dropped while pending never run; their
    * destroy-notifies still do. */
   drop_callbacks (&self->callbacks);

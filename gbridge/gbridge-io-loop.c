@@ -23,6 +23,9 @@
 #ifdef HAVE_TIMERFD
 # include <sys/timerfd.h>
 #endif
+#ifdef HAVE_EVENTFD
+# include <sys/eventfd.h>
+#endif
 
 /**
  * SECTION:gbridge-io-loop
@@ -1016,6 +1019,10 @@ gbridge_io_loop_init (GbridgeIOLoop *self)
  * Creates a loop on a new, private #GMainContext: Tornado's `AsyncIOLoop`,
  * for a worker thread that runs its own loop with gbridge_io_loop_start().
  *
+ * When no file descriptor is left for the new context (`EMFILE`), GLib
+ * aborts the process; gbridge_io_loop_new_full() fails with a #GError
+ * instead.
+ *
  * Returns: (transfer full): a new #GbridgeIOLoop
  */
 GbridgeIOLoop *
@@ -1041,6 +1048,79 @@ gbridge_io_loop_new_for_context (GMainContext *context)
   return g_object_new (GBRIDGE_TYPE_IO_LOOP,
                        "context", context != NULL ? context : g_main_context_default (),
                        NULL);
+}
+
+/* g_main_context_new() aborts the process when it cannot open its wake-up
+ * descriptor (an eventfd, else a pipe), typically on EMFILE. Open and close
+ * the same first, to fail with an error instead. */
+static gboolean
+check_context_fds (GError **error)
+{
+  int fds[2];
+  int saved;
+
+#ifdef HAVE_EVENTFD
+  fds[0] = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fds[0] >= 0)
+    {
+      close (fds[0]);
+      return TRUE;
+    }
+#endif
+  if (pipe (fds) == 0)
+    {
+      close (fds[0]);
+      close (fds[1]);
+      return TRUE;
+    }
+
+  saved = errno;
+  g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_FAILED,
+               _("Cannot create a main context for the loop: %s"), g_strerror (saved));
+  return FALSE;
+}
+
+/**
+ * gbridge_io_loop_new_full:
+ * @context: (nullable): a #GMainContext to run on, or %NULL for a new,
+ *   private context as gbridge_io_loop_new() makes
+ * @error: return location for a #GError
+ *
+ * Creates a loop, or fails with an error where gbridge_io_loop_new() would
+ * abort the process: a new private #GMainContext needs a file descriptor,
+ * and GLib aborts when it cannot open one (for example when the process
+ * reached its `RLIMIT_NOFILE` limit, `EMFILE`). This function checks first
+ * and fails with %GBRIDGE_IO_LOOP_ERROR_FAILED, whose message names the
+ * system error. A loop on an existing @context opens no descriptor and
+ * cannot fail.
+ *
+ * Note that %NULL means a private context here, as for the
+ * #GbridgeIOLoop:context property; pass g_main_context_default() for the
+ * global default context of gbridge_io_loop_new_for_context().
+ *
+ * The check opens and closes the descriptors GLib then opens again, so
+ * another thread that takes the last free descriptor in between can still
+ * make GLib abort.
+ *
+ * gbridge reports construction failures with this function rather than
+ * with #GInitable: neither PyGObject nor GJS calls g_initable_init() from
+ * their constructors, while a function with a #GError reaches every
+ * binding (PyGObject raises `GLib.Error`, GJS throws).
+ *
+ * Returns: (transfer full): a new #GbridgeIOLoop, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GbridgeIOLoop *
+gbridge_io_loop_new_full (GMainContext  *context,
+                          GError       **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (context == NULL && !check_context_fds (error))
+    return NULL;
+
+  return g_object_new (GBRIDGE_TYPE_IO_LOOP, "context", context, NULL);
 }
 
 /**
@@ -1933,7 +2013,8 @@ gbridge_io_loop_remove_signal_handler (GbridgeIOLoop *self,
 /**
  * gbridge_io_loop_use_virtual_clock:
  * @self: a #GbridgeIOLoop
- * @now: the time to set the clock to, in seconds
+ * @now: the time to set the clock to, in seconds, not NaN; beyond
+ *   ±`G_MAXINT64 / 2` microseconds it is clamped to that bound
  *
  * Switches the loop to a virtual clock, for tests: gbridge_io_loop_time()
  * returns @now, and the clock moves only when gbridge_io_loop_advance_clock()
@@ -1957,19 +2038,36 @@ gbridge_io_loop_use_virtual_clock (GbridgeIOLoop *self,
 /**
  * gbridge_io_loop_advance_clock:
  * @self: a #GbridgeIOLoop using a virtual clock
- * @seconds: how far to move the clock, in seconds
+ * @seconds: how far to move the clock, in seconds: zero or more, and not
+ *   NaN; `INFINITY` moves it to its maximum
  *
  * Moves the virtual clock of gbridge_io_loop_use_virtual_clock() forward;
  * the timeouts that become due run on the next iteration.
+ *
+ * The virtual clock only moves forward here: a negative or NaN @seconds is
+ * a programmer error, and the clock does not move (use
+ * gbridge_io_loop_use_virtual_clock() to set it backwards). The clock
+ * counts whole microseconds and saturates at its maximum,
+ * `G_MAXINT64 / 2` microseconds (about 4.6 × 10^12 seconds, some 146,000
+ * years): advancing past it leaves the clock there, never wrapping to a
+ * negative time.
  */
 void
 gbridge_io_loop_advance_clock (GbridgeIOLoop *self,
                                double         seconds)
 {
+  gint64 step;
+
   g_return_if_fail (GBRIDGE_IS_IO_LOOP (self));
   g_return_if_fail (self->virtual_clock);
-  g_return_if_fail (!isnan (seconds));
+  g_return_if_fail (seconds >= 0);  /* false for NaN too */
 
-  self->virtual_now += seconds_to_us (seconds);
+  /* seconds_to_us() saturates at G_MAXINT64 / 2, and virtual_now is at
+   * least G_MININT64 / 2, so the subtraction cannot overflow. */
+  step = seconds_to_us (seconds);
+  if (step > G_MAXINT64 / 2 - self->virtual_now)
+    self->virtual_now = G_MAXINT64 / 2;
+  else
+    self->virtual_now += step;
   g_main_context_wakeup (self->context);
 }

@@ -115,6 +115,9 @@ GbridgeIOLoop *gbridge_io_loop_new                   (void);
 GBRIDGE_AVAILABLE_IN_ALL
 GbridgeIOLoop *gbridge_io_loop_new_for_context       (GMainContext      *context);
 GBRIDGE_AVAILABLE_IN_ALL
+GbridgeIOLoop *gbridge_io_loop_new_full              (GMainContext      *context,
+                                                      GError           **error);
+GBRIDGE_AVAILABLE_IN_ALL
 GMainContext  *gbridge_io_loop_get_context           (GbridgeIOLoop     *self);
 
 GBRIDGE_AVAILABLE_IN_ALL

@@ -26,8 +26,25 @@
  * many processes started together.
  *
  * While it is running, the loop holds a reference to the periodic callback,
- * so it keeps running even if the caller drops its own reference.
+ * so it keeps running even if the caller drops its own reference, as in
+ * Tornado, where the loop holds a started `PeriodicCallback` through its
+ * timeout. The periodic callback in turn holds its loop: a started periodic
+ * callback keeps itself and its loop alive until
+ * gbridge_periodic_callback_stop() (from anywhere, its own callback
+ * included) or gbridge_io_loop_close(); then both go as soon as nothing
+ * else holds them, and the destroy-notify of the callback's data runs once.
+ *
+ * The period, #GbridgePeriodicCallback:callback-time, is a finite number
+ * of milliseconds greater than 0: anything else (0, a negative number,
+ * NaN, infinity) is a programmer error, reported the same way by
+ * gbridge_periodic_callback_new() and
+ * gbridge_periodic_callback_set_callback_time(). To never call the
+ * function, do not start the periodic callback, or stop it.
  */
+
+/* Tornado's rule (callback_time > 0), plus finite: an infinite period
+ * would make the grid arithmetic NaN. */
+#define CALLBACK_TIME_IS_VALID(t) (isfinite (t) && (t) > 0)
 
 /**
  * GbridgePeriodicCallback:
@@ -186,7 +203,8 @@ gbridge_periodic_callback_class_init (GbridgePeriodicCallbackClass *klass)
   /**
    * GbridgePeriodicCallback:callback-time:
    *
-   * The period, in milliseconds. A change takes effect from the next call.
+   * The period, in milliseconds: finite and greater than 0. A change takes
+   * effect from the next call.
    */
   properties[PROP_CALLBACK_TIME] =
     g_param_spec_double ("callback-time", NULL, NULL,
@@ -268,7 +286,7 @@ schedule_next (GbridgePeriodicCallback *self)
  * gbridge_periodic_callback_new:
  * @loop: (nullable): the loop to run on, or %NULL for the current loop (or
  *   else the default loop)
- * @callback_time: the period in milliseconds, greater than 0
+ * @callback_time: the period in milliseconds: finite and greater than 0
  * @func: (scope notified) (closure user_data) (destroy destroy): the function
  *   to call
  * @user_data: data for @func
@@ -290,7 +308,7 @@ gbridge_periodic_callback_new (GbridgeIOLoop   *loop,
   GbridgePeriodicCallback *self;
 
   g_return_val_if_fail (loop == NULL || GBRIDGE_IS_IO_LOOP (loop), NULL);
-  g_return_val_if_fail (callback_time > 0, NULL);
+  g_return_val_if_fail (CALLBACK_TIME_IS_VALID (callback_time), NULL);
   g_return_val_if_fail (func != NULL, NULL);
 
   self = g_object_new (GBRIDGE_TYPE_PERIODIC_CALLBACK,
@@ -339,16 +357,18 @@ gbridge_periodic_callback_get_callback_time (GbridgePeriodicCallback *self)
 /**
  * gbridge_periodic_callback_set_callback_time:
  * @self: a #GbridgePeriodicCallback
- * @callback_time: the period in milliseconds, greater than 0
+ * @callback_time: the period in milliseconds: finite and greater than 0
  *
- * Sets the period; it applies from the next call on.
+ * Sets the period; it applies from the next call on. A period that is not
+ * finite or not greater than 0 is a programmer error, as in
+ * gbridge_periodic_callback_new().
  */
 void
 gbridge_periodic_callback_set_callback_time (GbridgePeriodicCallback *self,
                                              double                   callback_time)
 {
   g_return_if_fail (GBRIDGE_IS_PERIODIC_CALLBACK (self));
-  g_return_if_fail (callback_time > 0);
+  g_return_if_fail (CALLBACK_TIME_IS_VALID (callback_time));
 
   if (self->callback_time != callback_time)
     {

@@ -19,6 +19,10 @@ void           _gbridge_resolver_append      (GListStore           *store,
 void           _gbridge_resolver_answer      (GbridgeFuture        *future,
                                               GListStore           *store,
                                               const char           *host);
+GbridgeFuture *_gbridge_resolver_lookup_localhost (GbridgeIOLoop *loop,
+                                                  const char    *host,
+                                                  guint16        port,
+                                                  GSocketFamily  family);
 void           _gbridge_resolver_install_loop_property (GObjectClass *klass,
                                                         guint         prop_id);
 

@@ -10,6 +10,8 @@
 #include "gbridge-threaded-resolver.h"
 
 #include <glib/gi18n-lib.h>
+#include <net/if.h>
+#include <stdlib.h>
 #include <string.h>
 
 /**
@@ -23,7 +25,12 @@
  * them (RFC 6724), so a client tries them first to last.
  *
  * IP literals such as `127.0.0.1`, `::1` or `[::1]` answer at once, without a
- * lookup. A family of %G_SOCKET_FAMILY_IPV4 or %G_SOCKET_FAMILY_IPV6 keeps
+ * lookup; so do scoped IPv6 literals such as `fe80::1%eth0` or
+ * `[fe80::1%2]`, whose #GInetSocketAddress:scope-id is the interface's
+ * index. Every implementation answers `localhost` and `localhost.` (in any
+ * case) with the loopback addresses, `::1` then `127.0.0.1`, without asking
+ * the system or a server, as RFC 6761 says resolvers should. The empty
+ * host fails with %GBRIDGE_RESOLVER_ERROR_INVALID_ARGUMENT. A family of %G_SOCKET_FAMILY_IPV4 or %G_SOCKET_FAMILY_IPV6 keeps
  * only the addresses of that family; %G_SOCKET_FAMILY_INVALID keeps all.
  * Cancelling the future (or its #GCancellable) stops the lookup; a timeout
  * fails it with %GBRIDGE_RESOLVER_ERROR_TIMED_OUT. Every failure is a
@@ -107,6 +114,10 @@ _gbridge_resolver_error_new (GbridgeResolverError  code,
       return g_error_new (GBRIDGE_RESOLVER_ERROR, code,
                           _("Timed out resolving “%s”"), host);
 
+    case GBRIDGE_RESOLVER_ERROR_INVALID_ARGUMENT:
+      return g_error_new (GBRIDGE_RESOLVER_ERROR, code,
+                          _("Invalid host name “%s”"), host);
+
     case GBRIDGE_RESOLVER_ERROR_FAILED:
     default:
       return g_error_new (GBRIDGE_RESOLVER_ERROR, GBRIDGE_RESOLVER_ERROR_FAILED,
@@ -156,25 +167,121 @@ _gbridge_resolver_install_loop_property (GObjectClass *klass,
   g_object_class_override_property (klass, prop_id, "loop");
 }
 
-/* Parses an IP literal, bare or in brackets. Returns %NULL when @host is not
- * one. */
-static GInetAddress *
-parse_literal (const char *host)
+/* Parses an interface, by name or number, as the zone of a scoped IPv6
+ * literal. Returns 0 when no interface has that name. */
+static guint32
+parse_zone (const char *zone)
 {
+  char *end = NULL;
+  guint64 index;
+
+  if (g_ascii_isdigit (zone[0]))
+    {
+      index = g_ascii_strtoull (zone, &end, 10);
+      if (*end == '\0' && index > 0 && index <= G_MAXUINT32)
+        return (guint32) index;
+      return 0;
+    }
+  return if_nametoindex (zone);
+}
+
+typedef enum
+{
+  NOT_A_LITERAL,
+  LITERAL,
+  BAD_LITERAL,   /* a scoped literal whose interface does not exist */
+} LiteralKind;
+
+/* Parses an IP literal, bare or in brackets, IPv6 ones with or without a
+ * zone ("fe80::1%lo", "[fe80::1%2]"); *@scope_id is the zone's interface
+ * index, or 0. */
+static LiteralKind
+parse_literal (const char    *host,
+               GInetAddress **address,
+               guint32       *scope_id)
+{
+  g_autofree char *inner = NULL;
+  g_autofree char *bare = NULL;
+  const char *text = host;
+  const char *percent;
+  gboolean bracketed = FALSE;
   gsize len = strlen (host);
+
+  *address = NULL;
+  *scope_id = 0;
 
   if (len > 2 && host[0] == '[' && host[len - 1] == ']')
     {
-      g_autofree char *inner = g_strndup (host + 1, len - 2);
-      GInetAddress *address = g_inet_address_new_from_string (inner);
-
-      if (address != NULL &&
-          g_inet_address_get_family (address) != G_SOCKET_FAMILY_IPV6)
-        g_clear_object (&address);
-      return address;
+      inner = g_strndup (host + 1, len - 2);
+      text = inner;
+      bracketed = TRUE;
     }
 
-  return g_inet_address_new_from_string (host);
+  percent = strchr (text, '%');
+  if (percent == NULL)
+    {
+      *address = g_inet_address_new_from_string (text);
+    }
+  else
+    {
+      bare = g_strndup (text, percent - text);
+      *address = g_inet_address_new_from_string (bare);
+    }
+
+  if (*address == NULL)
+    return NOT_A_LITERAL;
+  if ((bracketed || percent != NULL) &&
+      g_inet_address_get_family (*address) != G_SOCKET_FAMILY_IPV6)
+    {
+      g_clear_object (address);
+      return NOT_A_LITERAL;
+    }
+  if (percent == NULL)
+    return LITERAL;
+
+  *scope_id = parse_zone (percent + 1);
+  if (*scope_id == 0)
+    {
+      g_clear_object (address);
+      return BAD_LITERAL;
+    }
+  return LITERAL;
+}
+
+static gboolean
+is_localhost (const char *host)
+{
+  return g_ascii_strcasecmp (host, "localhost") == 0 ||
+         g_ascii_strcasecmp (host, "localhost.") == 0;
+}
+
+/* RFC 6761, 6.3: localhost names resolve to the loopback addresses, in
+ * RFC 6724's order (::1 first), without asking anyone. The resolvers call
+ * this from their lookup, so that a #GbridgeOverrideResolver may still
+ * override "localhost". Returns %NULL when @host is not localhost. */
+GbridgeFuture *
+_gbridge_resolver_lookup_localhost (GbridgeIOLoop *loop,
+                                    const char    *host,
+                                    guint16        port,
+                                    GSocketFamily  family)
+{
+  g_autoptr(GListStore) store = NULL;
+  g_autoptr(GInetAddress) v6 = NULL;
+  g_autoptr(GInetAddress) v4 = NULL;
+  GbridgeFuture *future;
+
+  if (!is_localhost (host))
+    return NULL;
+
+  store = g_list_store_new (G_TYPE_INET_SOCKET_ADDRESS);
+  v6 = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6);
+  v4 = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  _gbridge_resolver_append (store, v6, port, family);
+  _gbridge_resolver_append (store, v4, port, family);
+
+  future = gbridge_future_new_for_loop (loop);
+  _gbridge_resolver_answer (future, store, host);
+  return future;
 }
 
 /**
@@ -321,7 +428,7 @@ on_timeout (gpointer user_data)
 /**
  * gbridge_resolver_resolve:
  * @self: a #GbridgeResolver
- * @host: a host name or an IP literal (`[::1]` works too)
+ * @host: a host name or an IP literal (`[::1]` and `fe80::1%eth0` work too)
  * @port: the port to put in every address
  * @family: %G_SOCKET_FAMILY_IPV4 or %G_SOCKET_FAMILY_IPV6 to keep only the
  *   addresses of that family, %G_SOCKET_FAMILY_INVALID for all
@@ -333,7 +440,13 @@ on_timeout (gpointer user_data)
  * fails with a #GError in the %GBRIDGE_RESOLVER_ERROR domain that names
  * @host. Cancel the future, or its #GCancellable, to stop the lookup.
  *
- * An IP literal resolves the future at once, without a lookup.
+ * An IP literal resolves the future at once, without a lookup; a scoped
+ * IPv6 literal (`fe80::1%eth0`, `fe80::1%2`) gets its interface's index as
+ * #GInetSocketAddress:scope-id, or fails at once with
+ * %GBRIDGE_RESOLVER_ERROR_INVALID_ARGUMENT when there is no such interface.
+ * The empty host fails at once with %GBRIDGE_RESOLVER_ERROR_INVALID_ARGUMENT.
+ * `localhost` and `localhost.` resolve to `::1` and `127.0.0.1` (RFC 6761),
+ * whatever the implementation.
  *
  * Returns: (transfer full): a future of a #GListStore of #GInetSocketAddress
  */
@@ -349,6 +462,7 @@ gbridge_resolver_resolve (GbridgeResolver *self,
   g_autoptr(GbridgeFuture) outer = NULL;
   GbridgeFuture *inner;
   GbridgeIOLoop *loop;
+  guint32 scope_id;
   Resolve *r;
 
   g_return_val_if_fail (GBRIDGE_IS_RESOLVER (self), NULL);
@@ -361,14 +475,50 @@ gbridge_resolver_resolve (GbridgeResolver *self,
   loop = _gbridge_io_loop_pick (gbridge_resolver_get_loop (self));
   outer = gbridge_future_new_for_loop (loop);
 
-  literal = parse_literal (host);
-  if (literal != NULL)
+  if (host[0] == '\0')
     {
-      g_autoptr(GListStore) store = g_list_store_new (G_TYPE_INET_SOCKET_ADDRESS);
-
-      _gbridge_resolver_append (store, literal, port, family);
-      _gbridge_resolver_answer (outer, store, host);
+      gbridge_future_take_failure (outer,
+                                   _gbridge_resolver_error_new (GBRIDGE_RESOLVER_ERROR_INVALID_ARGUMENT,
+                                                                host, NULL),
+                                   NULL);
       return g_steal_pointer (&outer);
+    }
+
+  switch (parse_literal (host, &literal, &scope_id))
+    {
+    case LITERAL:
+      {
+        g_autoptr(GListStore) store = g_list_store_new (G_TYPE_INET_SOCKET_ADDRESS);
+
+        if (scope_id == 0)
+          {
+            _gbridge_resolver_append (store, literal, port, family);
+          }
+        else if (family != G_SOCKET_FAMILY_IPV4)
+          {
+            g_autoptr(GSocketAddress) sockaddr =
+              g_object_new (G_TYPE_INET_SOCKET_ADDRESS,
+                            "address", literal,
+                            "port", (guint) port,
+                            "scope-id", scope_id,
+                            NULL);
+
+            g_list_store_append (store, sockaddr);
+          }
+        _gbridge_resolver_answer (outer, store, host);
+        return g_steal_pointer (&outer);
+      }
+
+    case BAD_LITERAL:
+      gbridge_future_take_failure (outer,
+                                   _gbridge_resolver_error_new (GBRIDGE_RESOLVER_ERROR_INVALID_ARGUMENT,
+                                                                host, NULL),
+                                   NULL);
+      return g_steal_pointer (&outer);
+
+    case NOT_A_LITERAL:
+    default:
+      break;
     }
 
   iface = GBRIDGE_RESOLVER_GET_IFACE (self);

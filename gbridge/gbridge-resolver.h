@@ -31,6 +31,9 @@ G_BEGIN_DECLS
  *   refused to answer; trying again later may work
  * @GBRIDGE_RESOLVER_ERROR_TIMED_OUT: no answer came in time
  * @GBRIDGE_RESOLVER_ERROR_FAILED: any other failure; the message says which
+ * @GBRIDGE_RESOLVER_ERROR_INVALID_ARGUMENT: the host cannot be looked up at
+ *   all: it is empty, or an IPv6 literal names an unknown interface
+ *   (`fe80::1%nosuch`). Since: 1.0
  *
  * Errors reported by #GbridgeResolver in the %GBRIDGE_RESOLVER_ERROR domain.
  * Every message names the host that was looked up. A cancelled lookup
@@ -42,6 +45,7 @@ typedef enum
   GBRIDGE_RESOLVER_ERROR_TEMPORARY_FAILURE,
   GBRIDGE_RESOLVER_ERROR_TIMED_OUT,
   GBRIDGE_RESOLVER_ERROR_FAILED,
+  GBRIDGE_RESOLVER_ERROR_INVALID_ARGUMENT,
 } GbridgeResolverError;
 
 #define GBRIDGE_TYPE_RESOLVER (gbridge_resolver_get_type ())

@@ -180,6 +180,9 @@ _gbridge_signal_remove (GbridgeIOLoop *loop,
       slot = g_steal_pointer (&signal_slots[signum]);
       sigaction (signum, &slot->previous, NULL);
       owner_set (signum, NULL, NULL, NULL);
+      /* A delivery nobody took belonged to this handler: it must not reach
+       * the next loop that handles the signal. */
+      g_atomic_int_set (&signal_pending[signum], 0);
       g_atomic_int_set (&slot->removed, TRUE);
     }
   pthread_mutex_unlock (&signal_lock);
@@ -209,11 +212,15 @@ _gbridge_signal_take_pending (GbridgeIOLoop  *loop,
     {
       SignalSlot *slot = NULL;
 
-      if (!g_atomic_int_compare_and_exchange (&signal_pending[signum], 1, 0))
+      /* Another loop's signal stays pending for that loop: only the owner
+       * may clear the flag, or that loop's delivery would be lost. */
+      if (g_atomic_pointer_get (&signal_owners[signum].loop) != loop ||
+          !g_atomic_int_get (&signal_pending[signum]))
         continue;
 
       pthread_mutex_lock (&signal_lock);
-      if (signal_owners[signum].loop == loop)
+      if (signal_owners[signum].loop == loop &&
+          g_atomic_int_compare_and_exchange (&signal_pending[signum], 1, 0))
         {
           slot = signal_slots[signum];
           g_atomic_int_inc (&slot->ref_count);

@@ -195,9 +195,15 @@ gbridge_threaded_resolver_lookup (GbridgeResolver *resolver,
   GbridgeIOLoop *loop = _gbridge_io_loop_pick (self->loop);
   GMainContext *context = gbridge_io_loop_get_context (loop);
   GResolverNameLookupFlags flags = G_RESOLVER_NAME_LOOKUP_FLAGS_DEFAULT;
-  GbridgeFuture *future = gbridge_future_new_for_loop (loop);
+  GbridgeFuture *future;
   Lookup *lookup;
   gboolean pushed;
+
+  /* getaddrinfo() answers only what /etc/hosts says (often IPv4 only). */
+  future = _gbridge_resolver_lookup_localhost (loop, host, port, family);
+  if (future != NULL)
+    return future;
+  future = gbridge_future_new_for_loop (loop);
 
   if (family == G_SOCKET_FAMILY_IPV4)
     flags = G_RESOLVER_NAME_LOOKUP_FLAGS_IPV4_ONLY;

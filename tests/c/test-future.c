@@ -1051,6 +1051,84 @@ test_threads_complete (Fixture       *f,
   g_ptr_array_unref (s.futures);
 }
 
+/* The worker that completes a future drops the last reference after
+ * run_sync() read the future's state and let go of its own: finalize runs
+ * in the worker. Nothing that ThreadSanitizer sees orders the two threads
+ * (GObject's reference count is in uninstrumented GLib, and the hand-over
+ * below is a relaxed atomic): it must still see that run_sync()'s read
+ * happens before the future's mutex is destroyed. */
+typedef struct
+{
+  GbridgeFuture *future;     /* the worker's own reference */
+  int            go;         /* relaxed: orders nothing for TSan */
+  GThread       *finalized_in;
+} LastRef;
+
+/* The future's value goes with the future: its free function tells which
+ * thread finalized the future, without synchronizing anything (a weak
+ * reference would, through GLib's locks). */
+static void
+record_finalizing_thread (gpointer data)
+{
+  LastRef *last = data;
+
+  last->finalized_in = g_thread_self ();
+}
+
+static gpointer
+resolve_then_drop_last (gpointer data)
+{
+  LastRef *last = data;
+  g_auto(GValue) v = G_VALUE_INIT;
+  GBytes *bytes = g_bytes_new_with_free_func ("7", 1, record_finalizing_thread, last);
+
+  g_value_init (&v, G_TYPE_BYTES);
+  g_value_take_boxed (&v, bytes);
+  gbridge_future_resolve (last->future, &v, NULL);
+  g_value_unset (&v);
+
+  while (!__atomic_load_n (&last->go, __ATOMIC_RELAXED))
+    g_usleep (1000);
+
+  g_object_unref (last->future);
+  return NULL;
+}
+
+static GThread *last_ref_thread;
+
+static GbridgeFuture *
+return_completed_by_worker (gpointer data)
+{
+  LastRef *last = data;
+  GbridgeFuture *future = gbridge_future_new ();
+
+  last->future = g_object_ref (future);
+  last_ref_thread = g_thread_new ("last-ref", resolve_then_drop_last, last);
+  return future;
+}
+
+static void
+test_run_sync_last_ref_in_worker (Fixture       *f,
+                                  gconstpointer  data)
+{
+  LastRef last = { 0 };
+  g_autoptr(GError) error = NULL;
+  GThread *worker;
+
+  /* No copy of the value: the future holds the only one. */
+  g_assert_true (gbridge_io_loop_run_sync (f->loop, return_completed_by_worker, &last, 10,
+                                           NULL, &error));
+  g_assert_no_error (error);
+  run_pending (f);
+
+  worker = g_steal_pointer (&last_ref_thread);
+  __atomic_store_n (&last.go, 1, __ATOMIC_RELAXED);
+  g_thread_join (worker);
+
+  /* The case this test is about did happen. */
+  g_assert_true (last.finalized_in == worker);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1084,6 +1162,7 @@ main (int   argc,
   TEST ("run-sync/timeout", test_run_sync_timeout);
   TEST ("run-sync/running", test_run_sync_running);
   TEST ("run-sync/closed", test_run_sync_closed);
+  TEST ("run-sync/last-ref-in-worker", test_run_sync_last_ref_in_worker);
   TEST ("threads/complete", test_threads_complete);
 
   return g_test_run ();

@@ -257,6 +257,85 @@ test_real_clock (Fixture       *f,
   g_array_unref (real.times);
 }
 
+/* One rule for the period, in the constructor and the setter: finite and
+ * greater than 0, or a programmer error that changes nothing. */
+static void
+test_callback_time_must_be_finite (Fixture       *f,
+                                   gconstpointer  data)
+{
+  const double bad[] = { INFINITY, -INFINITY, NAN, 0, -1 };
+  GbridgePeriodicCallback *pc;
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*CALLBACK_TIME_IS_VALID*");
+      pc = gbridge_periodic_callback_new (f->loop, bad[i], record_cb, f, count_destroy);
+      g_test_assert_expected_messages ();
+      g_assert_null (pc);
+    }
+
+  f->pc = gbridge_periodic_callback_new (f->loop, 250, record_cb, f, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*CALLBACK_TIME_IS_VALID*");
+      gbridge_periodic_callback_set_callback_time (f->pc, bad[i]);
+      g_test_assert_expected_messages ();
+      g_assert_cmpfloat (gbridge_periodic_callback_get_callback_time (f->pc), ==, 250);
+    }
+
+  /* The largest finite period is accepted. */
+  gbridge_periodic_callback_set_callback_time (f->pc, G_MAXDOUBLE);
+  g_assert_cmpfloat (gbridge_periodic_callback_get_callback_time (f->pc), ==, G_MAXDOUBLE);
+}
+
+static void
+stop_from_callback_cb (gpointer data)
+{
+  Fixture *f = data;
+
+  record_cb (f);
+  if (f->times->len == 3)
+    gbridge_periodic_callback_stop (f->pc);
+}
+
+/* Tornado's rule, and a cycle on purpose: with every user reference gone,
+ * a started periodic callback keeps itself and its loop alive, and keeps
+ * running; stopping it (here from its own callback) lets both go. */
+static void
+test_keeps_loop_alive (Fixture       *f,
+                       gconstpointer  data)
+{
+  GMainContext *context = g_main_context_ref (f->context);
+  GbridgeIOLoop *loop = f->loop;
+  GbridgePeriodicCallback *pc;
+
+  pc = gbridge_periodic_callback_new (f->loop, 1000, stop_from_callback_cb, f, count_destroy);
+  g_object_add_weak_pointer (G_OBJECT (pc), (gpointer *) &f->pc);
+  g_object_add_weak_pointer (G_OBJECT (loop), (gpointer *) &f->loop);
+  f->pc = pc;
+  gbridge_periodic_callback_start (pc);
+  g_object_unref (pc);
+  g_object_unref (loop);
+  g_assert_nonnull (f->pc);
+  g_assert_nonnull (f->loop);
+
+  while (f->loop != NULL)
+    {
+      g_assert_cmpuint (f->times->len, <, 3);
+      gbridge_io_loop_advance_clock (f->loop, 1.0);
+      while (f->loop != NULL && g_main_context_iteration (context, FALSE))
+        ;
+    }
+
+  g_assert_cmpuint (f->times->len, ==, 3);
+  g_assert_null (f->pc);
+  g_assert_cmpuint (f->destroyed, ==, 1);
+  g_main_context_unref (context);
+
+  /* Both are gone: the fixture has nothing left to finalize. */
+  f->loop = gbridge_io_loop_new ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -269,6 +348,8 @@ main (int   argc,
   TEST ("restart-from-callback", test_restart_from_callback);
   TEST ("loop-keeps-it", test_loop_keeps_it);
   TEST ("real-clock", test_real_clock);
+  TEST ("callback-time/must-be-finite", test_callback_time_must_be_finite);
+  TEST ("keeps-loop-alive", test_keeps_loop_alive);
 
   return g_test_run ();
 }

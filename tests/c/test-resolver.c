@@ -18,6 +18,7 @@
 
 #include <dirent.h>
 #include <locale.h>
+#include <net/if.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -469,6 +470,116 @@ test_literal_family (Fixture       *f,
                         G_SOCKET_FAMILY_IPV6, 0, GBRIDGE_RESOLVER_ERROR_NOT_FOUND);
 }
 
+/* The same table for every implementation */
+
+/* A resolver of each kind that never reaches a working server: what it
+ * answers, it answers without the network. */
+static GbridgeResolver *
+offline_resolver (Fixture    *f,
+                  const char *kind)
+{
+  g_autoptr(GError) error = NULL;
+  GbridgeResolver *resolver;
+
+  if (g_str_equal (kind, "threaded"))
+    return GBRIDGE_RESOLVER (gbridge_threaded_resolver_new (f->loop));
+
+  /* Port 9 (discard): nothing answers, and c-ares gives up quickly. */
+  resolver = g_initable_new (GBRIDGE_TYPE_ARES_RESOLVER, NULL, &error,
+                             "loop", f->loop,
+                             "servers", "127.0.0.1:9",
+                             "attempt-timeout", 0.2,
+                             "tries", 1,
+                             NULL);
+  g_assert_no_error (error);
+  return resolver;
+}
+
+/* RFC 6761: localhost and localhost. are loopback, both families unless
+ * filtered, in any case; the empty host is an invalid argument. */
+static void
+test_special_names (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GbridgeResolver) resolver = offline_resolver (f, data);
+  g_autoptr(GbridgeFuture) future = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) found = NULL;
+
+  /* ::1 first, as RFC 6724 orders them. */
+  found = resolve (f, resolver, "localhost", 80, G_SOCKET_FAMILY_INVALID, 5, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstrv (found, ((const char * const []) { "::1:80", "127.0.0.1:80", NULL }));
+
+  assert_resolves (f, resolver, "localhost.", 80, G_SOCKET_FAMILY_INVALID, 5,
+                   "::1:80", "127.0.0.1:80", NULL);
+  assert_resolves (f, resolver, "LocalHost", 81, G_SOCKET_FAMILY_IPV4, 5,
+                   "127.0.0.1:81", NULL);
+  assert_resolves (f, resolver, "localhost.", 82, G_SOCKET_FAMILY_IPV6, 5,
+                   "::1:82", NULL);
+
+  future = gbridge_resolver_resolve (resolver, "", 80, G_SOCKET_FAMILY_INVALID, 5);
+  g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_FAILED);
+  g_assert_error (gbridge_future_get_failure (future), GBRIDGE_RESOLVER_ERROR,
+                  GBRIDGE_RESOLVER_ERROR_INVALID_ARGUMENT);
+  g_clear_object (&future);
+
+  g_assert_finalize_object (g_steal_pointer (&resolver));
+}
+
+/* Resolves the scoped literal @host and returns its one address' scope id. */
+static guint32
+resolve_scope_id (Fixture         *f,
+                  GbridgeResolver *resolver,
+                  const char      *host,
+                  const char      *expected_address)
+{
+  g_autoptr(GbridgeFuture) future =
+    gbridge_resolver_resolve (resolver, host, 443, G_SOCKET_FAMILY_INVALID, 0);
+  g_autoptr(GInetSocketAddress) address = NULL;
+  g_autofree char *text = NULL;
+  GListModel *addresses;
+
+  /* A literal: answered at once. */
+  g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_RESOLVED);
+  addresses = gbridge_future_get_object (future, NULL);
+  g_assert_cmpuint (g_list_model_get_n_items (addresses), ==, 1);
+  address = g_list_model_get_item (addresses, 0);
+  text = g_inet_address_to_string (g_inet_socket_address_get_address (address));
+  g_assert_cmpstr (text, ==, expected_address);
+  g_assert_cmpuint (g_inet_socket_address_get_port (address), ==, 443);
+  return g_inet_socket_address_get_scope_id (address);
+}
+
+/* A scoped IPv6 literal is a literal, and keeps its interface: without the
+ * scope id, connect() to a link-local address fails. */
+static void
+test_scoped_literal (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GbridgeResolver) resolver = offline_resolver (f, data);
+  guint lo = if_nametoindex ("lo");
+  g_autoptr(GbridgeFuture) future = NULL;
+
+  g_assert_cmpuint (lo, >, 0);
+  g_assert_cmpuint (resolve_scope_id (f, resolver, "fe80::1%lo", "fe80::1"), ==, lo);
+  g_assert_cmpuint (resolve_scope_id (f, resolver, "[fe80::1%lo]", "fe80::1"), ==, lo);
+  g_assert_cmpuint (resolve_scope_id (f, resolver, "fe80::1%1", "fe80::1"), ==, 1);
+  g_assert_cmpuint (resolve_scope_id (f, resolver, "fe80::2", "fe80::2"), ==, 0);
+
+  assert_resolve_fails (f, resolver, "fe80::1%lo", 80, G_SOCKET_FAMILY_IPV4, 0,
+                        GBRIDGE_RESOLVER_ERROR_NOT_FOUND);
+
+  future = gbridge_resolver_resolve (resolver, "fe80::1%no-such-if0", 80,
+                                     G_SOCKET_FAMILY_INVALID, 0);
+  g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_FAILED);
+  assert_error_names_host (gbridge_future_get_failure (future),
+                           GBRIDGE_RESOLVER_ERROR_INVALID_ARGUMENT, "fe80::1%no-such-if0");
+  g_clear_object (&future);
+
+  g_assert_finalize_object (g_steal_pointer (&resolver));
+}
+
 /* Threaded */
 
 static void
@@ -549,7 +660,9 @@ test_threaded_cancel (Fixture       *f,
 
   resolver = gbridge_threaded_resolver_new (f->loop);
   g_object_add_weak_pointer (G_OBJECT (resolver), (gpointer *) &resolver);
-  future = gbridge_resolver_resolve (GBRIDGE_RESOLVER (resolver), "localhost", 80,
+  /* Not "localhost", which never reaches GResolver: the machine's name,
+   * which /etc/hosts usually has. */
+  future = gbridge_resolver_resolve (GBRIDGE_RESOLVER (resolver), g_get_host_name (), 80,
                                      G_SOCKET_FAMILY_INVALID, 0);
   g_cancellable_cancel (gbridge_future_get_cancellable (future));
   wait_future (f, future);
@@ -1060,6 +1173,14 @@ main (int   argc,
 
   TEST ("literal", test_literal);
   TEST ("literal/family", test_literal_family);
+  g_test_add ("/Gbridge/Resolver/threaded/special-names", Fixture, "threaded",
+              fixture_setup, test_special_names, fixture_teardown);
+  g_test_add ("/Gbridge/Resolver/ares/special-names", Fixture, "ares",
+              fixture_setup, test_special_names, fixture_teardown);
+  g_test_add ("/Gbridge/Resolver/threaded/scoped-literal", Fixture, "threaded",
+              fixture_setup, test_scoped_literal, fixture_teardown);
+  g_test_add ("/Gbridge/Resolver/ares/scoped-literal", Fixture, "ares",
+              fixture_setup, test_scoped_literal, fixture_teardown);
   TEST ("threaded/localhost", test_threaded_localhost);
   TEST ("threaded/default-uses-current-loop", test_threaded_default_uses_current_loop);
   TEST ("threaded/not-found", test_threaded_not_found);

@@ -189,6 +189,32 @@ def test_add_signal_handler(loop):
     assert loop.remove_signal_handler(signal.SIGUSR1) is False
 
 
+def drain(loop):
+    context = loop.get_context()
+    while context.iteration(False):
+        pass
+
+
+@pytest.mark.parametrize('first', ['a', 'b'])
+def test_signal_handlers_on_two_loops(loop, first):
+    # Each loop gets the signal it handles, whichever loop looks first.
+    other = Gbridge.IOLoop.new()
+    seen = []
+    loop.add_signal_handler(signal.SIGUSR1, seen.append)
+    other.add_signal_handler(signal.SIGUSR2, seen.append)
+    try:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        os.kill(os.getpid(), signal.SIGUSR2)
+        order = [loop, other] if first == 'a' else [other, loop]
+        for each in order:
+            drain(each)
+        assert sorted(seen) == sorted([signal.SIGUSR1, signal.SIGUSR2])
+    finally:
+        loop.remove_signal_handler(signal.SIGUSR1)
+        other.remove_signal_handler(signal.SIGUSR2)
+        other.close(False)
+
+
 def test_periodic_callback(loop):
     def tick():
         ticks.append(loop.time())
@@ -311,3 +337,15 @@ def test_close_all_fds_closes_handler_fds():
             os.fstat(r)
     finally:
         os.close(w)
+
+
+@pytest.mark.parametrize('period', [float('inf'), float('nan'), 0.0, -1.0])
+def test_periodic_callback_time_must_be_finite(loop, period):
+    # One rule for the constructor and the setter: a programmer error
+    # (GLib logs a critical, PyGObject sees no object), never a silent
+    # default period.
+    with pytest.raises(TypeError, match='constructor returned NULL'):
+        Gbridge.PeriodicCallback.new(loop, period, lambda: None)
+    pc = Gbridge.PeriodicCallback.new(loop, 250.0, lambda: None)
+    pc.set_callback_time(period)
+    assert pc.get_callback_time() == 250.0

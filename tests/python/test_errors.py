@@ -153,3 +153,40 @@ def test_error_message_is_translated(language):
                _printf_regex(msgstr).fullmatch(translated)
                for msgid, msgstr in pairs), \
         'no %s catalog entry maps %r to %r' % (language, english, translated)
+
+
+NEW_FULL_AT_EMFILE = r'''
+import errno, os, resource, sys
+import gi
+gi.require_version('Gbridge', '1')
+from gi.repository import GLib, Gbridge
+
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 256), hard))
+held = []
+try:
+    while True:
+        held.append(os.open('/dev/null', os.O_RDONLY))
+except OSError as e:
+    assert e.errno == errno.EMFILE, e
+try:
+    Gbridge.IOLoop.new_full(None)
+except GLib.Error as e:
+    assert e.matches(Gbridge.io_loop_error_quark(), Gbridge.IOLoopError.FAILED), e
+    print(e.message)
+else:
+    sys.exit('new_full() did not fail')
+os.close(held.pop())
+Gbridge.IOLoop.new_full(None).close(False)
+'''
+
+
+def test_new_full_raises_when_no_descriptor_is_left():
+    # Where Gbridge.IOLoop.new() would abort the process in GLib, new_full()
+    # raises. In a child: it takes every file descriptor it may open.
+    env = dict(os.environ, LC_ALL='C', LANGUAGE='')
+    result = subprocess.run([sys.executable, '-c', NEW_FULL_AT_EMFILE],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert 'Cannot create a main context for the loop' in result.stdout
+    assert os.strerror(24) in result.stdout  # EMFILE

@@ -168,3 +168,49 @@ def test_python_resolver(loop):
     assert addresses(loop, override.resolve('other.example', 8, Gio.SocketFamily.INVALID, 1)) \
         == ['192.0.2.50:8']
     assert resolver.hosts == ['anything.example', 'anything.else']
+
+
+def offline_resolver(loop, kind):
+    """A resolver of each kind whose server (port 9, discard) never answers:
+    what it answers, it answers without the network."""
+    if kind == 'threaded':
+        return Gbridge.ThreadedResolver.new(loop)
+    return Gbridge.AresResolver.new(loop, '127.0.0.1:9')
+
+
+SPECIAL_NAMES = [
+    ('localhost', Gio.SocketFamily.INVALID, ['::1:80', '127.0.0.1:80']),
+    ('localhost.', Gio.SocketFamily.INVALID, ['::1:80', '127.0.0.1:80']),
+    ('LOCALHOST', Gio.SocketFamily.IPV4, ['127.0.0.1:80']),
+    ('localhost.', Gio.SocketFamily.IPV6, ['::1:80']),
+]
+
+
+@pytest.mark.parametrize('kind', ['threaded', 'ares'])
+def test_resolvers_agree_on_special_names(loop, kind):
+    resolver = offline_resolver(loop, kind)
+    for host, family, expected in SPECIAL_NAMES:
+        assert addresses(loop, resolver.resolve(host, 80, family, 5)) == expected, host
+    error = failure(loop, resolver.resolve('', 80, Gio.SocketFamily.INVALID, 5))
+    assert error.matches(Gbridge.resolver_error_quark(),
+                         Gbridge.ResolverError.INVALID_ARGUMENT)
+
+
+@pytest.mark.parametrize('kind', ['threaded', 'ares'])
+def test_scoped_literal_keeps_its_interface(loop, kind):
+    resolver = offline_resolver(loop, kind)
+    for host, scope_id in [('fe80::1%lo', socket.if_nametoindex('lo')),
+                           ('[fe80::1%lo]', socket.if_nametoindex('lo')),
+                           ('fe80::1%1', 1)]:
+        future = resolver.resolve(host, 443, Gio.SocketFamily.INVALID, 0)
+        # A literal: answered at once.
+        assert future.get_state() == Gbridge.FutureState.RESOLVED, host
+        [address] = list(future.get_object())
+        assert address.get_address().to_string() == 'fe80::1'
+        assert address.get_port() == 443
+        assert address.get_scope_id() == scope_id, host
+    error = failure(loop, resolver.resolve('fe80::1%no-such-if0', 80,
+                                           Gio.SocketFamily.INVALID, 0))
+    assert error.matches(Gbridge.resolver_error_quark(),
+                         Gbridge.ResolverError.INVALID_ARGUMENT)
+    assert 'fe80::1%no-such-if0' in error.message

@@ -216,3 +216,24 @@ def test_timer_heap_matches_a_model(loop):
     assert fired == expected
     for handle in pending:
         assert loop.remove_timeout(handle) is False
+
+
+# G_MAXINT64 // 2 microseconds: where the virtual clock saturates.
+CLOCK_MAX = (2 ** 63 - 1) // 2 / 1e6
+
+
+def test_advance_saturates(loop):
+    loop.use_virtual_clock(0.0)
+    for _ in range(3):
+        loop.advance_clock(1e300)
+        assert loop.time() == CLOCK_MAX
+    loop.advance_clock(float('inf'))
+    assert loop.time() == CLOCK_MAX
+
+
+def test_advance_refuses_negative_steps(loop):
+    loop.use_virtual_clock(10.0)
+    # A programmer error: GLib logs a critical and the clock stays.
+    for step in (-1.0, float('-inf'), float('nan')):
+        loop.advance_clock(step)
+        assert loop.time() == 10.0
