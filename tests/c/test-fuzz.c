@@ -200,6 +200,19 @@ typedef struct
 
 static Fuzz *fz;
 
+/* What the runs covered, over all scenarios. */
+static struct
+{
+  guint64 handler_calls;
+  guint64 orphan_calls;
+  guint64 timer_calls;
+  guint64 callback_calls;
+  guint64 destroys;
+  guint64 closes;
+  guint64 iterations;
+  guint64 reuses;
+} stats;
+
 /* Failures: say which seed and what led there, then fail as g_assert does. */
 
 G_GNUC_PRINTF (1, 2) static void
@@ -491,6 +504,7 @@ reg_destroy (gpointer data)
   check (r->in_call == 0);
   check (!l->finalized);
   r->n_destroy++;
+  stats.destroys++;
 
   /* Closed explicitly, or being disposed after the last unref. */
   closing = l->closed || (!l->held && gbridge_io_loop_is_closed (l->loop));
@@ -837,29 +851,33 @@ close_loop (Loop     *l,
   /* An orphan's number may name someone else's file by now. */
   if (all_fds && loop_has_orphans (l))
     all_fds = FALSE;
-  if (all_fds && !l->closed)
+  if (all_fds && !l->closed && !fz->fd_reuse)
     {
-      for (guint i = 0; i < l->handlers->len; i++)
+      /* Without fd reuse, nobody else may be watching those numbers. The
+       * destroy-notifies of what this removes may change @l's handlers. */
+      for (guint i = 0; i < fz->n_loops && all_fds; i++)
         {
-          Reg *r = g_ptr_array_index (l->handlers, i);
+          Loop *other = &fz->loops[i];
 
-          /* Without fd reuse, nobody else may be watching those numbers. */
-          for (guint j = 0; j < fz->n_loops && !fz->fd_reuse; j++)
+          if (other == l || other->finalized || other->closed)
+            continue;
+          for (guint j = 0; j < other->handlers->len;)
             {
-              Loop *other = &fz->loops[j];
-              Reg *o;
+              Reg *o = g_ptr_array_index (other->handlers, j);
 
-              if (other == l || other->finalized || other->closed ||
-                  (o = loop_handler_on (other, r->fd)) == NULL)
-                continue;
-              if (!other->held)
+              if (loop_handler_on (l, o->fd) == NULL)
+                j++;
+              else if (!other->held)
                 {
                   all_fds = FALSE;
                   break;
                 }
-              remove_handler (o);
+              else
+                {
+                  remove_handler (o);
+                  j = 0;
+                }
             }
-          g_array_append_val (numbers, r->fd);
         }
     }
 
@@ -867,8 +885,11 @@ close_loop (Loop     *l,
    * of a handler removed above may have closed it. */
   if (l->closed)
     all_fds = FALSE;
+  for (guint i = 0; all_fds && i < l->handlers->len; i++)
+    g_array_append_val (numbers, ((Reg *) g_ptr_array_index (l->handlers, i))->fd);
   trace ("close loop %u all_fds %d", l->id, all_fds);
   l->closed = TRUE;
+  stats.closes++;
   check (gbridge_io_loop_close (l->loop, all_fds, &error));
   g_assert_no_error (error);
   check (gbridge_io_loop_is_closed (l->loop));
@@ -945,7 +966,7 @@ act_in_dispatch (Reg  *r,
       break;
     case 8:
       /* No other loop dispatches while @l does. */
-      if (other != NULL && other != l)
+      if (other != NULL && other != l && prng_chance (p, 25))
         close_loop (other, prng_chance (p, 50));
       break;
     case 9:
@@ -1039,6 +1060,7 @@ on_callback (gpointer data)
   /* FIFO */
   check (l->callbacks->len > 0 && g_ptr_array_index (l->callbacks, 0) == r);
   g_ptr_array_remove_index (l->callbacks, 0);
+  stats.callback_calls++;
 
   r->n_calls++;
   r->in_call++;
@@ -1071,6 +1093,7 @@ on_timer (gpointer data)
              (o->deadline == r->deadline && o->seq > r->seq));
     }
   g_ptr_array_remove (l->timers, r);
+  stats.timer_calls++;
 
   r->n_calls++;
   r->in_call++;
@@ -1112,6 +1135,8 @@ check_handler_call (Reg             *r,
   check (fd == r->fd);
   check (events != 0);
   check ((events & ~(r->events | GBRIDGE_IO_EVENTS_ERROR)) == 0);
+  stats.handler_calls++;
+  stats.orphan_calls += r->orphaned;
 
   if (!r->orphaned || r->orphan_iteration == fz->iteration)
     {
@@ -1204,6 +1229,7 @@ iterate (Ctx *c)
       f->was_error = file_error (f);
     }
   fz->iteration++;
+  stats.iterations++;
   trace ("iteration %u of context %u", fz->iteration, c->id);
   fz->iterating = c;
   dispatched = g_main_context_iteration (c->context, FALSE);
@@ -1358,6 +1384,7 @@ op_reuse (Prng *p)
   if (fz->numbers[fd] == NULL)
     return;
   trace ("reuse fd %d of reg %u", fd, r->id);
+  stats.reuses++;
   close_number (fd);
 
   g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
@@ -1472,7 +1499,7 @@ step (Prng *p)
       if ((r = random_reg (p, REG_TIMER, NULL)) != NULL)
         remove_timer (r);
     }
-  else if (op < 94)
+  else if (op < 95)
     set_clock (l, p, TRUE);
   else if (op < 96)
     {
@@ -1481,7 +1508,7 @@ step (Prng *p)
       else
         op_closed_loop_ops (l, p);
     }
-  else if (op < 98)
+  else if (op < 97)
     {
       drop_loop (l);
       check (l->finalized);
@@ -1490,6 +1517,8 @@ step (Prng *p)
     {
       if (l->closed)
         op_closed_loop_ops (l, p);
+      else if ((fd = random_number (p)) >= 0)
+        add_handler (l, fd, p);
     }
 }
 
@@ -1663,8 +1692,162 @@ test_fuzz_random (void)
       steps += SCENARIO_STEPS;
       scenarios++;
     }
-  g_test_message ("%u scenarios, %" G_GUINT64_FORMAT " steps", scenarios, steps);
+  g_test_message ("%u scenarios, %" G_GUINT64_FORMAT " steps: %" G_GUINT64_FORMAT
+                  " iterations, %" G_GUINT64_FORMAT " handler calls (%" G_GUINT64_FORMAT
+                  " of orphans), %" G_GUINT64_FORMAT " timers, %" G_GUINT64_FORMAT
+                  " callbacks, %" G_GUINT64_FORMAT " destroy-notifies, %" G_GUINT64_FORMAT
+                  " closes, %" G_GUINT64_FORMAT " fd reuses",
+                  scenarios, steps, stats.iterations, stats.handler_calls,
+                  stats.orphan_calls, stats.timer_calls, stats.callback_calls,
+                  stats.destroys, stats.closes, stats.reuses);
   g_assert_cmpuint (scenarios, >, 0);
+}
+
+/* Regression tests: what the fuzzer found, made small and deterministic.
+ * Each runs in a subprocess, since on a broken build it crashes. */
+
+static void
+count_call (int             fd,
+            GbridgeIOEvents events,
+            gpointer        data)
+{
+  guint *calls = data;
+
+  (*calls)++;
+}
+
+static void
+run_in_subprocess (GTestFunc body)
+{
+  if (g_test_subprocess ())
+    {
+      body ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+/* GBRIDGE_FUZZ_CLOSED_OPS: remove_handler() and update_handler() on a closed
+ * loop read the fd table close() freed (a NULL dereference). A destroy-notify
+ * run by close() that removes another handler hits the same. */
+static void
+closed_loop_ops_body (void)
+{
+  g_autoptr (GError) error = NULL;
+  GbridgeIOLoop *loop = gbridge_io_loop_new ();
+  int sv[2];
+
+  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  g_assert_true (gbridge_io_loop_add_handler (loop, sv[0], GBRIDGE_IO_EVENTS_READ,
+                                              count_call, NULL, NULL, NULL));
+  g_assert_true (gbridge_io_loop_close (loop, FALSE, NULL));
+
+  g_assert_false (gbridge_io_loop_remove_handler (loop, sv[0]));
+  g_assert_false (gbridge_io_loop_update_handler (loop, sv[0], GBRIDGE_IO_EVENTS_WRITE,
+                                                  &error));
+  g_assert_nonnull (error);
+  g_assert_true (error->domain == GBRIDGE_IO_LOOP_ERROR);
+
+  g_assert_finalize_object (loop);
+  close (sv[0]);
+  close (sv[1]);
+}
+
+static void
+test_regression_closed_loop_ops (void)
+{
+  run_in_subprocess (closed_loop_ops_body);
+}
+
+/* GBRIDGE_FUZZ_FD_REUSE: a watched socket is dup'd, its number closed and its
+ * handler removed; the kernel keeps the epoll registration of (number, file)
+ * alive through the dup. When the same file gets the number back, adding a
+ * handler for it fails with EEXIST. */
+static void
+readd_after_dup_close_body (void)
+{
+  g_autoptr (GError) error = NULL;
+  GbridgeIOLoop *loop = gbridge_io_loop_new ();
+  GMainContext *context = gbridge_io_loop_get_context (loop);
+  guint calls = 0;
+  int sv[2], copy, again;
+
+  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+  g_assert_true (gbridge_io_loop_add_handler (loop, sv[0], GBRIDGE_IO_EVENTS_READ,
+                                              count_call, &calls, NULL, NULL));
+  copy = fcntl (sv[0], F_DUPFD_CLOEXEC, 0);
+  g_assert_cmpint (copy, >=, 0);
+  g_assert_no_errno (close (sv[0]));
+  g_assert_true (gbridge_io_loop_remove_handler (loop, sv[0]));
+  again = dup3 (copy, sv[0], O_CLOEXEC);
+  g_assert_cmpint (again, ==, sv[0]);
+
+  gbridge_io_loop_add_handler (loop, sv[0], GBRIDGE_IO_EVENTS_READ,
+                               count_call, &calls, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (write (sv[1], "x", 1), ==, 1);
+  for (guint i = 0; i < 5 && calls == 0; i++)
+    g_main_context_iteration (context, FALSE);
+  g_assert_cmpuint (calls, >, 0);
+
+  g_assert_true (gbridge_io_loop_close (loop, FALSE, NULL));
+  g_assert_finalize_object (loop);
+  close (sv[0]);
+  close (sv[1]);
+  close (copy);
+}
+
+static void
+test_regression_readd_after_dup_close (void)
+{
+  run_in_subprocess (readd_after_dup_close_body);
+}
+
+/* GBRIDGE_FUZZ_FD_REUSE: a descriptor the loop polls (epoll refuses
+ * /dev/null) is closed while registered and its number taken by a socket
+ * with data: the old handler is called with READ for the socket's data. The
+ * documentation promises it never is. */
+static void
+polled_number_reused_body (void)
+{
+  GbridgeIOLoop *loop = gbridge_io_loop_new ();
+  GMainContext *context = gbridge_io_loop_get_context (loop);
+  guint calls = 0;
+  int null_fd, sv[2], taken;
+
+  null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (null_fd, >=, 0);
+  g_assert_true (gbridge_io_loop_add_handler (loop, null_fd, GBRIDGE_IO_EVENTS_READ,
+                                              count_call, &calls, NULL, NULL));
+  g_assert_no_errno (close (null_fd));
+  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+  /* The socket takes the number: it usually does by itself. */
+  taken = sv[0];
+  if (taken != null_fd)
+    {
+      taken = dup3 (sv[0], null_fd, O_CLOEXEC);
+      g_assert_cmpint (taken, ==, null_fd);
+      g_assert_no_errno (close (sv[0]));
+    }
+  g_assert_cmpint (write (sv[1], "x", 1), ==, 1);
+
+  for (guint i = 0; i < 5; i++)
+    g_main_context_iteration (context, FALSE);
+  /* At most the ERROR for the closed number; never the new file's READ. */
+  g_assert_cmpuint (calls, ==, 0);
+
+  gbridge_io_loop_remove_handler (loop, null_fd);
+  g_assert_true (gbridge_io_loop_close (loop, FALSE, NULL));
+  g_assert_finalize_object (loop);
+  close (taken);
+  close (sv[1]);
+}
+
+static void
+test_regression_polled_number_reused (void)
+{
+  run_in_subprocess (polled_number_reused_body);
 }
 
 int
@@ -1674,6 +1857,12 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/Gbridge/Fuzz/random", test_fuzz_random);
+  g_test_add_func ("/Gbridge/Fuzz/regression/closed-loop-ops",
+                   test_regression_closed_loop_ops);
+  g_test_add_func ("/Gbridge/Fuzz/regression/readd-after-dup-close",
+                   test_regression_readd_after_dup_close);
+  g_test_add_func ("/Gbridge/Fuzz/regression/polled-number-reused",
+                   test_regression_polled_number_reused);
 
   return g_test_run ();
 }
