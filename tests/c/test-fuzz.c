@@ -41,6 +41,8 @@
 
 #include <gbridge/gbridge.h>
 
+#include <glib/gstdio.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -102,7 +104,8 @@ typedef enum
   KIND_SOCK,
   KIND_PIPE_R,
   KIND_PIPE_W,
-  KIND_DEVNULL,   /* epoll refuses it: the loop polls it, always ready */
+  KIND_FILE,      /* an empty regular file of its own: epoll refuses it, so
+                   * the loop polls it; always ready */
 } Kind;
 
 typedef struct _File File;
@@ -269,7 +272,7 @@ file_readable (File *f)
       return f->pending > 0;
     case KIND_PIPE_W:
       return FALSE;
-    case KIND_DEVNULL:
+    case KIND_FILE:
     default:
       return TRUE;
     }
@@ -278,7 +281,7 @@ file_readable (File *f)
 static gboolean
 file_error (File *f)
 {
-  return f->kind != KIND_DEVNULL && f->peer_gone;
+  return f->kind != KIND_FILE && f->peer_gone;
 }
 
 static gboolean
@@ -432,7 +435,8 @@ write_file (File *f,
   int fd = -1;
   gssize written;
 
-  if (f->kind == KIND_PIPE_R || f->peer_gone ||
+  /* Regular files stay empty: their offset is shared by every dup. */
+  if (f->kind == KIND_PIPE_R || f->kind == KIND_FILE || f->peer_gone ||
       (f->peer != NULL && f->peer->pending > MAX_PENDING_BYTES))
     return;
   for (int i = 0; i < FD_TABLE && fd < 0; i++)
@@ -466,7 +470,7 @@ read_number (int   fd,
 
   if (f->kind == KIND_PIPE_W)
     return;
-  expect = f->kind == KIND_DEVNULL ? 0 : MIN (want, f->pending);
+  expect = f->kind == KIND_FILE ? 0 : MIN (want, f->pending);
   got = read (fd, buf, want);
   trace ("read %zu from fd %d (file %u, pending %zu): %zd", want, fd, f->id,
          f->pending, got);
@@ -476,7 +480,7 @@ read_number (int   fd,
       check (got == -1 && errno == ECONNRESET);
       f->reset = FALSE;
     }
-  else if (expect > 0 || f->kind == KIND_DEVNULL || f->peer_gone)
+  else if (expect > 0 || f->kind == KIND_FILE || f->peer_gone)
     check (got == (gssize) expect);
   else
     check (got == -1 && errno == EAGAIN);
@@ -1123,7 +1127,7 @@ check_handler_call (Reg             *r,
   Loop *l = r->loop;
   File *f = r->file;
 
-  static const char *kinds[] = { "socket", "pipe read end", "pipe write end", "/dev/null" };
+  static const char *kinds[] = { "socket", "pipe read end", "pipe write end", "file" };
 
   trace ("handler reg %u fd %d (file %u, %s%s%s) events %u on loop %u", r->id, fd, f->id,
          kinds[f->kind], r->orphaned ? ", orphan" : "", f->n_numbers == 0 ? ", closed" : "",
@@ -1138,6 +1142,14 @@ check_handler_call (Reg             *r,
   stats.handler_calls++;
   stats.orphan_calls += r->orphaned;
 
+  /* A polled number closed, or naming another file by now, is reported
+   * once as ERROR; then the loop removes the handler. */
+  if (r->orphaned && f->kind == KIND_FILE && events == GBRIDGE_IO_EVENTS_ERROR)
+    {
+      r->nval_seen = TRUE;
+      return;
+    }
+
   if (!r->orphaned || r->orphan_iteration == fz->iteration)
     {
       /* Registered, or closed during this iteration after the loop found
@@ -1146,15 +1158,8 @@ check_handler_call (Reg             *r,
       return;
     }
 
-  if (f->kind == KIND_DEVNULL)
+  if (f->kind == KIND_FILE)
     {
-      /* poll() finds the number closed: one ERROR, then the loop removes
-       * the handler. */
-      if (events == GBRIDGE_IO_EVENTS_ERROR && fz->numbers[fd] == NULL)
-        {
-          r->nval_seen = TRUE;
-          return;
-        }
       /* Still open under another number, the file is always ready; if not,
        * these are the events of the file that reuses the number. */
       check (f->n_numbers > 0);
@@ -1331,10 +1336,19 @@ op_open (Prng *p)
       b = file_new (KIND_PIPE_W);
       break;
     default:
-      sv[0] = open ("/dev/null", O_RDWR | O_CLOEXEC);
-      g_assert_cmpint (sv[0], >=, 0);
-      number_add (sv[0], file_new (KIND_DEVNULL));
-      trace ("open /dev/null fd %d", sv[0]);
+      /* Not /dev/null: every open of it has the same inode, and a loop may
+       * tell files apart by inode. */
+      sv[0] = open (g_get_tmp_dir (), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+      if (sv[0] < 0)
+        {
+          g_autofree char *path = NULL;
+
+          sv[0] = g_file_open_tmp ("gbridge-fuzz-XXXXXX", &path, NULL);
+          g_assert_cmpint (sv[0], >=, 0);
+          g_unlink (path);
+        }
+      number_add (sv[0], file_new (KIND_FILE));
+      trace ("open regular file fd %d", sv[0]);
       return;
     }
   a->peer = b;
