@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -259,6 +260,30 @@ _gbridge_fd_set_clear (GbridgeFdSet *fs)
 }
 
 /* On failure, nothing is kept: @destroy is the caller's to call. */
+/* A duplicate of @fd that keeps its file open, on a number above the ones
+ * applications are given (the lowest free ones): a duplicate on a low
+ * number could itself take a number closed under another handler, which
+ * would then find its file still there. Falls back to lower numbers when
+ * the limit on descriptors leaves no room up there. */
+static int
+keep_file_open (int fd)
+{
+  struct rlimit rl;
+  int floor = 1024;
+
+  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      rl.rlim_cur / 2 < (rlim_t) floor)
+    floor = (int) (rl.rlim_cur / 2);
+  for (; floor >= 3; floor /= 2)
+    {
+      int kept = fcntl (fd, F_DUPFD_CLOEXEC, floor);
+
+      if (kept >= 0 || (errno != EINVAL && errno != EMFILE))
+        return kept;
+    }
+  return fcntl (fd, F_DUPFD_CLOEXEC, 3);
+}
+
 gboolean
 _gbridge_fd_set_add (GbridgeFdSet     *fs,
                      int               fd,
@@ -301,6 +326,13 @@ _gbridge_fd_set_add (GbridgeFdSet     *fs,
   {
     int err = epoll_register (fs, h, EPOLL_CTL_ADD);
 
+    /* EEXIST: the set still holds this file under this number from an
+     * earlier handler, removed after its number was closed while the file
+     * stayed open elsewhere, and the number now names that file again (a
+     * dup() back onto it). No live handler has the number, so the
+     * registration is an orphan: take it over. */
+    if (err == EEXIST)
+      err = epoll_register (fs, h, EPOLL_CTL_MOD);
     if (err == 0)
       h->in_epoll = TRUE;
     else if (err != EPERM)
@@ -325,7 +357,7 @@ _gbridge_fd_set_add (GbridgeFdSet     *fs,
        * it open, at the cost of one descriptor per such handler (regular
        * files and the like, which are rarely watched: they are always
        * ready). */
-      h->keep_fd = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+      h->keep_fd = keep_file_open (fd);
       if (fstat (fd, &st) == 0)
         {
           h->dev = st.st_dev;

@@ -376,6 +376,76 @@ test_regular_file_number_reused (Fixture       *f,
   close (fd2);
 }
 
+/* A regular file's number closed under its handler, while another loop
+ * watches the same file through a dup: that loop's own bookkeeping must not
+ * take the closed number, or the first handler would find its file there
+ * and be called for ever instead of being told once. */
+static void
+test_regular_file_number_taken_by_other_loop (Fixture       *f,
+                                              gconstpointer  data)
+{
+  g_autoptr(GbridgeIOLoop) other = gbridge_io_loop_new ();
+  int fd = make_regular_file ("old");
+  int copy = dup (fd);
+  int fds[2];
+
+  /* The other loop's epoll set, made now, so that it does not take the
+   * number closed below either. */
+  make_pipe (fds);
+  g_assert_true (gbridge_io_loop_add_handler (other, fds[0], GBRIDGE_IO_EVENTS_READ,
+                                              logging_handler, f, NULL, NULL));
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, fd, GBRIDGE_IO_EVENTS_READ,
+                                              logging_handler, f, count_destroy, NULL));
+  close (fd);
+  g_assert_true (gbridge_io_loop_add_handler (other, copy, GBRIDGE_IO_EVENTS_READ,
+                                              logging_handler, f, NULL, NULL));
+
+  run_pending (f);
+  g_assert_cmpstr (f->log->str, ==, "E");
+  g_assert_cmpuint (f->destroyed, ==, 1);
+  g_assert_false (gbridge_io_loop_remove_handler (f->loop, fd));
+
+  g_assert_true (gbridge_io_loop_remove_handler (other, copy));
+  g_assert_true (gbridge_io_loop_remove_handler (other, fds[0]));
+  close (copy);
+  close (fds[0]);
+  close (fds[1]);
+}
+
+/* A socket's handler removed after its number was closed while a dup kept
+ * the file open, then the file put back on the number (dup2): a new
+ * handler on the number must be accepted, not refused as already watched
+ * by the orphaned registration, and be called. */
+static void
+test_dup_closed_removed_readded (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  int sv[2];
+  int copy;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, sv[0], GBRIDGE_IO_EVENTS_READ,
+                                              logging_handler, f, count_destroy, NULL));
+  copy = dup (sv[0]);
+  close (sv[0]);
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, sv[0]));
+  g_assert_cmpint (dup2 (copy, sv[0]), ==, sv[0]);
+
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, sv[0], GBRIDGE_IO_EVENTS_READ,
+                                              logging_handler, f, count_destroy, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (write (sv[1], "x", 1), ==, 1);
+  run_pending (f);
+  g_assert_cmpstr (f->log->str, ==, "R(x)");
+
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, sv[0]));
+  g_assert_cmpuint (f->destroyed, ==, 2);
+  close (sv[0]);
+  close (sv[1]);
+  close (copy);
+}
+
 /* 6. fork() */
 
 typedef struct
@@ -641,6 +711,9 @@ main (int   argc,
   TEST ("fd/dup-closed-then-removed", test_dup_closed_then_removed);
   TEST ("fd/fork-shared-closed-then-removed", test_fork_shared_closed_then_removed);
   TEST ("fd/regular-file-number-reused", test_regular_file_number_reused);
+  TEST ("fd/regular-file-number-taken-by-other-loop",
+        test_regular_file_number_taken_by_other_loop);
+  TEST ("fd/dup-closed-removed-readded", test_dup_closed_removed_readded);
   TEST ("fork/child-closes", test_fork_child_closes);
   TEST ("fork/child-finalizes", test_fork_child_finalizes);
   TEST ("fork/child-goes-on", test_fork_child_goes_on);
