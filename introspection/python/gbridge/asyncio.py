@@ -87,6 +87,65 @@ def _os_error(code, message):
     return OSError(codes.get(code, errno.EINVAL), message)
 
 
+def _report_from_glib(exc):
+    """Does with @exc what PyGObject does with an exception that escapes a
+    callback GLib dispatched (``GLib.idle_add``, a signal handler): it calls
+    ``PyErr_Print()``, which
+
+    - for ``SystemExit`` ends the process with the exception's code, as if
+      it had escaped the main program (``sys.exit()`` in a GTK callback
+      quits the application);
+    - for anything else (``KeyboardInterrupt``) sets ``sys.last_*`` and
+      prints the traceback through ``sys.excepthook``; the loop goes on.
+
+    Only KeyboardInterrupt and SystemExit get here: asyncio hands every
+    other exception of a callback to the loop's exception handler.
+    """
+    try:
+        if isinstance(exc, SystemExit) and not sys.flags.inspect:
+            code = exc.code
+            if code is None:
+                status = 0
+            elif isinstance(code, int):
+                status = code
+            else:
+                # As PyErr_Print: the code printed raw, exit status 1.
+                try:
+                    print(code, file=sys.stderr)
+                except Exception:
+                    pass
+                status = 1
+            _exit_interpreter(status)
+        sys.last_type, sys.last_value, sys.last_traceback = \
+            type(exc), exc, exc.__traceback__
+        if sys.version_info >= (3, 12):
+            sys.last_exc = exc
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    finally:
+        exc = None
+
+
+def _exit_interpreter(status):
+    """Py_Exit(), as PyErr_Print() calls for SystemExit: finalizes Python
+    (atexit handlers, buffered streams) and exits with @status."""
+    try:
+        import ctypes
+        py_exit = ctypes.pythonapi.Py_Exit
+    except (ImportError, AttributeError):
+        py_exit = None
+    if py_exit is not None:
+        py_exit.argtypes = [ctypes.c_int]
+        py_exit.restype = None
+        py_exit(status)
+    import os
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(status)
+
+
 class _Native:
     """The hot calls into gbridge, through ctypes.
 
@@ -285,6 +344,19 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         context's loop (``Gbridge.IOLoop.get_default()``) for the first open
         loop made on the main thread, otherwise a new private one, closed with
         this loop.
+
+    ``KeyboardInterrupt`` and ``SystemExit`` raised in a callback leave
+    ``run_forever()`` (and so ``run_until_complete()``, ``asyncio.run()``),
+    as on asyncio's own loops.  When GLib runs the loop instead
+    (``GLib.MainLoop.run()``, GTK, ``MainContext.iteration()``) there is no
+    Python caller to raise to, and the loop does what PyGObject does with
+    its own callbacks: ``KeyboardInterrupt`` is printed through
+    ``sys.excepthook`` and the loop goes on (Ctrl-C still stops
+    ``GLib.MainLoop.run()`` and GTK's loops, through PyGObject's SIGINT
+    handling); ``SystemExit`` ends the process with its exit code, after
+    Python's finalization (atexit handlers), exactly as ``sys.exit()`` in a
+    ``GLib.idle_add`` callback does.  Either way, the callbacks not run yet
+    run later.
     """
 
     def __init__(self, io_loop=None):
@@ -416,7 +488,11 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                     self._pending_exc = exc
                 self._request_exit()
             else:
-                raise exc
+                # GLib called us (GLib.MainLoop, GTK, context.iteration()):
+                # raising would only reach C, which cannot take it, and leave
+                # this loop's state half done.  PyGObject's own callbacks are
+                # the model.
+                _report_from_glib(exc)
 
     def _drain(self, *unused):
         """The repeating gbridge callback that runs the ready deque.
