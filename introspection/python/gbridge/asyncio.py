@@ -446,6 +446,11 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         self._kick(force=True)
 
     def _arm_timeout(self, when):
+        if when != when:
+            # NaN: the default loop's select() timeout is max(0, NaN) == 0
+            # and its due test (when >= end) fails, so the timer runs on the
+            # next iteration.  (+-inf needs nothing: gbridge clamps it.)
+            when = 0.0
         if self._timeout_when is not None:
             if self._timeout_when <= when:
                 return
