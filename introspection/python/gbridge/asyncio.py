@@ -447,9 +447,11 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
 
     def _arm_timeout(self, when):
         if when != when:
-            # NaN: the default loop's select() timeout is max(0, NaN) == 0
-            # and its due test (when >= end) fails, so the timer runs on the
-            # next iteration.  (+-inf needs nothing: gbridge clamps it.)
+            # NaN: up to Python 3.12 the default loop's select() timeout is
+            # max(0, NaN) == 0 and its due test (when >= end) fails, so the
+            # timer runs on the next iteration.  (3.13's loop hands NaN to
+            # select(), which raises on every iteration: not copied.)
+            # +-inf needs nothing: gbridge clamps it.
             when = 0.0
         if self._timeout_when is not None:
             if self._timeout_when <= when:
