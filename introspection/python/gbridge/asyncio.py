@@ -375,6 +375,12 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         self._exit_requested = False
         self._via_start = False
         self._pending_exc = None
+        # Nothing kept on self, and nothing handed to gbridge, may hold self:
+        # a closed loop must be freed by reference counting alone, like
+        # asyncio's own loops (no cycle for the collector, and no strong
+        # reference in a C closure).  So the callbacks reach the loop through
+        # a weak reference (the ctypes thunks through a key).
+        ref = weakref.ref(self)
         native = None
         if _native is not None:
             native = _native.register(self, io_loop)
@@ -384,10 +390,30 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             self._schedule_drain = lambda: add_repeating(ptr, drain, key, None)
             self._schedule_drain_remote = lambda: add(ptr, drain_remote, key, None)
         else:
-            self._schedule_drain = lambda: io_loop.add_repeating_callback(self._drain)
-            self._schedule_drain_remote = lambda: io_loop.add_callback(self._drain_remote)
-        selector = _GbridgeSelector(
-            io_loop, lambda fd, events, *unused: self._on_fd(fd, int(events)), native)
+            def drain(*unused):
+                loop = ref()
+                return loop is not None and loop._drain()
+
+            def drain_remote(*unused):
+                loop = ref()
+                if loop is not None:
+                    loop._drain_remote()
+
+            self._schedule_drain = lambda: io_loop.add_repeating_callback(drain)
+            self._schedule_drain_remote = lambda: io_loop.add_callback(drain_remote)
+
+        def on_timeout(*unused):
+            loop = ref()
+            if loop is not None:
+                loop._on_timeout()
+
+        def on_fd(fd, events, *unused):
+            loop = ref()
+            if loop is not None:
+                loop._on_fd(fd, int(events))
+
+        self._on_timeout_cb = on_timeout
+        selector = _GbridgeSelector(io_loop, on_fd, native)
         self._fd_to_key = selector._fd_to_key   # the same dict, for _on_fd
         super().__init__(selector)
 
@@ -458,7 +484,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                 return
             self._io_loop.remove_timeout(self._timeout_id)
         self._timeout_when = when
-        self._timeout_id = self._io_loop.call_at(when, self._on_timeout)
+        self._timeout_id = self._io_loop.call_at(when, self._on_timeout_cb)
 
     def _disarm_timeout(self):
         if self._timeout_when is not None:
