@@ -18,6 +18,16 @@ selector and the iteration replaced by a ``Gbridge.IOLoop``:
   GLib (fds, timers, other sources) is polled every other iteration instead
   of every one.
 
+Run it as asyncio's own loops are run::
+
+    gbridge.asyncio.run(main())            # uvloop.run()'s shape
+    asyncio.run(main(), loop_factory=gbridge.asyncio.EventLoop)   # 3.12+
+    with asyncio.Runner(loop_factory=gbridge.asyncio.EventLoop) as runner:
+        runner.run(main())
+
+:class:`EventLoopPolicy` and :func:`install` serve Python 3.11 to 3.13 and
+are deprecated from 3.14, as asyncio's policies are.
+
 So whatever runs the context runs the asyncio work: ``run_forever`` (which
 starts the gbridge loop), a plain ``GLib.MainLoop``, GTK, or a nested main
 loop started from an asyncio callback.
@@ -44,7 +54,7 @@ gi.require_version('GLib', '2.0')
 gi.require_version('Gbridge', '1')
 from gi.repository import GLib, Gbridge  # noqa: E402
 
-__all__ = ['EventLoop', 'EventLoopPolicy', 'new_event_loop', 'install',
+__all__ = ['EventLoop', 'new_event_loop', 'run', 'EventLoopPolicy', 'install',
            'ContextRunner', 'run_context_on']
 
 _GB_READ = int(Gbridge.IOEvents.READ)
@@ -769,20 +779,75 @@ base_events_MIN_SCHEDULED = _base_events._MIN_SCHEDULED_TIMER_HANDLES
 base_events_MIN_CANCELLED_FRACTION = _base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION
 
 
-class EventLoopPolicy(unix_events._UnixDefaultEventLoopPolicy):
-    """asyncio's default policy, making :class:`EventLoop` loops."""
-
-    _loop_factory = EventLoop
-
-
 def new_event_loop():
     """Returns a new :class:`EventLoop` for the calling thread."""
     return EventLoop()
 
 
+def run(main, *, loop_factory=new_event_loop, debug=None, **run_kwargs):
+    """Runs coroutine @main on a new :class:`EventLoop` and closes it, as
+    ``asyncio.run()`` does (uvloop.run()'s shape): on Python 3.12 and later
+    this is ``asyncio.run(main, loop_factory=new_event_loop, ...)``, whose
+    other keyword arguments it passes on; on 3.11, through an
+    ``asyncio.Runner``, which takes none.
+    """
+    if sys.version_info >= (3, 12):
+        return asyncio.run(main, loop_factory=loop_factory, debug=debug,
+                           **run_kwargs)
+    if run_kwargs:
+        raise TypeError('run() got unexpected keyword arguments %s (Python 3.11 '
+                        'asyncio.Runner takes none)' % ', '.join(sorted(run_kwargs)))
+    with asyncio.Runner(loop_factory=loop_factory, debug=debug) as runner:
+        return runner.run(main)
+
+
+# Event loop policies are deprecated from Python 3.14 and go in 3.16; the
+# entry points above need none.
+_POLICIES_DEPRECATED = sys.version_info >= (3, 14)
+_POLICY_ADVICE = ('use gbridge.asyncio.run(main), asyncio.run(main, '
+                  'loop_factory=gbridge.asyncio.EventLoop) or '
+                  'asyncio.Runner(loop_factory=gbridge.asyncio.EventLoop)')
+
+
+def _warn_policy(what):
+    import warnings
+    warnings.warn('%s is deprecated from Python 3.14, as asyncio\'s event loop '
+                  'policies are: %s' % (what, _POLICY_ADVICE),
+                  DeprecationWarning, stacklevel=3)
+
+
+class EventLoopPolicy(unix_events._UnixDefaultEventLoopPolicy):
+    """asyncio's default policy, making :class:`EventLoop` loops.
+
+    For Python 3.11 to 3.13; deprecated from 3.14 (as asyncio's policies
+    are): use :func:`run` or ``loop_factory=EventLoop``.
+    """
+
+    _loop_factory = EventLoop
+
+    def __init__(self):
+        if _POLICIES_DEPRECATED:
+            _warn_policy('gbridge.asyncio.EventLoopPolicy')
+        super().__init__()
+
+
 def install():
-    """Makes gbridge's policy asyncio's event loop policy."""
-    asyncio.set_event_loop_policy(EventLoopPolicy())
+    """Makes gbridge's policy asyncio's event loop policy.
+
+    For Python 3.11 to 3.13; deprecated from 3.14 (as asyncio's policies
+    are): use :func:`run` or ``loop_factory=EventLoop``.
+    """
+    if not _POLICIES_DEPRECATED:
+        asyncio.set_event_loop_policy(EventLoopPolicy())
+        return
+    _warn_policy('gbridge.asyncio.install()')
+    # One warning, gbridge's, which says what to use instead: not asyncio's
+    # too.  (Policies go in 3.16, and this with them.)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        policy = EventLoopPolicy()
+    getattr(events, '_set_event_loop_policy', asyncio.set_event_loop_policy)(policy)
 
 
 class ContextRunner:
