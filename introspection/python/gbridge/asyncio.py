@@ -39,6 +39,7 @@ already running asyncio loop (the default one or uvloop).
 """
 
 import asyncio
+import contextlib
 import heapq
 import selectors
 import signal
@@ -156,6 +157,44 @@ def _exit_interpreter(status):
     os._exit(status)
 
 
+# The soname the GIR names as Gbridge's shared library (the fallback when
+# GIRepository cannot say).
+_GBRIDGE_SONAME = 'libgbridge-1.so.0'
+
+
+def _gbridge_shared_libraries():
+    """The shared libraries of the Gbridge typelib, from the GIRepository
+    PyGObject uses: libgirepository-1.0 (namespace GIRepository 2.0) up to
+    PyGObject 3.50, GLib's girepository-2.0 (GIRepository 3.0) from 3.52.
+    Requiring the other one would fail (or load a second GI repository)."""
+    try:
+        if gi.version_info >= (3, 52):
+            gi.require_version('GIRepository', '3.0')
+            from gi.repository import GIRepository
+            repo = GIRepository.Repository.dup_default()
+            repo.require('Gbridge', '1', 0)   # already loaded: no-op
+            return list(repo.get_shared_libraries('Gbridge') or [])
+        gi.require_version('GIRepository', '2.0')
+        from gi.repository import GIRepository
+        libs = GIRepository.Repository.get_default().get_shared_library('Gbridge')
+        return libs.split(',') if libs else []
+    except (ValueError, ImportError, AttributeError, TypeError, GLib.Error):
+        return []
+
+
+def _load_gbridge_library(ctypes):
+    """libgbridge through ctypes: the very library PyGObject loaded."""
+    error = None
+    for name in _gbridge_shared_libraries() + [_GBRIDGE_SONAME]:
+        try:
+            lib = ctypes.PyDLL(name)
+            lib.gbridge_io_loop_add_callback   # the right library
+            return lib
+        except (OSError, AttributeError) as e:
+            error = e
+    raise OSError('libgbridge not found: %s' % error)
+
+
 class _Native:
     """The hot calls into gbridge, through ctypes.
 
@@ -170,10 +209,7 @@ class _Native:
     def __init__(self):
         import ctypes
         import itertools
-        gi.require_version('GIRepository', '2.0')
-        from gi.repository import GIRepository
-        libs = GIRepository.Repository.get_default().get_shared_library('Gbridge')
-        lib = ctypes.PyDLL(libs.split(',')[0])
+        lib = _load_gbridge_library(ctypes)
         glib = ctypes.CDLL('libglib-2.0.so.0')
 
         class GError(ctypes.Structure):
@@ -378,6 +414,10 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                 owns = True
         self._io_loop = io_loop
         self._owns_io_loop = owns
+        # PyGObject 3.50+ makes Gio's *_async methods awaitable, called
+        # without a callback, when the running loop's _context is the
+        # thread-default GMainContext (where GTask delivers the result).
+        self._context = io_loop.get_context()
         self._drain_pending = False
         self._timeout_id = 0
         self._timeout_when = None
@@ -435,6 +475,27 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
     def get_context(self):
         """The :class:`GLib.MainContext` this loop runs on."""
         return self._io_loop.get_context()
+
+    # PyGObject 3.50's GLib.MainLoop.run() and MainContext.iteration()
+    # overrides call these on the running loop when it has a _context (later
+    # versions only on gi.events loops).  Nothing is needed around a GLib
+    # iteration, nested or not: this loop's source runs in any of them.
+
+    @contextlib.contextmanager
+    def paused(self):
+        yield
+
+    @contextlib.contextmanager
+    def running(self, quit_func):
+        # What PyGObject does for any other loop: keep Python signal
+        # handlers running while GLib idles.
+        try:
+            from gi._ossighelper import wakeup_on_signal
+        except ImportError:
+            yield
+            return
+        with wakeup_on_signal():
+            yield
 
     # Scheduling
 
@@ -708,6 +769,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         self._set_coroutine_origin_tracking(self._debug)
         old_agen_hooks = sys.get_asyncgen_hooks()
         wakeup_set = False
+        pushed = None
         try:
             self._thread_id = threading.get_ident()
             sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
@@ -724,6 +786,11 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                         signal.set_wakeup_fd(old_fd)
                 except (ValueError, OSError):
                     pass
+            # GIO delivers results (and PyGObject's awaitables look) on the
+            # thread-default context: make it ours while we run.
+            if GLib.MainContext.ref_thread_default() != self._context:
+                pushed = self._context
+                pushed.push_thread_default()
             self._driving = True
             self._exit_requested = False
             self._kick(force=self._stopping)
@@ -753,6 +820,8 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             self._exit_requested = False
             self._stopping = False
             self._thread_id = None
+            if pushed is not None:
+                pushed.pop_thread_default()
             if wakeup_set:
                 try:
                     signal.set_wakeup_fd(-1)
