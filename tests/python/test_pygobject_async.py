@@ -143,7 +143,9 @@ def test_nested_glib_main_loop_and_iteration_from_a_callback():
         loop.stop()
     try:
         loop.call_soon(modal)
+        watchdog = loop.call_later(10, loop.stop)   # should modal() fail
         loop.run_forever()
+        watchdog.cancel()
     finally:
         loop.close()
     assert seen == ['nested ran', 'iterated']
