@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import threading
+import warnings
 
 import pytest
 
@@ -125,14 +126,19 @@ def test_worker_thread_gets_a_private_context():
 
 
 def test_policy_and_runner():
-    old = asyncio.get_event_loop_policy()
-    gba.install()
+    # The policy: Python 3.11-3.13 (deprecated from 3.14: test_entry_points).
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        old = asyncio.get_event_loop_policy()
+        gba.install()
     try:
         async def main():
             return type(asyncio.get_running_loop())
         assert asyncio.run(main()) is gba.EventLoop
     finally:
-        asyncio.set_event_loop_policy(old)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)
+            asyncio.set_event_loop_policy(old)
     with asyncio.Runner(loop_factory=gba.new_event_loop) as runner:
         assert runner.run(asyncio.sleep(0, 'x')) == 'x'
         assert isinstance(runner.get_loop(), gba.EventLoop)
@@ -227,10 +233,9 @@ def test_ctrl_c_interrupts_a_loop_blocked_in_poll():
     import time
     code = (
         'import asyncio, sys, gbridge.asyncio\n'
-        'gbridge.asyncio.install()\n'
         'print("ready", flush=True)\n'
         'try:\n'
-        '    asyncio.run(asyncio.sleep(60))\n'
+        '    gbridge.asyncio.run(asyncio.sleep(60))\n'
         'except KeyboardInterrupt:\n'
         '    print("interrupted", flush=True)\n')
     proc = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -53,12 +54,58 @@ def test_delayed_call_is_in_the_c_reactor(reactor):
     call = reactor.callLater(5, lambda: None)
     c_calls = reactor.gbridge_reactor.get_delayed_calls()
     assert len(c_calls) == 1
-    assert c_calls[0].get_time() == pytest.approx(call.getTime())
+    # The C call is on the loop's monotonic clock, the Twisted one on the
+    # wall clock: the same time from now.
+    c_left = c_calls[0].get_time() - reactor.gbridge_reactor.seconds()
+    assert c_left == pytest.approx(call.getTime() - reactor.seconds(), abs=0.5)
     call.cancel()
     assert reactor.gbridge_reactor.get_delayed_calls() == []
     assert reactor.getDelayedCalls() == []
     with pytest.raises(error.AlreadyCancelled):
         call.cancel()
+
+
+def test_seconds_is_on_the_time_time_scale(reactor):
+    """Twisted code compares reactor.seconds() and DelayedCall.getTime()
+    with time.time() (twisted.protocols.sip's registration expiry), as
+    every Twisted reactor's seconds() is runtimeSeconds, time.time()."""
+    before = time.time()
+    now = reactor.seconds()
+    after = time.time()
+    assert before <= now <= after
+    call = reactor.callLater(3600, lambda: None)
+    assert int(call.getTime() - time.time()) in (3600, 3599)
+    # reset() and delay() keep it on that scale.
+    call.reset(60)
+    assert int(call.getTime() - time.time()) in (60, 59)
+    call.delay(10)
+    assert int(call.getTime() - time.time()) in (70, 69)
+    # The C call moved with it, sooner and later.
+    c_call, = reactor.gbridge_reactor.get_delayed_calls()
+    c_left = c_call.get_time() - reactor.gbridge_reactor.seconds()
+    assert c_left == pytest.approx(60, abs=0.5)   # delay() is applied lazily
+    call.cancel()
+
+
+def test_twisted_sip_registration_expiry():
+    """twisted.test.test_sip.RegistrationTests.testRegister's check, with
+    gbridge's reactor installed (in a subprocess: installing is global): a
+    registration expires in 3600 s of time.time()."""
+    pytest.importorskip("twisted.protocols.sip")
+    code = (
+        "import gbridge.twisted\n"
+        "gbridge.twisted.install()\n"
+        "from twisted.protocols import sip\n"
+        "registry = sip.InMemoryRegistry('bell.example.com')\n"
+        "d = registry.registerAddress(\n"
+        "    sip.URL(host='bell.example.com'),\n"
+        "    sip.URL(username='joe', host='bell.example.com'),\n"
+        "    sip.URL(username='joe', host='client.com', port=5060))\n"
+        "d.addCallback(lambda r: print(r.secondsToExpiry))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) in (3600, 3599, 3598)
 
 
 def test_reset_and_delay(reactor):

@@ -51,9 +51,11 @@ async def main():
     return 42
 
 
-# 1. As asyncio.run(), with gbridge's loop.
-with asyncio.Runner(loop_factory=gbridge.asyncio.new_event_loop) as runner:
+# 1. As asyncio.run(), with gbridge's loop: gbridge.asyncio.run(main()), or
+#    asyncio.run(main(), loop_factory=gbridge.asyncio.EventLoop) (3.12+), or:
+with asyncio.Runner(loop_factory=gbridge.asyncio.EventLoop) as runner:
     print('result:', runner.run(main()))
+print('result:', gbridge.asyncio.run(main()))
 
 # 2. Under a plain GLib main loop (or GTK): no run_forever() needed, whatever
 #    iterates the context runs the asyncio work.

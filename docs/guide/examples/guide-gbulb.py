@@ -17,8 +17,7 @@ import gbridge.asyncio  # noqa: E402
 # gi.events:  asyncio.set_event_loop_policy(GLibEventLoopPolicy()); app.run()
 # gbridge:    a gbridge loop on the main thread is on the default context, and
 #             whatever runs that context runs the loop: app.run() as it is.
-gbridge.asyncio.install()                   # optional: asyncio's policy
-loop = asyncio.new_event_loop()             # a gbridge.asyncio.EventLoop
+loop = gbridge.asyncio.new_event_loop()     # no policy needed
 asyncio.set_event_loop(loop)
 
 

@@ -20,6 +20,7 @@ other.
 """
 
 import asyncio as _asyncio
+import sys as _sys
 
 import gi
 
@@ -59,14 +60,21 @@ def _current_asyncio_loop():
     try:
         return _asyncio.get_running_loop()
     except RuntimeError:
-        return _asyncio.get_event_loop_policy().get_event_loop()
+        pass
+    if _sys.version_info >= (3, 14):
+        # The loop set with set_event_loop(), else RuntimeError; the policy
+        # getter is deprecated (and get_event_loop() no longer makes one).
+        return _asyncio.get_event_loop()
+    # Up to 3.13, the policy's loop, as before (it may make one).
+    return _asyncio.get_event_loop_policy().get_event_loop()
 
 
 def to_asyncio_future(future, loop=None):
     """Returns an asyncio future with the outcome of ``future``.
 
     ``loop`` is the asyncio loop of the result (default: the running loop,
-    else the policy's loop). The outcome is handed over with
+    else the current one: the policy's up to Python 3.13, the one given to
+    ``asyncio.set_event_loop()`` from 3.14). The outcome is handed over with
     ``loop.call_soon_threadsafe()`` from whatever thread completes
     ``future``, so this works whether or not anything runs the future's
     Gbridge loop. Cancelling the returned future cancels ``future``. An

@@ -18,6 +18,16 @@ selector and the iteration replaced by a ``Gbridge.IOLoop``:
   GLib (fds, timers, other sources) is polled every other iteration instead
   of every one.
 
+Run it as asyncio's own loops are run::
+
+    gbridge.asyncio.run(main())            # uvloop.run()'s shape
+    asyncio.run(main(), loop_factory=gbridge.asyncio.EventLoop)   # 3.12+
+    with asyncio.Runner(loop_factory=gbridge.asyncio.EventLoop) as runner:
+        runner.run(main())
+
+:class:`EventLoopPolicy` and :func:`install` serve Python 3.11 to 3.13 and
+are deprecated from 3.14, as asyncio's policies are.
+
 So whatever runs the context runs the asyncio work: ``run_forever`` (which
 starts the gbridge loop), a plain ``GLib.MainLoop``, GTK, or a nested main
 loop started from an asyncio callback.
@@ -29,6 +39,7 @@ already running asyncio loop (the default one or uvloop).
 """
 
 import asyncio
+import contextlib
 import heapq
 import selectors
 import signal
@@ -44,7 +55,7 @@ gi.require_version('GLib', '2.0')
 gi.require_version('Gbridge', '1')
 from gi.repository import GLib, Gbridge  # noqa: E402
 
-__all__ = ['EventLoop', 'EventLoopPolicy', 'new_event_loop', 'install',
+__all__ = ['EventLoop', 'new_event_loop', 'run', 'EventLoopPolicy', 'install',
            'ContextRunner', 'run_context_on']
 
 _GB_READ = int(Gbridge.IOEvents.READ)
@@ -87,6 +98,103 @@ def _os_error(code, message):
     return OSError(codes.get(code, errno.EINVAL), message)
 
 
+def _report_from_glib(exc):
+    """Does with @exc what PyGObject does with an exception that escapes a
+    callback GLib dispatched (``GLib.idle_add``, a signal handler): it calls
+    ``PyErr_Print()``, which
+
+    - for ``SystemExit`` ends the process with the exception's code, as if
+      it had escaped the main program (``sys.exit()`` in a GTK callback
+      quits the application);
+    - for anything else (``KeyboardInterrupt``) sets ``sys.last_*`` and
+      prints the traceback through ``sys.excepthook``; the loop goes on.
+
+    Only KeyboardInterrupt and SystemExit get here: asyncio hands every
+    other exception of a callback to the loop's exception handler.
+    """
+    try:
+        if isinstance(exc, SystemExit) and not sys.flags.inspect:
+            code = exc.code
+            if code is None:
+                status = 0
+            elif isinstance(code, int):
+                status = code
+            else:
+                # As PyErr_Print: the code printed raw, exit status 1.
+                try:
+                    print(code, file=sys.stderr)
+                except Exception:
+                    pass
+                status = 1
+            _exit_interpreter(status)
+        sys.last_type, sys.last_value, sys.last_traceback = \
+            type(exc), exc, exc.__traceback__
+        if sys.version_info >= (3, 12):
+            sys.last_exc = exc
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    finally:
+        exc = None
+
+
+def _exit_interpreter(status):
+    """Py_Exit(), as PyErr_Print() calls for SystemExit: finalizes Python
+    (atexit handlers, buffered streams) and exits with @status."""
+    try:
+        import ctypes
+        py_exit = ctypes.pythonapi.Py_Exit
+    except (ImportError, AttributeError):
+        py_exit = None
+    if py_exit is not None:
+        py_exit.argtypes = [ctypes.c_int]
+        py_exit.restype = None
+        py_exit(status)
+    import os
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(status)
+
+
+# The soname the GIR names as Gbridge's shared library (the fallback when
+# GIRepository cannot say).
+_GBRIDGE_SONAME = 'libgbridge-1.so.0'
+
+
+def _gbridge_shared_libraries():
+    """The shared libraries of the Gbridge typelib, from the GIRepository
+    PyGObject uses: libgirepository-1.0 (namespace GIRepository 2.0) up to
+    PyGObject 3.50, GLib's girepository-2.0 (GIRepository 3.0) from 3.52.
+    Requiring the other one would fail (or load a second GI repository)."""
+    try:
+        if gi.version_info >= (3, 52):
+            gi.require_version('GIRepository', '3.0')
+            from gi.repository import GIRepository
+            repo = GIRepository.Repository.dup_default()
+            repo.require('Gbridge', '1', 0)   # already loaded: no-op
+            return list(repo.get_shared_libraries('Gbridge') or [])
+        gi.require_version('GIRepository', '2.0')
+        from gi.repository import GIRepository
+        libs = GIRepository.Repository.get_default().get_shared_library('Gbridge')
+        return libs.split(',') if libs else []
+    except (ValueError, ImportError, AttributeError, TypeError, GLib.Error):
+        return []
+
+
+def _load_gbridge_library(ctypes):
+    """libgbridge through ctypes: the very library PyGObject loaded."""
+    error = None
+    for name in _gbridge_shared_libraries() + [_GBRIDGE_SONAME]:
+        try:
+            lib = ctypes.PyDLL(name)
+            lib.gbridge_io_loop_add_callback   # the right library
+            return lib
+        except (OSError, AttributeError) as e:
+            error = e
+    raise OSError('libgbridge not found: %s' % error)
+
+
 class _Native:
     """The hot calls into gbridge, through ctypes.
 
@@ -101,10 +209,7 @@ class _Native:
     def __init__(self):
         import ctypes
         import itertools
-        gi.require_version('GIRepository', '2.0')
-        from gi.repository import GIRepository
-        libs = GIRepository.Repository.get_default().get_shared_library('Gbridge')
-        lib = ctypes.PyDLL(libs.split(',')[0])
+        lib = _load_gbridge_library(ctypes)
         glib = ctypes.CDLL('libglib-2.0.so.0')
 
         class GError(ctypes.Structure):
@@ -285,6 +390,19 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         context's loop (``Gbridge.IOLoop.get_default()``) for the first open
         loop made on the main thread, otherwise a new private one, closed with
         this loop.
+
+    ``KeyboardInterrupt`` and ``SystemExit`` raised in a callback leave
+    ``run_forever()`` (and so ``run_until_complete()``, ``asyncio.run()``),
+    as on asyncio's own loops.  When GLib runs the loop instead
+    (``GLib.MainLoop.run()``, GTK, ``MainContext.iteration()``) there is no
+    Python caller to raise to, and the loop does what PyGObject does with
+    its own callbacks: ``KeyboardInterrupt`` is printed through
+    ``sys.excepthook`` and the loop goes on (Ctrl-C still stops
+    ``GLib.MainLoop.run()`` and GTK's loops, through PyGObject's SIGINT
+    handling); ``SystemExit`` ends the process with its exit code, after
+    Python's finalization (atexit handlers), exactly as ``sys.exit()`` in a
+    ``GLib.idle_add`` callback does.  Either way, the callbacks not run yet
+    run later.
     """
 
     def __init__(self, io_loop=None):
@@ -296,6 +414,10 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                 owns = True
         self._io_loop = io_loop
         self._owns_io_loop = owns
+        # PyGObject 3.50+ makes Gio's *_async methods awaitable, called
+        # without a callback, when the running loop's _context is the
+        # thread-default GMainContext (where GTask delivers the result).
+        self._context = io_loop.get_context()
         self._drain_pending = False
         self._timeout_id = 0
         self._timeout_when = None
@@ -303,6 +425,12 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         self._exit_requested = False
         self._via_start = False
         self._pending_exc = None
+        # Nothing kept on self, and nothing handed to gbridge, may hold self:
+        # a closed loop must be freed by reference counting alone, like
+        # asyncio's own loops (no cycle for the collector, and no strong
+        # reference in a C closure).  So the callbacks reach the loop through
+        # a weak reference (the ctypes thunks through a key).
+        ref = weakref.ref(self)
         native = None
         if _native is not None:
             native = _native.register(self, io_loop)
@@ -312,10 +440,30 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             self._schedule_drain = lambda: add_repeating(ptr, drain, key, None)
             self._schedule_drain_remote = lambda: add(ptr, drain_remote, key, None)
         else:
-            self._schedule_drain = lambda: io_loop.add_repeating_callback(self._drain)
-            self._schedule_drain_remote = lambda: io_loop.add_callback(self._drain_remote)
-        selector = _GbridgeSelector(
-            io_loop, lambda fd, events, *unused: self._on_fd(fd, int(events)), native)
+            def drain(*unused):
+                loop = ref()
+                return loop is not None and loop._drain()
+
+            def drain_remote(*unused):
+                loop = ref()
+                if loop is not None:
+                    loop._drain_remote()
+
+            self._schedule_drain = lambda: io_loop.add_repeating_callback(drain)
+            self._schedule_drain_remote = lambda: io_loop.add_callback(drain_remote)
+
+        def on_timeout(*unused):
+            loop = ref()
+            if loop is not None:
+                loop._on_timeout()
+
+        def on_fd(fd, events, *unused):
+            loop = ref()
+            if loop is not None:
+                loop._on_fd(fd, int(events))
+
+        self._on_timeout_cb = on_timeout
+        selector = _GbridgeSelector(io_loop, on_fd, native)
         self._fd_to_key = selector._fd_to_key   # the same dict, for _on_fd
         super().__init__(selector)
 
@@ -327,6 +475,27 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
     def get_context(self):
         """The :class:`GLib.MainContext` this loop runs on."""
         return self._io_loop.get_context()
+
+    # PyGObject 3.50's GLib.MainLoop.run() and MainContext.iteration()
+    # overrides call these on the running loop when it has a _context (later
+    # versions only on gi.events loops).  Nothing is needed around a GLib
+    # iteration, nested or not: this loop's source runs in any of them.
+
+    @contextlib.contextmanager
+    def paused(self):
+        yield
+
+    @contextlib.contextmanager
+    def running(self, quit_func):
+        # What PyGObject does for any other loop: keep Python signal
+        # handlers running while GLib idles.
+        try:
+            from gi._ossighelper import wakeup_on_signal
+        except ImportError:
+            yield
+            return
+        with wakeup_on_signal():
+            yield
 
     # Scheduling
 
@@ -374,12 +543,19 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         self._kick(force=True)
 
     def _arm_timeout(self, when):
+        if when != when:
+            # NaN: up to Python 3.12 the default loop's select() timeout is
+            # max(0, NaN) == 0 and its due test (when >= end) fails, so the
+            # timer runs on the next iteration.  (3.13's loop hands NaN to
+            # select(), which raises on every iteration: not copied.)
+            # +-inf needs nothing: gbridge clamps it.
+            when = 0.0
         if self._timeout_when is not None:
             if self._timeout_when <= when:
                 return
             self._io_loop.remove_timeout(self._timeout_id)
         self._timeout_when = when
-        self._timeout_id = self._io_loop.call_at(when, self._on_timeout)
+        self._timeout_id = self._io_loop.call_at(when, self._on_timeout_cb)
 
     def _disarm_timeout(self):
         if self._timeout_when is not None:
@@ -416,7 +592,11 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                     self._pending_exc = exc
                 self._request_exit()
             else:
-                raise exc
+                # GLib called us (GLib.MainLoop, GTK, context.iteration()):
+                # raising would only reach C, which cannot take it, and leave
+                # this loop's state half done.  PyGObject's own callbacks are
+                # the model.
+                _report_from_glib(exc)
 
     def _drain(self, *unused):
         """The repeating gbridge callback that runs the ready deque.
@@ -596,6 +776,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         self._set_coroutine_origin_tracking(self._debug)
         old_agen_hooks = sys.get_asyncgen_hooks()
         wakeup_set = False
+        pushed = None
         try:
             self._thread_id = threading.get_ident()
             sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
@@ -612,6 +793,11 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                         signal.set_wakeup_fd(old_fd)
                 except (ValueError, OSError):
                     pass
+            # GIO delivers results (and PyGObject's awaitables look) on the
+            # thread-default context: make it ours while we run.
+            if GLib.MainContext.ref_thread_default() != self._context:
+                pushed = self._context
+                pushed.push_thread_default()
             self._driving = True
             self._exit_requested = False
             self._kick(force=self._stopping)
@@ -641,6 +827,8 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             self._exit_requested = False
             self._stopping = False
             self._thread_id = None
+            if pushed is not None:
+                pushed.pop_thread_default()
             if wakeup_set:
                 try:
                     signal.set_wakeup_fd(-1)
@@ -667,20 +855,75 @@ base_events_MIN_SCHEDULED = _base_events._MIN_SCHEDULED_TIMER_HANDLES
 base_events_MIN_CANCELLED_FRACTION = _base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION
 
 
-class EventLoopPolicy(unix_events._UnixDefaultEventLoopPolicy):
-    """asyncio's default policy, making :class:`EventLoop` loops."""
-
-    _loop_factory = EventLoop
-
-
 def new_event_loop():
     """Returns a new :class:`EventLoop` for the calling thread."""
     return EventLoop()
 
 
+def run(main, *, loop_factory=new_event_loop, debug=None, **run_kwargs):
+    """Runs coroutine @main on a new :class:`EventLoop` and closes it, as
+    ``asyncio.run()`` does (uvloop.run()'s shape): on Python 3.12 and later
+    this is ``asyncio.run(main, loop_factory=new_event_loop, ...)``, whose
+    other keyword arguments it passes on; on 3.11, through an
+    ``asyncio.Runner``, which takes none.
+    """
+    if sys.version_info >= (3, 12):
+        return asyncio.run(main, loop_factory=loop_factory, debug=debug,
+                           **run_kwargs)
+    if run_kwargs:
+        raise TypeError('run() got unexpected keyword arguments %s (Python 3.11 '
+                        'asyncio.Runner takes none)' % ', '.join(sorted(run_kwargs)))
+    with asyncio.Runner(loop_factory=loop_factory, debug=debug) as runner:
+        return runner.run(main)
+
+
+# Event loop policies are deprecated from Python 3.14 and go in 3.16; the
+# entry points above need none.
+_POLICIES_DEPRECATED = sys.version_info >= (3, 14)
+_POLICY_ADVICE = ('use gbridge.asyncio.run(main), asyncio.run(main, '
+                  'loop_factory=gbridge.asyncio.EventLoop) or '
+                  'asyncio.Runner(loop_factory=gbridge.asyncio.EventLoop)')
+
+
+def _warn_policy(what):
+    import warnings
+    warnings.warn('%s is deprecated from Python 3.14, as asyncio\'s event loop '
+                  'policies are: %s' % (what, _POLICY_ADVICE),
+                  DeprecationWarning, stacklevel=3)
+
+
+class EventLoopPolicy(unix_events._UnixDefaultEventLoopPolicy):
+    """asyncio's default policy, making :class:`EventLoop` loops.
+
+    For Python 3.11 to 3.13; deprecated from 3.14 (as asyncio's policies
+    are): use :func:`run` or ``loop_factory=EventLoop``.
+    """
+
+    _loop_factory = EventLoop
+
+    def __init__(self):
+        if _POLICIES_DEPRECATED:
+            _warn_policy('gbridge.asyncio.EventLoopPolicy')
+        super().__init__()
+
+
 def install():
-    """Makes gbridge's policy asyncio's event loop policy."""
-    asyncio.set_event_loop_policy(EventLoopPolicy())
+    """Makes gbridge's policy asyncio's event loop policy.
+
+    For Python 3.11 to 3.13; deprecated from 3.14 (as asyncio's policies
+    are): use :func:`run` or ``loop_factory=EventLoop``.
+    """
+    if not _POLICIES_DEPRECATED:
+        asyncio.set_event_loop_policy(EventLoopPolicy())
+        return
+    _warn_policy('gbridge.asyncio.install()')
+    # One warning, gbridge's, which says what to use instead: not asyncio's
+    # too.  (Policies go in 3.16, and this with them.)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        policy = EventLoopPolicy()
+    getattr(events, '_set_event_loop_policy', asyncio.set_event_loop_policy)(policy)
 
 
 class ContextRunner:

@@ -32,6 +32,7 @@ running Twisted reactor of any kind, for example ``epollreactor``.
 
 import builtins
 import sys
+from time import time as _wall_time
 
 import gi
 
@@ -192,6 +193,11 @@ class GbridgeReactor(posixbase.PosixReactorBase):
 
     :param loop: the ``Gbridge.IOLoop`` to run on; a new private loop if
         ``None``. ``install()`` uses the loop of GLib's default context.
+
+    ``seconds()`` is ``time.time()``, as on Twisted's other reactors, and so
+    is ``DelayedCall.getTime()``; the C reactor schedules by the delay on
+    the loop's monotonic clock, so a wall-clock step does not move delayed
+    calls.
     """
 
     def __init__(self, loop=None):
@@ -220,10 +226,14 @@ class GbridgeReactor(posixbase.PosixReactorBase):
         """The ``Gbridge.IOLoop`` this reactor runs on."""
         return self._loop
 
-    # IReactorTime: delayed calls live in the C reactor's timer heap.
+    # IReactorTime: delayed calls live in the C reactor's timer heap, on the
+    # loop's monotonic clock; what Twisted code sees is on the time.time()
+    # scale, as on every Twisted reactor (runtimeSeconds): seconds(),
+    # DelayedCall.getTime(), and so the difference of the two.  Only delays
+    # (relative times) cross to the C reactor.
 
     def seconds(self):
-        return self._greactor.seconds()
+        return _wall_time()
 
     def callLater(self, delay, callable, *args, **kw):
         assert builtins.callable(callable), f"{callable} is not callable"
@@ -258,11 +268,13 @@ class GbridgeReactor(posixbase.PosixReactorBase):
 
     def _moveCallLaterSooner(self, call):
         # DelayedCall keeps a delay in delayed_time; fold it into the time
-        # now, since the C heap orders by the final time.
+        # now, since the C heap orders by the final time.  call.time is on
+        # the wall clock and the C call's on the monotonic one: move it by
+        # what is left from now.
         call.activate_delay()
         gcall = self._calls.get(call)
         if gcall is not None:
-            gcall.delay(call.time - gcall.get_time())
+            gcall.reset(max(0.0, call.time - self.seconds()))
 
     def getDelayedCalls(self):
         return [c for c in self._calls if not c.cancelled and not c.called]

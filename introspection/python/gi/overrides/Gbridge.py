@@ -5,6 +5,8 @@
   coroutine) and resolves with any Python value, ints of any size included.
 - ``Gbridge.IOLoop.run_sync(func, timeout=None)`` takes Tornado's
   arguments and re-raises what ``func`` raised.
+- ``Gbridge.IOLoop.call_later`` / ``call_at`` / ``add_timeout`` raise
+  ``ValueError`` for a NaN time instead of a GLib critical.
 """
 
 from ..module import get_introspection_module
@@ -81,6 +83,23 @@ __all__.append('Future')
 
 
 class IOLoop(Gbridge.IOLoop):
+
+    # NaN is a programmer error in C (a critical, and the callback is
+    # dropped); from Python it is a ValueError, as time.sleep(nan) raises.
+    def call_later(self, delay, callback, *user_data):
+        if delay != delay:
+            raise ValueError('Invalid value NaN (not a number)')
+        return Gbridge.IOLoop.call_later(self, delay, callback, *user_data)
+
+    def call_at(self, when, callback, *user_data):
+        if when != when:
+            raise ValueError('Invalid value NaN (not a number)')
+        return Gbridge.IOLoop.call_at(self, when, callback, *user_data)
+
+    def add_timeout(self, deadline, callback, *user_data):
+        if deadline != deadline:
+            raise ValueError('Invalid value NaN (not a number)')
+        return Gbridge.IOLoop.add_timeout(self, deadline, callback, *user_data)
 
     def run_sync(self, func, timeout=None):
         """Tornado's ``IOLoop.run_sync``: starts the loop, calls ``func()``,
