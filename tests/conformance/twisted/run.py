@@ -131,7 +131,7 @@ def main():
         print("%-22s %6d %6d %6d %6d" % (module, c["OK"], fail,
                                          sum(c.values()) - c["OK"] - fail - skip, skip))
     passing = conformance.passing(all_results, "OK")
-    print("total: %d passed of %d" % (len(passing), len(all_results)))
+    print("total: %d passed of %d on %s" % (len(passing), len(all_results), args.reactor))
 
     if args.results:
         with open(args.results, "w") as f:
