@@ -77,7 +77,7 @@ def _arm_repeating(loop, cb, fds):
 
 
 def _arm_fd_handler(loop, cb, fds):
-    r, w = fds
+    r, w = fds[0], fds[1]
 
     def on_readable(fd, events):
         os.read(fd, 1)
@@ -105,9 +105,10 @@ def _arm_done_callback(loop, cb, fds):
 
 
 def _arm_completion_notify(loop, cb, fds):
+    # A completion notify runs in resolve(): resolve from a callback.
     f = Gbridge.Future.new_for_loop(loop)
     f.add_completion_notify(lambda fut: cb())
-    f.resolve(1)
+    loop.add_callback(f.resolve, 1)
 
 
 def _arm_chain(loop, cb, fds):
@@ -158,11 +159,14 @@ EXCEPTIONS = {
 
 @pytest.fixture
 def fds():
-    r, w = os.pipe()
-    extra = [r, w]
+    extra = list(os.pipe())
     yield extra
-    os.close(r)
-    os.close(w)
+    for fd in extra:
+        if isinstance(fd, int):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 class Driver:
@@ -402,3 +406,185 @@ def test_sigint_while_idle_raises_keyboard_interrupt(runner):
     # GLib.MainLoop on a private context only quits once Python code runs
     # again (the callback), but it does raise KeyboardInterrupt.
     assert proc.stdout.startswith('KeyboardInterrupt'), proc.stdout + proc.stderr
+
+
+# 2. Closing and dropping the loop from inside its own callbacks
+
+class Counted:
+    """A callable that counts its calls and its destroy-notify (its last
+    reference going away) in @tally."""
+
+    def __init__(self, tally, name, then=None):
+        self.tally = tally
+        self.name = name
+        self.then = then
+
+    def __call__(self, *args):
+        self.tally[self.name + ' called'] = self.tally.get(self.name + ' called', 0) + 1
+        if self.then is not None:
+            self.then()
+        return False
+
+    def __del__(self):
+        self.tally[self.name + ' destroyed'] = self.tally.get(self.name + ' destroyed', 0) + 1
+
+
+def _pending_registrations(loop, tally, fds):
+    """Registrations that are still pending when the loop closes."""
+    loop.call_later(3600, Counted(tally, 'timer'))
+    r, w = os.pipe()  # never readable
+    fds += [r, w]
+    loop.add_handler(r, Gbridge.IOEvents.READ, Counted(tally, 'handler'))
+    loop.add_timeout(loop.time() + 3600, Counted(tally, 'timeout'))
+    f = Gbridge.Future.new_for_loop(loop)
+    f.add_done_callback(Counted(tally, 'done callback'))
+    return r, f
+
+
+def _assert_each_destroyed_once(tally, names):
+    gc.collect()
+    for name in names:
+        assert tally.get(name + ' destroyed') == 1, (name, tally)
+        assert tally.get(name + ' called', 0) == 0, (name, tally)
+
+
+@pytest.mark.parametrize('kind', sorted(ARMS))
+def test_close_from_inside_a_callback_is_refused(loop, driver, fds, kind):
+    tally = {}
+    outcome = []
+
+    def close_inside():
+        try:
+            loop.close(True)
+            outcome.append('closed')
+        except GLib.Error as e:
+            outcome.append((e.domain, e.code))
+        loop.add_callback(driver.stop)
+
+    pending_fd, future = _pending_registrations(loop, tally, fds)
+    ARMS[kind](loop, close_inside, fds)
+    driver.run()
+    assert outcome == [(GLib.quark_to_string(Gbridge.io_loop_error_quark()),
+                        int(Gbridge.IOLoopError.RUNNING))]
+    assert not loop.is_closed()
+    assert loop.close(False)
+    _assert_each_destroyed_once(tally, ['timer', 'handler', 'timeout'])
+    os.fstat(pending_fd)  # close(False) left the descriptor open
+    # A pending future of a closed loop keeps its done-callbacks; completed,
+    # it drops them uncalled.
+    assert tally.get('done callback destroyed') is None
+    assert future.resolve(1)
+    _assert_each_destroyed_once(tally, ['done callback'])
+
+
+def test_close_from_a_completion_notify_outside_dispatch(loop, fds):
+    """A completion notify runs in resolve(): outside a dispatch it may
+    close the loop, and its future's done-callbacks are then dropped."""
+    tally = {}
+    outcome = []
+    f = Gbridge.Future.new_for_loop(loop)
+    f.add_done_callback(Counted(tally, 'done callback'))
+    f.add_completion_notify(lambda fut: outcome.append(loop.close(True)))
+    pending_fd, future = _pending_registrations(loop, tally, fds)
+    assert f.resolve(1)
+    assert outcome == [True]
+    _assert_each_destroyed_once(tally, ['timer', 'handler', 'timeout', 'done callback'])
+    with pytest.raises(OSError):
+        os.fstat(pending_fd)  # close(True) closed the handler's descriptor
+
+
+class _ClosesOnDel:
+    def __init__(self, loop, outcome):
+        self.loop = loop
+        self.outcome = outcome
+
+    def __call__(self, *args):
+        self.outcome.append('called')
+        return False
+
+    def __del__(self):
+        try:
+            self.outcome.append(self.loop.close(False))
+        except GLib.Error as e:
+            self.outcome.append(e.code)
+
+
+@pytest.mark.parametrize('how', ['remove_timeout', 'remove_handler',
+                                 'remove_signal_handler', 'repeating_done'])
+def test_close_from_a_destroy_notify_outside_dispatch(loop, fds, how):
+    """A destroy-notify run by a remove_*() call outside any dispatch may
+    close the loop: the other registrations are dropped exactly once, and
+    the remove_*() that ran it returns normally."""
+    tally = {}
+    outcome = []
+    closer = _ClosesOnDel(loop, outcome)
+    _pending_registrations(loop, tally, fds)
+    if how == 'remove_timeout':
+        handle = loop.call_later(3600, closer)
+        del closer
+        assert loop.remove_timeout(handle)
+    elif how == 'remove_handler':
+        r, w = os.pipe()
+        fds += [r, w]
+        loop.add_handler(r, Gbridge.IOEvents.READ, closer)
+        del closer
+        assert loop.remove_handler(r)
+        os.close(r)
+        os.close(w)
+    elif how == 'remove_signal_handler':
+        loop.add_signal_handler(signal.SIGUSR1, closer)
+        del closer
+        assert loop.remove_signal_handler(signal.SIGUSR1)
+    else:
+        loop.add_repeating_callback(closer)
+        del closer
+    if how == 'repeating_done':
+        # Runs once, returns False: its destroy-notify runs inside the
+        # dispatch, where close() is refused.
+        loop.add_callback(lambda: loop.add_callback(loop.stop))
+        run_loop(loop)
+        gc.collect()
+        assert outcome == ['called', int(Gbridge.IOLoopError.RUNNING)]
+        assert not loop.is_closed()
+        return
+    gc.collect()
+    assert outcome == [True]
+    assert loop.is_closed()
+    _assert_each_destroyed_once(tally, ['timer', 'handler', 'timeout'])
+
+
+def test_drop_the_last_reference_from_inside_a_callback(fds):
+    """A loop run by a GLib.MainLoop on its context, whose only reference is
+    dropped by one of its own callbacks: it is finalized once the dispatch
+    returns, and every pending registration is destroyed exactly once."""
+    context = GLib.MainContext.new()
+    main_loop = GLib.MainLoop.new(context, False)
+    holder = {'loop': Gbridge.IOLoop.new_for_context(context)}
+    finalized = []
+    holder['loop'].weak_ref(lambda: finalized.append(True))
+    tally = {}
+    _pending_registrations(holder['loop'], tally, fds)
+    del fds[2:]  # the future: only its loop keeps it alive now
+
+    def drop():
+        del holder['loop']
+        gc.collect()
+        # Still dispatching: not finalized yet.
+        finalized.append('after drop')
+        GLib.idle_add(main_loop.quit, priority=GLib.PRIORITY_LOW)
+        dummy = GLib.MainContext.new()  # noqa: F841 (nothing else in the way)
+
+    holder['loop'].add_callback(drop)
+    GLib.timeout_add(10000, main_loop.quit)  # default context: a safety net
+    source = GLib.timeout_source_new(10000)
+    source.set_callback(lambda *a: main_loop.quit())
+    source.attach(context)
+    idle = GLib.idle_source_new()
+    idle.set_priority(GLib.PRIORITY_LOW)
+    idle.set_callback(lambda *a: main_loop.quit())
+    main_loop.run()
+    source.destroy()
+    idle.destroy()
+    gc.collect()
+    assert finalized == ['after drop', True]
+    _assert_each_destroyed_once(tally, ['timer', 'handler', 'timeout'])
