@@ -20,17 +20,14 @@
 #   in a destroy-notify: printed as "Exception ignored in", SystemExit
 #   included; the loop goes on.
 
-import atexit  # noqa: F401  (used by the subprocess scripts)
 import gc
 import math
 import os
-import resource
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
-import weakref
 
 import pytest
 
@@ -563,25 +560,23 @@ def test_drop_the_last_reference_from_inside_a_callback(fds):
     finalized = []
     holder['loop'].weak_ref(lambda: finalized.append(True))
     tally = {}
-    _pending_registrations(holder['loop'], tally, fds)
-    del fds[2:]  # the future: only its loop keeps it alive now
+    _pending_registrations(holder['loop'], tally, fds)  # the future: nobody keeps it
 
     def drop():
         del holder['loop']
         gc.collect()
         # Still dispatching: not finalized yet.
         finalized.append('after drop')
-        GLib.idle_add(main_loop.quit, priority=GLib.PRIORITY_LOW)
-        dummy = GLib.MainContext.new()  # noqa: F841 (nothing else in the way)
 
     holder['loop'].add_callback(drop)
-    GLib.timeout_add(10000, main_loop.quit)  # default context: a safety net
+    # After the dispatch: quit. A timeout is the safety net.
     source = GLib.timeout_source_new(10000)
     source.set_callback(lambda *a: main_loop.quit())
     source.attach(context)
     idle = GLib.idle_source_new()
     idle.set_priority(GLib.PRIORITY_LOW)
     idle.set_callback(lambda *a: main_loop.quit())
+    idle.attach(context)
     main_loop.run()
     source.destroy()
     idle.destroy()
@@ -653,12 +648,12 @@ def test_future_completed_from_a_thread_while_its_loop_closes():
             f.add_done_callback(Counted(tally, 'cb%d' % i))
         go = threading.Event()
 
-        def complete():
+        def complete(futures, value):
             go.wait()
             for f in futures:
-                f.resolve(round_)
+                f.resolve(value)
 
-        thread = threading.Thread(target=complete)
+        thread = threading.Thread(target=complete, args=(futures, round_))
         thread.start()
         go.set()
         loop.add_callback(loop.stop)
@@ -1042,7 +1037,6 @@ def test_run_context_on_asyncio_loop_closed_under_it():
 def test_two_context_runners_closed_in_creation_order():
     """Regression: the first close left its context the thread-default one
     for good (GLib pops only the top of the stack)."""
-    import asyncio
     import gbridge.asyncio as gba
 
     async def main():
