@@ -1080,3 +1080,25 @@ def test_twisted_context_driver_stopped_from_inside_a_dispatched_source():
         loop.get_context().iteration(False)
     assert log == ['stopping', 'must wait for the next driver']
     loop.close(False)
+
+
+# 7. Bad numbers elsewhere
+
+@pytest.mark.xfail(strict=True, reason=(
+    'PeriodicCallback.new(loop, inf, ...) passes the "callback_time > 0" '
+    'check, then the callback-time property rejects inf with a GLib '
+    'warning and the callback runs every 1000 ms, the default; expected '
+    'a refusal or a period of inf (gbridge-periodic-callback.c)'))
+def test_periodic_callback_infinite_period(loop):
+    pc = Gbridge.PeriodicCallback.new(loop, math.inf, lambda: None)
+    assert pc is None or pc.get_callback_time() == math.inf
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    'advance_clock() is documented to move the virtual clock forward but '
+    'takes a negative step and moves loop.time() backwards, which no '
+    'monotonic clock does (gbridge-io-loop.c: refuse seconds < 0)'))
+def test_virtual_clock_never_goes_back(loop):
+    loop.use_virtual_clock(100.0)
+    loop.advance_clock(-1.0)
+    assert loop.time() >= 100.0
