@@ -81,6 +81,41 @@ G_DEFINE_FINAL_TYPE (GbridgeContextDriver, gbridge_context_driver, G_TYPE_OBJECT
  */
 G_DEFINE_QUARK (gbridge-context-driver-error-quark, gbridge_context_driver_error)
 
+/* Contexts of drivers stopped while another context was pushed above
+ * theirs (two drivers stopped in the order they started: two
+ * ContextRunners closed in creation order). GLib pops only the top of the
+ * thread-default stack, so each is popped once it is on top again; popping
+ * it out of order would fail and leave it the thread-default context for
+ * good, where GIO would then attach work that nobody runs. Per thread, as
+ * the stack is. */
+static GPrivate deferred_pops = G_PRIVATE_INIT (NULL);
+
+static void
+pop_thread_default (GMainContext *context)
+{
+  GSList *deferred = g_private_get (&deferred_pops);
+  GMainContext *top;
+
+  if (g_main_context_get_thread_default () != context)
+    {
+      g_private_set (&deferred_pops, g_slist_prepend (deferred, g_main_context_ref (context)));
+      return;
+    }
+
+  g_main_context_pop_thread_default (context);
+  while ((top = g_main_context_get_thread_default ()) != NULL)
+    {
+      GSList *link = g_slist_find (deferred, top);
+
+      if (link == NULL)
+        break;
+      deferred = g_slist_delete_link (deferred, link);
+      g_main_context_pop_thread_default (top);
+      g_main_context_unref (top);
+    }
+  g_private_set (&deferred_pops, deferred);
+}
+
 static void
 gbridge_context_driver_dispose (GObject *object)
 {
@@ -268,7 +303,7 @@ gbridge_context_driver_stop (GbridgeContextDriver *self)
   self->prepared = FALSE;
   self->n_fds = 0;
   if (self->context != g_main_context_default ())
-    g_main_context_pop_thread_default (self->context);
+    pop_thread_default (self->context);
   g_main_context_release (self->context);
 }
 
@@ -434,7 +469,14 @@ gbridge_context_driver_dispatch (GbridgeContextDriver *self)
   ready = g_main_context_check (self->context, self->max_priority, self->fds, self->n_fds);
   self->n_fds = 0;
   if (ready)
-    g_main_context_dispatch (self->context);
+    {
+      /* A source may drop the last reference to the driver, and with it
+       * to the context that GLib is dispatching. */
+      GMainContext *context = g_main_context_ref (self->context);
+
+      g_main_context_dispatch (context);
+      g_main_context_unref (context);
+    }
 
   return ready;
 }

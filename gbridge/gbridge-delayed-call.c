@@ -9,6 +9,8 @@
 #include "gbridge-io-loop-private.h"
 #include "gbridge-reactor-private.h"
 
+#include <math.h>
+
 #include <glib/gi18n-lib.h>
 
 /**
@@ -304,6 +306,7 @@ gbridge_delayed_call_delay (GbridgeDelayedCall  *self,
                             GError             **error)
 {
   g_return_val_if_fail (GBRIDGE_IS_DELAYED_CALL (self), FALSE);
+  g_return_val_if_fail (!isnan (self->time + seconds), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   return move (self, self->time + seconds, error);
@@ -327,6 +330,7 @@ gbridge_delayed_call_reset (GbridgeDelayedCall  *self,
                             GError             **error)
 {
   g_return_val_if_fail (GBRIDGE_IS_DELAYED_CALL (self), FALSE);
+  g_return_val_if_fail (!isnan (seconds), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   return move (self, gbridge_io_loop_time (self->loop) + seconds, error);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -48,6 +49,15 @@ fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
   g_assert_finalize_object (f->loop);
+  g_string_free (f->log, TRUE);
+}
+
+/* For the tests that drop the loop's last reference themselves. */
+static void
+unref_teardown (Fixture       *f,
+                gconstpointer  data)
+{
+  g_assert_null (f->loop);
   g_string_free (f->log, TRUE);
 }
 
@@ -698,6 +708,421 @@ test_fork_explicit (Fixture       *f,
   g_assert_no_error (error);
 }
 
+/* Close and unref from inside every kind of callback. Each kind arms the
+ * loop so that closing_callback() runs once from it; the loop is driven by
+ * g_main_context_iteration() and holds one more registration of each kind,
+ * whose destroy-notifies are counted. */
+
+typedef enum
+{
+  KIND_CALLBACK,
+  KIND_TIMER,
+  KIND_FD,
+  KIND_DONE_CALLBACK,
+  KIND_REPEATING,
+} Kind;
+
+typedef struct
+{
+  Fixture       *f;
+  Kind           kind;
+  gboolean       unref;      /* drop the last reference instead of closing */
+  gboolean       ran;
+  gboolean       close_ok;
+  GError        *error;
+  int            fds[2];
+  GbridgeFuture *future;
+} Closer;
+
+static void
+closing_callback (Closer *c)
+{
+  c->ran = TRUE;
+  if (c->unref)
+    g_clear_object (&c->f->loop);
+  else
+    c->close_ok = gbridge_io_loop_close (c->f->loop, TRUE, &c->error);
+}
+
+static void
+closing_cb (gpointer data)
+{
+  closing_callback (data);
+}
+
+static gboolean
+closing_repeat (gpointer data)
+{
+  closing_callback (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+closing_fd (int fd, GbridgeIOEvents events, gpointer data)
+{
+  closing_callback (data);
+}
+
+static void
+closing_done (GbridgeFuture *future, gpointer data)
+{
+  closing_callback (data);
+}
+
+static void
+never_called (gpointer data)
+{
+  g_assert_not_reached ();
+}
+
+static void
+never_called_fd (int fd, GbridgeIOEvents events, gpointer data)
+{
+  g_assert_not_reached ();
+}
+
+static void
+arm_pending (Fixture *f,
+             int      fd)
+{
+  g_autoptr(GError) error = NULL;
+
+  gbridge_io_loop_call_at (f->loop, gbridge_io_loop_time (f->loop) + 7200, never_called, f,
+                           count_destroy);
+  gbridge_io_loop_call_later (f->loop, 3600, never_called, f, count_destroy);
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, fd, GBRIDGE_IO_EVENTS_READ,
+                                              never_called_fd, f, count_destroy, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_close_inside (Fixture       *f,
+                   gconstpointer  data)
+{
+  Closer c = { f, GPOINTER_TO_INT (data) & 0xff, GPOINTER_TO_INT (data) >> 8 };
+  g_autoptr(GError) error = NULL;
+  GMainContext *context = g_main_context_ref (f->context);
+  GbridgeIOLoop *weak = f->loop;
+  int pending[2];
+  guint n = 0;
+
+  make_pipe (c.fds);
+  make_pipe (pending);
+  g_object_add_weak_pointer (G_OBJECT (f->loop), (gpointer *) &weak);
+
+  switch (c.kind)
+    {
+    case KIND_CALLBACK:
+      gbridge_io_loop_add_callback (f->loop, closing_cb, &c, NULL);
+      break;
+    case KIND_TIMER:
+      gbridge_io_loop_call_later (f->loop, 0, closing_cb, &c, NULL);
+      break;
+    case KIND_FD:
+      g_assert_true (gbridge_io_loop_add_handler (f->loop, c.fds[0], GBRIDGE_IO_EVENTS_READ,
+                                                  closing_fd, &c, NULL, &error));
+      g_assert_cmpint (write (c.fds[1], "x", 1), ==, 1);
+      break;
+    case KIND_DONE_CALLBACK:
+      c.future = gbridge_future_new_for_loop (f->loop);
+      gbridge_future_add_done_callback (c.future, closing_done, &c, NULL);
+      g_assert_true (gbridge_future_cancel (c.future));
+      break;
+    case KIND_REPEATING:
+      gbridge_io_loop_add_repeating_callback (f->loop, closing_repeat, &c, NULL);
+      break;
+    }
+  /* After the closing one: callbacks added later run later. */
+  arm_pending (f, pending[0]);
+
+  while (!c.ran && n++ < 1000)
+    g_main_context_iteration (context, TRUE);
+  g_assert_true (c.ran);
+
+  if (c.unref)
+    {
+      /* The dispatch held a reference until it returned; a future keeps
+       * its loop alive. */
+      g_clear_object (&c.future);
+      g_assert_null (weak);
+      g_assert_cmpuint (f->destroyed, ==, 3);
+    }
+  else
+    {
+      /* Refused inside a dispatch, whichever kind of callback. */
+      g_assert_false (c.close_ok);
+      g_assert_error (c.error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_RUNNING);
+      g_clear_error (&c.error);
+      g_assert_cmpuint (f->destroyed, ==, 0);
+      g_assert_true (gbridge_io_loop_close (f->loop, TRUE, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (f->destroyed, ==, 3);
+      /* close (all_fds) closed the descriptors still registered. */
+      g_assert_cmpint (fcntl (pending[0], F_GETFD), ==, -1);
+      pending[0] = -1;
+      g_object_remove_weak_pointer (G_OBJECT (f->loop), (gpointer *) &weak);
+    }
+  /* Nothing runs after the close. */
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  g_assert_cmpuint (f->destroyed, ==, 3);
+
+  g_clear_object (&c.future);
+  if (c.kind != KIND_FD || c.unref)
+    close (c.fds[0]);
+  else
+    g_assert_cmpint (fcntl (c.fds[0], F_GETFD), ==, -1);
+  close (c.fds[1]);
+  if (pending[0] >= 0)
+    close (pending[0]);
+  close (pending[1]);
+  g_main_context_unref (context);
+}
+
+/* A destroy-notify run by remove_timeout() from outside any dispatch may
+ * close the loop, or drop its last reference, from inside. */
+typedef struct
+{
+  Fixture  *f;
+  gboolean  unref;
+} DestroyCloser;
+
+static void
+destroy_closes (gpointer data)
+{
+  DestroyCloser *d = data;
+
+  d->f->destroyed++;
+  if (d->unref)
+    g_clear_object (&d->f->loop);
+  else
+    g_assert_true (gbridge_io_loop_close (d->f->loop, FALSE, NULL));
+}
+
+static void
+test_destroy_notify_closes (Fixture       *f,
+                            gconstpointer  data)
+{
+  DestroyCloser d = { f, GPOINTER_TO_INT (data) };
+  g_autoptr(GError) error = NULL;
+  GbridgeIOLoop *loop = f->loop;
+  int pending[2];
+  guint64 timer;
+
+  make_pipe (pending);
+  timer = gbridge_io_loop_call_later (f->loop, 3600, never_called, &d, destroy_closes);
+  arm_pending (f, pending[0]);
+
+  g_assert_true (gbridge_io_loop_remove_timeout (f->loop, timer));
+  g_assert_cmpuint (f->destroyed, ==, 4);
+  if (d.unref)
+    g_assert_null (f->loop);
+  else
+    g_assert_true (gbridge_io_loop_is_closed (loop));
+  close (pending[0]);
+  close (pending[1]);
+}
+
+/* Many threads add callbacks while the loop runs a little and is closed:
+ * every callback either runs or is destroyed, never both, never twice. */
+#define N_PRODUCERS 4
+#define PER_PRODUCER 2000
+
+typedef struct
+{
+  GbridgeIOLoop *loop;
+  gint           ran;
+  gint           destroyed;
+  gint           refused;
+  gint           started;
+  guint8         seen[N_PRODUCERS * PER_PRODUCER];
+} Race;
+
+typedef struct
+{
+  Race *race;
+  guint index;
+} RaceItem;
+
+static void
+race_run (gpointer data)
+{
+  RaceItem *item = data;
+
+  g_assert_cmpuint (item->race->seen[item->index], ==, 0);
+  item->race->seen[item->index] = 1;
+  g_atomic_int_inc (&item->race->ran);
+}
+
+static void
+race_destroy (gpointer data)
+{
+  RaceItem *item = data;
+
+  g_atomic_int_inc (&item->race->destroyed);
+  g_free (item);
+}
+
+static gpointer
+race_producer (gpointer data)
+{
+  Race *race = ((RaceItem *) data)->race;
+  guint base = ((RaceItem *) data)->index;
+
+  g_free (data);
+  g_atomic_int_inc (&race->started);
+  for (guint i = 0; i < PER_PRODUCER; i++)
+    {
+      RaceItem *item = g_new (RaceItem, 1);
+
+      item->race = race;
+      item->index = base + i;
+      if (!gbridge_io_loop_add_callback (race->loop, race_run, item, race_destroy))
+        g_atomic_int_inc (&race->refused);
+    }
+  return NULL;
+}
+
+static void
+test_threads_add_while_closing (Fixture       *f,
+                                gconstpointer  data)
+{
+  Race *race = g_new0 (Race, 1);
+  GThread *threads[N_PRODUCERS];
+
+  race->loop = f->loop;
+  for (guint t = 0; t < N_PRODUCERS; t++)
+    {
+      RaceItem *start = g_new (RaceItem, 1);
+
+      start->race = race;
+      start->index = t * PER_PRODUCER;
+      threads[t] = g_thread_new ("producer", race_producer, start);
+    }
+  /* Closes mid-stream: after some callbacks ran, while producers go on. */
+  while (g_atomic_int_get (&race->ran) < 100)
+    g_main_context_iteration (f->context, TRUE);
+  g_assert_true (gbridge_io_loop_close (f->loop, FALSE, NULL));
+  for (guint t = 0; t < N_PRODUCERS; t++)
+    g_thread_join (threads[t]);
+
+  g_assert_cmpint (race->destroyed, ==, N_PRODUCERS * PER_PRODUCER);
+  g_assert_cmpint (race->ran, <=, N_PRODUCERS * PER_PRODUCER - race->refused);
+  g_assert_cmpint (race->ran, >=, 100);
+  g_free (race);
+}
+
+/* GbridgeContextDriver: two drivers stopped in the order they started give
+ * the thread-default stack back as it was. */
+static void
+test_driver_stop_order (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GMainContext) a = g_main_context_new ();
+  g_autoptr(GMainContext) b = g_main_context_new ();
+  GbridgeContextDriver *da = gbridge_context_driver_new (a);
+  GbridgeContextDriver *db = gbridge_context_driver_new (b);
+  GMainContext *before = g_main_context_get_thread_default ();
+
+  g_assert_true (gbridge_context_driver_start (da, NULL));
+  g_assert_true (gbridge_context_driver_start (db, NULL));
+  g_assert_true (g_main_context_get_thread_default () == b);
+  gbridge_context_driver_stop (da);
+  g_assert_true (g_main_context_get_thread_default () == b);
+  gbridge_context_driver_stop (db);
+  g_assert_true (g_main_context_get_thread_default () == before);
+  /* Both given back (pushing a context acquires it). */
+  g_assert_false (g_main_context_is_owner (a));
+  g_assert_false (g_main_context_is_owner (b));
+
+  /* And again, with a driver finalized rather than stopped. */
+  g_assert_true (gbridge_context_driver_start (da, NULL));
+  g_assert_true (gbridge_context_driver_start (db, NULL));
+  g_assert_finalize_object (da);
+  gbridge_context_driver_stop (db);
+  g_assert_true (g_main_context_get_thread_default () == before);
+  g_assert_finalize_object (db);
+}
+
+/* A source dispatched by the driver drops the last reference to the driver,
+ * which holds the last reference to its context. */
+static gboolean
+drop_driver (gpointer data)
+{
+  GbridgeContextDriver **driver = data;
+
+  g_clear_object (driver);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_driver_unref_inside_dispatch (Fixture       *f,
+                                   gconstpointer  data)
+{
+  GMainContext *context = g_main_context_new ();
+  GbridgeContextDriver *driver = gbridge_context_driver_new (context);
+  GSource *idle = g_idle_source_new ();
+  GSource *second = g_idle_source_new ();
+
+  g_source_set_callback (idle, drop_driver, &driver, NULL);
+  g_source_attach (idle, context);
+  g_source_set_callback (second, drop_driver, &driver, NULL);
+  g_source_attach (second, context);
+  g_main_context_unref (context);
+
+  g_assert_true (gbridge_context_driver_start (driver, NULL));
+  g_assert_cmpint (gbridge_context_driver_prepare (driver), ==, 0);
+  g_assert_true (gbridge_context_driver_dispatch (driver));
+  g_assert_null (driver);
+  g_assert_true (g_source_is_destroyed (idle));
+  g_source_unref (idle);
+  g_source_unref (second);
+}
+
+/* GbridgeDelayedCall: a NaN deadline is refused and leaves the call as it
+ * was, rather than active but never to run. */
+static void
+count_call (gpointer data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+test_delayed_call_nan (Fixture       *f,
+                       gconstpointer  data)
+{
+  GbridgeReactor *reactor = gbridge_reactor_get_for_loop (f->loop);
+  GbridgeDelayedCall *call;
+  GbridgeDelayedCall *never;
+  guint calls = 0;
+
+  call = gbridge_reactor_call_later (reactor, 0, count_call, &calls, NULL);
+  g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*isnan*");
+  g_assert_false (gbridge_delayed_call_delay (call, NAN, NULL));
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*isnan*");
+  g_assert_false (gbridge_delayed_call_reset (call, NAN, NULL));
+  g_test_assert_expected_messages ();
+  g_assert_cmpfloat (gbridge_delayed_call_get_time (call), <=, gbridge_io_loop_time (f->loop));
+
+  /* inf + -inf is NaN too. */
+  never = gbridge_reactor_call_later (reactor, INFINITY, count_call, &calls, NULL);
+  g_assert_true (gbridge_delayed_call_is_active (never));
+  g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*isnan*");
+  g_assert_false (gbridge_delayed_call_delay (never, -INFINITY, NULL));
+  g_test_assert_expected_messages ();
+  g_assert_true (gbridge_delayed_call_is_active (never));
+
+  while (calls == 0)
+    g_main_context_iteration (f->context, TRUE);
+  g_assert_cmpuint (calls, ==, 1);
+  g_assert_false (gbridge_delayed_call_is_active (call));
+  g_assert_true (gbridge_delayed_call_cancel (never, NULL));
+  g_object_unref (call);
+  g_object_unref (never);
+  g_object_unref (reactor);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -718,6 +1143,43 @@ main (int   argc,
   TEST ("fork/child-finalizes", test_fork_child_finalizes);
   TEST ("fork/child-goes-on", test_fork_child_goes_on);
   TEST ("fork/explicit", test_fork_explicit);
+  g_test_add ("/Gbridge/IOLoop/hostile/close-inside/callback", Fixture,
+              GINT_TO_POINTER (KIND_CALLBACK), fixture_setup, test_close_inside, fixture_teardown);
+  g_test_add ("/Gbridge/IOLoop/hostile/close-inside/timer", Fixture,
+              GINT_TO_POINTER (KIND_TIMER), fixture_setup, test_close_inside, fixture_teardown);
+  g_test_add ("/Gbridge/IOLoop/hostile/close-inside/fd", Fixture,
+              GINT_TO_POINTER (KIND_FD), fixture_setup, test_close_inside, fixture_teardown);
+  g_test_add ("/Gbridge/IOLoop/hostile/close-inside/done-callback", Fixture,
+              GINT_TO_POINTER (KIND_DONE_CALLBACK), fixture_setup, test_close_inside,
+              fixture_teardown);
+  g_test_add ("/Gbridge/IOLoop/hostile/close-inside/repeating", Fixture,
+              GINT_TO_POINTER (KIND_REPEATING), fixture_setup, test_close_inside,
+              fixture_teardown);
+  g_test_add ("/Gbridge/IOLoop/hostile/unref-inside/callback", Fixture,
+              GINT_TO_POINTER (KIND_CALLBACK | 0x100), fixture_setup, test_close_inside,
+              unref_teardown);
+  g_test_add ("/Gbridge/IOLoop/hostile/unref-inside/timer", Fixture,
+              GINT_TO_POINTER (KIND_TIMER | 0x100), fixture_setup, test_close_inside,
+              unref_teardown);
+  g_test_add ("/Gbridge/IOLoop/hostile/unref-inside/fd", Fixture,
+              GINT_TO_POINTER (KIND_FD | 0x100), fixture_setup, test_close_inside,
+              unref_teardown);
+  g_test_add ("/Gbridge/IOLoop/hostile/unref-inside/done-callback", Fixture,
+              GINT_TO_POINTER (KIND_DONE_CALLBACK | 0x100), fixture_setup, test_close_inside,
+              unref_teardown);
+  g_test_add ("/Gbridge/IOLoop/hostile/unref-inside/repeating", Fixture,
+              GINT_TO_POINTER (KIND_REPEATING | 0x100), fixture_setup, test_close_inside,
+              unref_teardown);
+  g_test_add ("/Gbridge/IOLoop/hostile/destroy-notify/closes", Fixture,
+              GINT_TO_POINTER (FALSE), fixture_setup, test_destroy_notify_closes,
+              fixture_teardown);
+  g_test_add ("/Gbridge/IOLoop/hostile/destroy-notify/unrefs", Fixture,
+              GINT_TO_POINTER (TRUE), fixture_setup, test_destroy_notify_closes,
+              unref_teardown);
+  TEST ("threads/add-while-closing", test_threads_add_while_closing);
+  TEST ("context-driver/stop-order", test_driver_stop_order);
+  TEST ("context-driver/unref-inside-dispatch", test_driver_unref_inside_dispatch);
+  TEST ("delayed-call/nan", test_delayed_call_nan);
 
   return g_test_run ();
 }
