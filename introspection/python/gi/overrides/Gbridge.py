@@ -7,7 +7,11 @@
   arguments and re-raises what ``func`` raised.
 - ``Gbridge.IOLoop.call_later`` / ``call_at`` / ``add_timeout`` raise
   ``ValueError`` for a NaN time instead of a GLib critical.
+- ``Gbridge.IOLoop.start()`` handles Ctrl-C as ``GLib.MainLoop.run()``
+  does: the loop stops and ``start()`` raises ``KeyboardInterrupt``.
 """
+
+import contextlib
 
 from ..module import get_introspection_module
 from ..overrides import override
@@ -83,6 +87,27 @@ __all__.append('Future')
 
 
 class IOLoop(Gbridge.IOLoop):
+
+    def start(self):
+        """Runs the loop until stop(), as GLib.MainLoop.run() runs: Ctrl-C
+        (when Python's own SIGINT handler is in place) stops the loop and
+        start() raises KeyboardInterrupt once it has returned, and Python
+        signal handlers run while GLib waits."""
+        try:
+            from gi._ossighelper import register_sigint_fallback, wakeup_on_signal
+        except ImportError:   # PyGObject without these helpers
+            return Gbridge.IOLoop.start(self)
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(register_sigint_fallback(self.stop))
+            try:
+                stack.enter_context(wakeup_on_signal())
+            except OSError:   # no descriptor left for its socket pair
+                pass
+            return Gbridge.IOLoop.start(self)
+
+    # gbridge.asyncio's run_forever() routes signals through its own wakeup
+    # descriptor and SIGINT handling, as asyncio does.
+    _start_plain = Gbridge.IOLoop.start
 
     # NaN is a programmer error in C (a critical, and the callback is
     # dropped); from Python it is a ValueError, as time.sleep(nan) raises.
