@@ -910,12 +910,7 @@ def test_descriptor_bad_fileno(loop, reactor, pipes):
     assert d.reads == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'a Python Gbridge.Descriptor whose do_get_fd raises (or returns a '
-    'non-int) gives the C reactor 0, PyGObject\'s default for a failed '
-    'vfunc, and add_reader() registers stdin for it instead of failing; '
-    'gbridge.twisted catches it (returns -1), raw users do not. Fix: a '
-    'Descriptor override in gi/overrides/Gbridge.py wrapping do_get_fd'))
+# PyGObject gives 0 (stdin) for a failed vfunc; the override gives -1.
 @pytest.mark.parametrize('fileno', ['raises', 'None'])
 def test_descriptor_fileno_raising_is_refused(reactor, fileno):
     def raising():

@@ -7,11 +7,16 @@
   arguments and re-raises what ``func`` raised.
 - ``Gbridge.IOLoop.call_later`` / ``call_at`` / ``add_timeout`` raise
   ``ValueError`` for a NaN time instead of a GLib critical.
+- A Python ``Gbridge.Descriptor`` whose ``do_get_fd`` raises or returns
+  something other than an int reports the exception and gives -1 (which the
+  reactor refuses), not PyGObject's 0 for a failed vfunc (stdin).
 - ``Gbridge.IOLoop.start()`` handles Ctrl-C as ``GLib.MainLoop.run()``
   does: the loop stops and ``start()`` raises ``KeyboardInterrupt``.
 """
 
 import contextlib
+import functools
+import sys
 
 from ..module import get_introspection_module
 from ..overrides import override
@@ -171,3 +176,30 @@ class IOLoop(Gbridge.IOLoop):
 
 IOLoop = override(IOLoop)
 __all__.append('IOLoop')
+
+
+class Descriptor(Gbridge.Descriptor):
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        get_fd = cls.__dict__.get('do_get_fd')
+        if get_fd is None or getattr(get_fd, '_gbridge_checked', False):
+            return
+
+        @functools.wraps(get_fd)
+        def do_get_fd(self):
+            try:
+                fd = get_fd(self)
+            except Exception:
+                sys.excepthook(*sys.exc_info())
+                return -1
+            if not isinstance(fd, int) or isinstance(fd, bool):
+                return -1
+            return fd
+
+        do_get_fd._gbridge_checked = True
+        cls.do_get_fd = do_get_fd
+
+
+Descriptor = override(Descriptor)
+__all__.append('Descriptor')
