@@ -169,6 +169,11 @@ struct _GbridgeIOLoop
   guint            due_pos;
   int              timer_fd;
   gpointer         timer_tag;
+  /* Only in the child of a fork(): a wake-up descriptor of the loop's own
+   * (see after_fork()); -1 before. Closed by finalize only, since other
+   * threads may write to it until then. */
+  int              wake_fd;
+  gpointer         wake_tag;
   gint64           armed_deadline;
   gint64           virtual_now;
   guint            virtual_clock : 1;
@@ -264,6 +269,25 @@ after_fork (GbridgeIOLoop  *self,
       self->armed_deadline = G_MAXINT64;
     }
 
+#ifdef HAVE_EVENTFD
+  /* GLib's wake-up descriptor of the context is shared with the parent
+   * too, and whichever process reads it first takes a wake-up: another
+   * thread's gbridge_io_loop_add_callback() could go unnoticed here while
+   * this process sleeps in poll(). Wake this loop through a descriptor of
+   * its own from now on. */
+  {
+    int old_fd = g_atomic_int_get (&self->wake_fd);
+    int fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+    if (self->wake_tag != NULL)
+      g_source_remove_unix_fd (self->source, self->wake_tag);
+    self->wake_tag = fd >= 0 ? g_source_add_unix_fd (self->source, fd, G_IO_IN) : NULL;
+    g_atomic_int_set (&self->wake_fd, fd);
+    if (old_fd >= 0)
+      close (old_fd);
+  }
+#endif
+
   if (!_gbridge_fd_set_after_fork (&self->fds, &err))
     {
       g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_FAILED,
@@ -272,6 +296,24 @@ after_fork (GbridgeIOLoop  *self,
       return FALSE;
     }
   return TRUE;
+}
+
+/* Wakes the context up, from any thread or a signal handler. */
+static void
+wake_context (GbridgeIOLoop *self)
+{
+#ifdef HAVE_EVENTFD
+  int fd = g_atomic_int_get (&self->wake_fd);
+
+  if (fd >= 0)
+    {
+      guint64 one = 1;
+
+      if (write (fd, &one, sizeof one) == sizeof one)
+        return;
+    }
+#endif
+  g_main_context_wakeup (self->context);
 }
 
 /* At every entry point that touches the loop's kernel objects. */
@@ -549,6 +591,13 @@ loop_source_check (GSource *source)
   GbridgeIOLoop *self = ((LoopSource *) source)->loop;
 
   check_fork (self);
+  if (self->wake_tag != NULL && g_source_query_unix_fd (source, self->wake_tag) != 0)
+    {
+      guint64 n;
+
+      if (read (self->wake_fd, &n, sizeof n) < 0 && errno != EAGAIN)
+        g_warning ("Cannot read the loop's wake-up descriptor: %s", g_strerror (errno));
+    }
   /* Yielding: the yield source takes this iteration's work, if its turn
    * comes. */
   if (self->yielding)
@@ -898,6 +947,8 @@ gbridge_io_loop_finalize (GObject *object)
   g_clear_pointer (&self->due, g_array_unref);
   g_clear_pointer (&self->ready, g_array_unref);
   _gbridge_fd_set_clear (&self->fds);
+  if (self->wake_fd >= 0)
+    close (self->wake_fd);
   g_clear_pointer (&self->context, g_main_context_unref);
   pthread_mutex_destroy (&self->remote_lock);
 
@@ -1006,6 +1057,7 @@ gbridge_io_loop_init (GbridgeIOLoop *self)
   self->due = g_array_new (FALSE, FALSE, sizeof (guint64));
   self->ready = g_array_new (FALSE, FALSE, sizeof (GbridgeReadyFd));
   self->timer_fd = -1;
+  self->wake_fd = -1;
   self->armed_deadline = G_MAXINT64;
   self->fork_generation = fork_generation;
   self->pid = getpid ();
@@ -1290,7 +1342,7 @@ gbridge_io_loop_stop (GbridgeIOLoop *self)
   g_return_if_fail (GBRIDGE_IS_IO_LOOP (self));
 
   g_atomic_int_set (&self->stop_requested, TRUE);
-  g_main_context_wakeup (self->context);
+  wake_context (self);
 }
 
 /**
@@ -1373,6 +1425,7 @@ gbridge_io_loop_close_internal (GbridgeIOLoop *self,
       g_source_destroy (self->source);
       g_clear_pointer (&self->source, g_source_unref);
       self->timer_tag = NULL;
+      self->wake_tag = NULL;
     }
   _gbridge_fd_set_clear (&self->fds);
   if (self->timer_fd >= 0)
@@ -1655,7 +1708,7 @@ add_callback (GbridgeIOLoop   *self,
   /* Only the first callback of a batch needs to wake the context: until the
    * loop takes the batch, the wake-up is still pending. */
   if (was_empty)
-    g_main_context_wakeup (self->context);
+    wake_context (self);
 
   return TRUE;
 }
@@ -1788,7 +1841,7 @@ gbridge_io_loop_add_callback_from_signal (GbridgeIOLoop   *self,
     {
       queued = _gbridge_signal_ring_push (&self->ring, func, user_data);
       if (queued)
-        g_main_context_wakeup (self->context);
+        wake_context (self);
     }
   errno = saved_errno;
   return queued;
@@ -2032,7 +2085,7 @@ gbridge_io_loop_use_virtual_clock (GbridgeIOLoop *self,
 
   self->virtual_clock = TRUE;
   self->virtual_now = seconds_to_us (now);
-  g_main_context_wakeup (self->context);
+  wake_context (self);
 }
 
 /**
@@ -2069,5 +2122,5 @@ gbridge_io_loop_advance_clock (GbridgeIOLoop *self,
     self->virtual_now = G_MAXINT64 / 2;
   else
     self->virtual_now += step;
-  g_main_context_wakeup (self->context);
+  wake_context (self);
 }

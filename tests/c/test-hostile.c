@@ -1123,6 +1123,112 @@ test_delayed_call_nan (Fixture       *f,
   g_object_unref (reactor);
 }
 
+/* After fork(), GLib's wake-up descriptor of an inherited context is shared
+ * with the parent, which may read a wake-up first (iterating its own copy
+ * of the context): a callback added from another thread of the child must
+ * still wake the child's loop. The poll function plays the other process:
+ * while the child's loop sleeps, a thread adds a callback, and the shared
+ * wake-up is read away before the child's poll() looks. */
+
+static int shared_wakeup_fd = -1;
+static GbridgeIOLoop *stolen_loop;
+static gboolean steal_next_poll;
+static gboolean thread_callback_ran;
+static gint stolen_poll_result = -2;
+
+static void
+mark_thread_callback_ran (gpointer data)
+{
+  thread_callback_ran = TRUE;
+}
+
+static gpointer
+add_from_thread (gpointer data)
+{
+  gbridge_io_loop_add_callback (stolen_loop, mark_thread_callback_ran, NULL, NULL);
+  return NULL;
+}
+
+static gint
+stealing_poll (GPollFD *fds,
+               guint    nfds,
+               gint     timeout)
+{
+  guint64 value;
+
+  if (!steal_next_poll || timeout == 0)
+    return g_poll (fds, nfds, timeout);
+
+  steal_next_poll = FALSE;
+  g_thread_join (g_thread_new ("adder", add_from_thread, NULL));
+  /* The parent's iteration acknowledges the shared wake-up first. */
+  (void) read (shared_wakeup_fd, &value, sizeof value);
+  stolen_poll_result = g_poll (fds, nfds, timeout);
+  return stolen_poll_result;
+}
+
+static gboolean
+limit_reached (gpointer data)
+{
+  return G_SOURCE_REMOVE;
+}
+
+/* In the child: 0 if the thread's callback woke the sleeping loop (poll()
+ * returned a ready descriptor before the 1 s limit) and then ran. */
+static int
+child_woken_from_thread (GMainContext  *context,
+                         GbridgeIOLoop *loop)
+{
+  GSource *limit;
+
+  /* The loop notices the fork and gives up the parent's objects. */
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  stolen_loop = loop;
+  g_main_context_set_poll_func (context, stealing_poll);
+  limit = g_timeout_source_new (1000);
+  g_source_set_callback (limit, limit_reached, NULL, NULL);
+  g_source_attach (limit, context);
+  steal_next_poll = TRUE;
+  while (!thread_callback_ran && stolen_poll_result != 0)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (limit);
+  g_source_unref (limit);
+  return stolen_poll_result > 0 && thread_callback_ran ? 0 : 1;
+}
+
+static void
+test_fork_child_woken_from_thread (Fixture       *f,
+                                   gconstpointer  data)
+{
+  GMainContext *context = g_main_context_new ();
+  GPollFD wakeup = { -1, 0, 0 };
+  GbridgeIOLoop *loop;
+  gint priority;
+  int status;
+  pid_t pid;
+
+  /* A new context polls its wake-up descriptor only. */
+  g_main_context_acquire (context);
+  g_main_context_prepare (context, &priority);
+  g_assert_cmpint (g_main_context_query (context, G_MAXINT, NULL, &wakeup, 1), ==, 1);
+  g_main_context_release (context);
+  shared_wakeup_fd = wakeup.fd;
+  loop = gbridge_io_loop_new_for_context (context);
+
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    _exit (child_woken_from_thread (context, loop));
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+
+  g_assert_true (gbridge_io_loop_close (loop, FALSE, NULL));
+  g_assert_finalize_object (loop);
+  g_main_context_unref (context);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1143,6 +1249,7 @@ main (int   argc,
   TEST ("fork/child-finalizes", test_fork_child_finalizes);
   TEST ("fork/child-goes-on", test_fork_child_goes_on);
   TEST ("fork/explicit", test_fork_explicit);
+  TEST ("fork/child-woken-from-thread", test_fork_child_woken_from_thread);
   g_test_add ("/Gbridge/IOLoop/hostile/close-inside/callback", Fixture,
               GINT_TO_POINTER (KIND_CALLBACK), fixture_setup, test_close_inside, fixture_teardown);
   g_test_add ("/Gbridge/IOLoop/hostile/close-inside/timer", Fixture,
