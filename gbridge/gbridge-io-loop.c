@@ -93,9 +93,14 @@
  * the fork() from a pthread_atfork() handler, which costs nothing per
  * iteration where asking getpid() would cost a system call; after a child
  * made without those handlers (a raw clone()), call gbridge_io_loop_fork().
- * The context's own wake-up descriptor belongs to GLib and stays shared: a
- * child that iterates an inherited context may take a wake-up meant for the
- * parent's, which then waits for its next event or timer.
+ * The context's own wake-up descriptor belongs to GLib and stays shared, so
+ * the child's loop also gets a wake-up descriptor of its own, through which
+ * gbridge_io_loop_add_callback() from the child's other threads,
+ * gbridge_io_loop_stop() and signals wake it. The parent's loop still wakes
+ * through GLib's: a child that iterates an inherited context may take such a
+ * wake-up meant for the parent (another thread's callback, or a stop()),
+ * which then waits for the parent's next event or timer. A child that goes
+ * on using a loop for long is best given a context of its own.
  */
 
 /**
@@ -1510,7 +1515,8 @@ gbridge_io_loop_is_closed (GbridgeIOLoop *self)
  *
  * Makes the loop private to the calling process, in the child of a fork():
  * gives up the epoll set and the timerfd it shares with the parent, without
- * changing them, and creates its own, with every file descriptor handler
+ * changing them, and creates its own (and a wake-up descriptor, since the
+ * context's belongs to GLib and stays shared), with every file descriptor handler
  * registered again and the timers armed again. Afterwards, nothing the child
  * does to its loop changes the parent's. This is libuv's uv_loop_fork().
  *
@@ -1518,7 +1524,8 @@ gbridge_io_loop_is_closed (GbridgeIOLoop *self)
  * first time the child uses it after a fork() that ran the pthread_atfork()
  * handlers, as fork() and Python's os.fork() do. Call it in a child made
  * without them (a raw clone()) before using the loop. Called when nothing
- * forked, it only replaces the loop's epoll set and timerfd with new ones.
+ * forked, it only replaces the loop's epoll set and timerfd (and its own
+ * wake-up descriptor) with new ones.
  *
  * Returns: %TRUE on success, and on a closed loop, which has nothing to give
  *   up; %FALSE with %GBRIDGE_IO_LOOP_ERROR_FAILED if no new epoll set could
