@@ -458,32 +458,46 @@ test_dup_closed_removed_readded (Fixture       *f,
 
 /* 6. fork() */
 
+/* What a process saw of its loop: the timer fired, bytes read. */
 typedef struct
 {
+  gboolean timer;
+  guint    reads;
+} Seen;
+
+static void
+seen_timer_cb (gpointer data)
+{
+  Seen *seen = data;
+
+  seen->timer = TRUE;
+}
+
+static void
+seen_read_handler (int             fd,
+                   GbridgeIOEvents events,
+                   gpointer        data)
+{
+  Seen *seen = data;
+  char b;
+
+  if (read (fd, &b, 1) == 1)
+    seen->reads++;
+}
+
+static gboolean
+seen_all (gpointer data)
+{
+  Seen *seen = data;
+
+  return seen->timer && seen->reads > 0;
+}
+
+typedef struct
+{
+  Seen      seen;   /* first: a Parent is passed as its Seen */
   Fixture  *f;
-  gboolean  timer;
-  guint     reads;
 } Parent;
-
-static void
-parent_timer_cb (gpointer data)
-{
-  Parent *p = data;
-
-  p->timer = TRUE;
-}
-
-static void
-parent_read_handler (int             fd,
-                     GbridgeIOEvents events,
-                     gpointer        data)
-{
-  Parent *p = data;
-  char c;
-
-  if (read (fd, &c, 1) == 1)
-    p->reads++;
-}
 
 static void
 parent_destroy (gpointer data)
@@ -520,14 +534,6 @@ iterate_until (GMainContext *context,
   g_source_unref (guard);
 }
 
-static gboolean
-parent_done (gpointer data)
-{
-  Parent *p = data;
-
-  return p->timer && p->reads > 0;
-}
-
 /* Sets up the parent's loop: a handler on @fds[0] and a timer. */
 static void
 parent_setup (Parent *p,
@@ -535,8 +541,8 @@ parent_setup (Parent *p,
 {
   make_pipe (fds);
   g_assert_true (gbridge_io_loop_add_handler (p->f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
-                                              parent_read_handler, p, parent_destroy, NULL));
-  gbridge_io_loop_call_later (p->f->loop, 0.05, parent_timer_cb, p, NULL);
+                                              seen_read_handler, p, parent_destroy, NULL));
+  gbridge_io_loop_call_later (p->f->loop, 0.05, seen_timer_cb, p, NULL);
   /* One iteration before the fork: the timerfd and epoll set exist. */
   g_main_context_iteration (p->f->context, FALSE);
 }
@@ -553,9 +559,9 @@ parent_check (Parent *p,
   g_assert_cmpint (WEXITSTATUS (status), ==, 0);
 
   g_assert_cmpint (write (fds[1], "x", 1), ==, 1);
-  iterate_until (p->f->context, parent_done, p);
-  g_assert_true (p->timer);
-  g_assert_cmpuint (p->reads, ==, 1);
+  iterate_until (p->f->context, seen_all, p);
+  g_assert_true (p->seen.timer);
+  g_assert_cmpuint (p->seen.reads, ==, 1);
   g_assert_true (gbridge_io_loop_remove_handler (p->f->loop, fds[0]));
   g_assert_cmpuint (p->f->destroyed, ==, 1);
   close (fds[0]);
@@ -566,7 +572,7 @@ static void
 test_fork_child_closes (Fixture       *f,
                         gconstpointer  data)
 {
-  Parent p = { f, FALSE, 0 };
+  Parent p = { { FALSE, 0 }, f };
   int fds[2];
   pid_t pid;
 
@@ -589,7 +595,7 @@ static void
 test_fork_child_finalizes (Fixture       *f,
                            gconstpointer  data)
 {
-  Parent p = { f, FALSE, 0 };
+  Parent p = { { FALSE, 0 }, f };
   int fds[2];
   pid_t pid;
 
@@ -604,45 +610,12 @@ test_fork_child_finalizes (Fixture       *f,
   parent_check (&p, fds, pid);
 }
 
-typedef struct
-{
-  gboolean timer;
-  guint    reads;
-} Child;
-
-static void
-child_timer_cb (gpointer data)
-{
-  Child *c = data;
-
-  c->timer = TRUE;
-}
-
-static void
-child_read_handler (int             fd,
-                    GbridgeIOEvents events,
-                    gpointer        data)
-{
-  Child *c = data;
-  char b;
-
-  if (read (fd, &b, 1) == 1)
-    c->reads++;
-}
-
-static gboolean
-child_done (gpointer data)
-{
-  Child *c = data;
-
-  return c->timer && c->reads > 0;
-}
 
 static int
 child_goes_on (GbridgeIOLoop *loop,
                int            inherited)
 {
-  Child c = { FALSE, 0 };
+  Seen c = { FALSE, 0 };
   int fds[2];
 
   /* Gives up the inherited handler, and watches a pipe and a timer of its
@@ -652,12 +625,12 @@ child_goes_on (GbridgeIOLoop *loop,
   if (!g_unix_open_pipe (fds, FD_CLOEXEC, NULL))
     return 2;
   if (!gbridge_io_loop_add_handler (loop, fds[0], GBRIDGE_IO_EVENTS_READ,
-                                    child_read_handler, &c, NULL, NULL))
+                                    seen_read_handler, &c, NULL, NULL))
     return 3;
-  gbridge_io_loop_call_later (loop, 0.01, child_timer_cb, &c, NULL);
+  gbridge_io_loop_call_later (loop, 0.01, seen_timer_cb, &c, NULL);
   if (write (fds[1], "x", 1) != 1)
     return 4;
-  iterate_until (gbridge_io_loop_get_context (loop), child_done, &c);
+  iterate_until (gbridge_io_loop_get_context (loop), seen_all, &c);
   if (!c.timer)
     return 5;
   if (c.reads != 1)
@@ -671,7 +644,7 @@ static void
 test_fork_child_goes_on (Fixture       *f,
                          gconstpointer  data)
 {
-  Parent p = { f, FALSE, 0 };
+  Parent p = { { FALSE, 0 }, f };
   int fds[2];
   pid_t pid;
 
@@ -689,16 +662,16 @@ test_fork_explicit (Fixture       *f,
                     gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  Parent p = { f, FALSE, 0 };
+  Parent p = { { FALSE, 0 }, f };
   int fds[2];
 
   parent_setup (&p, fds);
   g_assert_true (gbridge_io_loop_fork (f->loop, &error));
   g_assert_no_error (error);
   g_assert_cmpint (write (fds[1], "x", 1), ==, 1);
-  iterate_until (f->context, parent_done, &p);
-  g_assert_true (p.timer);
-  g_assert_cmpuint (p.reads, ==, 1);
+  iterate_until (f->context, seen_all, &p);
+  g_assert_true (p.seen.timer);
+  g_assert_cmpuint (p.seen.reads, ==, 1);
   g_assert_true (gbridge_io_loop_remove_handler (f->loop, fds[0]));
   close (fds[0]);
   close (fds[1]);
