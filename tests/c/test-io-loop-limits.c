@@ -15,6 +15,7 @@
 #include <locale.h>
 #include <math.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -240,6 +241,97 @@ test_new_full_emfile_translated (gconstpointer data)
   g_test_trap_assert_stdout (pattern);
 }
 
+/* Fairness with more ready descriptors than one epoll_wait() returns (256
+ * at a time): 5,000 descriptors that stay ready (their handlers never read)
+ * are each served within the first ceil (5000 / 256) + 1 iterations, and
+ * none starves later: round-robin, as epoll hands level-triggered events
+ * back to the end of its ready list. */
+
+#define N_READY 5000
+
+typedef struct
+{
+  guint *served;
+  guint *first;
+  guint  iteration;
+} Fairness;
+
+static Fairness fairness;
+
+static void
+fairness_handler (int             fd,
+                  GbridgeIOEvents events,
+                  gpointer        data)
+{
+  guint i = GPOINTER_TO_UINT (data);
+
+  if (fairness.served[i]++ == 0)
+    fairness.first[i] = fairness.iteration;
+}
+
+static void
+test_many_ready_fds_fairness (void)
+{
+  GbridgeIOLoop *loop;
+  GMainContext *context;
+  struct rlimit rl;
+  int fds[N_READY];
+  guint last_first = 0, fewest = G_MAXUINT;
+  guint bound = (N_READY + 255) / 256 + 1;
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &rl), ==, 0);
+  if (rl.rlim_cur < N_READY + 100)
+    {
+      rl.rlim_cur = MIN (rl.rlim_max, (rlim_t) N_READY + 100);
+      if (rl.rlim_cur < N_READY + 100 || setrlimit (RLIMIT_NOFILE, &rl) != 0)
+        {
+          g_test_skip ("fewer than 5,100 descriptors allowed");
+          return;
+        }
+    }
+
+  loop = gbridge_io_loop_new ();
+  context = gbridge_io_loop_get_context (loop);
+  fairness.served = g_new0 (guint, N_READY);
+  fairness.first = g_new0 (guint, N_READY);
+  fairness.iteration = 0;
+  for (guint i = 0; i < N_READY; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      fds[i] = eventfd (1, EFD_CLOEXEC | EFD_NONBLOCK);   /* readable until read */
+      g_assert_cmpint (fds[i], >=, 0);
+      g_assert_true (gbridge_io_loop_add_handler (loop, fds[i], GBRIDGE_IO_EVENTS_READ,
+                                                  fairness_handler, GUINT_TO_POINTER (i),
+                                                  NULL, &error));
+      g_assert_no_error (error);
+    }
+
+  for (fairness.iteration = 1; fairness.iteration <= 3 * bound; fairness.iteration++)
+    g_main_context_iteration (context, FALSE);
+
+  for (guint i = 0; i < N_READY; i++)
+    {
+      g_assert_cmpuint (fairness.served[i], >, 0);
+      last_first = MAX (last_first, fairness.first[i]);
+      fewest = MIN (fewest, fairness.served[i]);
+    }
+  g_test_message ("every descriptor first served by iteration %u (bound %u); "
+                  "each served at least %u times in %u iterations",
+                  last_first, bound, fewest, 3 * bound);
+  g_assert_cmpuint (last_first, <=, bound);
+  g_assert_cmpuint (fewest, >=, 2);
+
+  for (guint i = 0; i < N_READY; i++)
+    {
+      gbridge_io_loop_remove_handler (loop, fds[i]);
+      close (fds[i]);
+    }
+  g_free (fairness.served);
+  g_free (fairness.first);
+  g_assert_finalize_object (loop);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -251,6 +343,7 @@ main (int   argc,
 
   g_test_add_func ("/Gbridge/IOLoop/virtual-clock/saturates", test_virtual_clock_saturates);
   g_test_add_func ("/Gbridge/IOLoop/virtual-clock/negative-step", test_virtual_clock_negative_step);
+  g_test_add_func ("/Gbridge/IOLoop/many-ready-fds/fairness", test_many_ready_fds_fairness);
   g_test_add_func ("/Gbridge/IOLoop/new-full", test_new_full);
   g_test_add_func ("/Gbridge/IOLoop/new-full/emfile", test_new_full_emfile);
   g_test_add_data_func ("/Gbridge/IOLoop/new-full/emfile/translated/de", &german,
