@@ -226,6 +226,34 @@ test_finalize_remove_update (Fixture       *f,
 
 /* 2. A closed number reused while the old file stays open */
 
+/* Watches a new pipe's read end (old[0]) with logging_handler, keeps its
+ * file open through a dup() (returned) and closes the number. */
+static int
+watch_pipe_then_close_number (Fixture *f,
+                              int      old[2])
+{
+  int keep;
+
+  make_pipe (old);
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, old[0], GBRIDGE_IO_EVENTS_READ,
+                                              logging_handler, f, count_destroy, NULL));
+  keep = dup (old[0]);
+  g_assert_cmpint (keep, >=, 0);
+  close (old[0]);
+  return keep;
+}
+
+/* A new socket pair, whose first end takes the lowest free number,
+ * @number. */
+static void
+socketpair_on (int number,
+               int sv[2])
+{
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv),
+                   ==, 0);
+  g_assert_cmpint (sv[0], ==, number);
+}
+
 /* Handler on a pipe; the pipe's read end kept open through a dup(); the
  * number closed and handed to a new socket. Both files have data. */
 static void
@@ -234,19 +262,10 @@ test_dup_closed_number_reused (Fixture       *f,
 {
   int old[2];
   int sv[2];
-  int keep;
-  int number;
+  int keep = watch_pipe_then_close_number (f, old);
+  int number = old[0];
 
-  make_pipe (old);
-  number = old[0];
-  g_assert_true (gbridge_io_loop_add_handler (f->loop, number, GBRIDGE_IO_EVENTS_READ,
-                                              logging_handler, f, count_destroy, NULL));
-  keep = dup (number);
-  g_assert_cmpint (keep, >=, 0);
-  close (number);
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv),
-                   ==, 0);
-  g_assert_cmpint (sv[0], ==, number);
+  socketpair_on (number, sv);
   g_assert_cmpint (write (old[1], "old", 3), ==, 3);
   g_assert_cmpint (write (sv[1], "new", 3), ==, 3);
 
@@ -285,19 +304,11 @@ test_dup_closed_then_removed (Fixture       *f,
 {
   int old[2];
   int sv[2];
-  int keep;
-  int number;
+  int keep = watch_pipe_then_close_number (f, old);
+  int number = old[0];
 
-  make_pipe (old);
-  number = old[0];
-  g_assert_true (gbridge_io_loop_add_handler (f->loop, number, GBRIDGE_IO_EVENTS_READ,
-                                              logging_handler, f, count_destroy, NULL));
-  keep = dup (number);
-  close (number);
   g_assert_true (gbridge_io_loop_remove_handler (f->loop, number));
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv),
-                   ==, 0);
-  g_assert_cmpint (sv[0], ==, number);
+  socketpair_on (number, sv);
   g_assert_cmpint (write (old[1], "old", 3), ==, 3);
 
   g_assert_cmpuint (count_busy_iterations (f->context, 50), <, 50);
