@@ -46,7 +46,6 @@ typedef struct
   guint            removed : 1;
   guint            nval : 1;   /* poll() found the fd closed, or its number reused */
   guint            in_epoll : 1;
-  guint            gone : 1;   /* its number no longer names the file epoll watched */
 } GbridgeHandler;
 
 typedef struct

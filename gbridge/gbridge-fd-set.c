@@ -143,13 +143,6 @@ epoll_still_same_file (int             epoll_fd,
   return epoll_ctl (epoll_fd, EPOLL_CTL_MOD, h->fd, &ev) == 0 || errno == ENOMEM;
 }
 
-static void
-mark_gone (GbridgeHandler *h)
-{
-  h->in_epoll = FALSE;
-  h->gone = TRUE;
-}
-
 /* Replaces the epoll set with a new one holding the registrations of the
  * live handlers only: the one way to drop an orphaned registration, which
  * EPOLL_CTL_DEL cannot reach once its number is closed or names another
@@ -192,7 +185,7 @@ rebuild_epoll (GbridgeFdSet *fs,
       if ((probe_old && !epoll_still_same_file (old_fd, h)) ||
           new_fd < 0 ||
           epoll_ctl (new_fd, EPOLL_CTL_ADD, h->fd, &ev) < 0)
-        mark_gone (h);
+        h->in_epoll = FALSE;   /* no longer reported */
     }
 
   if (fs->epoll_tag != NULL)
@@ -259,7 +252,6 @@ _gbridge_fd_set_clear (GbridgeFdSet *fs)
   fs->source = NULL;
 }
 
-/* On failure, nothing is kept: @destroy is the caller's to call. */
 /* A duplicate of @fd that keeps its file open, on a number above the ones
  * applications are given (the lowest free ones): a duplicate on a low
  * number could itself take a number closed under another handler, which
@@ -284,6 +276,7 @@ keep_file_open (int fd)
   return fcntl (fd, F_DUPFD_CLOEXEC, 3);
 }
 
+/* On failure, nothing is kept: @destroy is the caller's to call. */
 gboolean
 _gbridge_fd_set_add (GbridgeFdSet     *fs,
                      int               fd,
@@ -570,7 +563,7 @@ _gbridge_fd_set_verify (GbridgeFdSet   *fs,
     {
       if (epoll_still_same_file (fs->epoll_fd, h))
         return TRUE;
-      mark_gone (h);
+      h->in_epoll = FALSE;   /* no longer reported */
       fs->rebuild = TRUE;
     }
 #endif

@@ -79,7 +79,8 @@
  *
  * Every callback comes with a #GDestroyNotify that is called exactly once:
  * after the callback ran, when it is removed, when the loop is closed, or
- * when it is refused because the loop is already closed. *
+ * when it is refused because the loop is already closed.
+ *
  * After fork(), the child's copy of a loop shares the kernel objects behind
  * it with the parent's: the epoll set of its file descriptors and the
  * timerfd of its timers. Whatever the child did with them (removing a
@@ -321,17 +322,22 @@ wake_context (GbridgeIOLoop *self)
   g_main_context_wakeup (self->context);
 }
 
+/* after_fork() where no caller can take an error. */
+static void
+leave_parent (GbridgeIOLoop *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!after_fork (self, &error))
+    g_warning ("%s", error->message);
+}
+
 /* At every entry point that touches the loop's kernel objects. */
 static inline void
 check_fork (GbridgeIOLoop *self)
 {
   if (G_UNLIKELY (self->fork_generation != fork_generation))
-    {
-      g_autoptr(GError) error = NULL;
-
-      if (!after_fork (self, &error))
-        g_warning ("%s", error->message);
-    }
+    leave_parent (self);
 }
 
 /* Callbacks */
@@ -1384,12 +1390,7 @@ gbridge_io_loop_close_internal (GbridgeIOLoop *self,
    * kernel objects before removing anything from them. Closing is rare
    * enough to also catch a child made without the atfork handlers. */
   if (self->fork_generation != fork_generation || self->pid != getpid ())
-    {
-      g_autoptr(GError) error = NULL;
-
-      if (!after_fork (self, &error))
-        g_warning ("%s", error->message);
-    }
+    leave_parent (self);
   g_atomic_int_set (&self->closed, TRUE);
   callback_list_concat (&pending, &self->remote);
   g_atomic_int_set (&self->remote_pending, FALSE);
