@@ -189,7 +189,7 @@ typedef enum
 {
   NOT_A_LITERAL,
   LITERAL,
-  BAD_LITERAL,   /* a scoped literal whose interface does not exist */
+  INVALID_HOST,  /* empty, or a scoped literal whose interface does not exist */
 } LiteralKind;
 
 /* Parses an IP literal, bare or in brackets, IPv6 ones with or without a
@@ -243,7 +243,7 @@ parse_literal (const char    *host,
   if (*scope_id == 0)
     {
       g_clear_object (address);
-      return BAD_LITERAL;
+      return INVALID_HOST;
     }
   return LITERAL;
 }
@@ -475,16 +475,7 @@ gbridge_resolver_resolve (GbridgeResolver *self,
   loop = _gbridge_io_loop_pick (gbridge_resolver_get_loop (self));
   outer = gbridge_future_new_for_loop (loop);
 
-  if (host[0] == '\0')
-    {
-      gbridge_future_take_failure (outer,
-                                   _gbridge_resolver_error_new (GBRIDGE_RESOLVER_ERROR_INVALID_ARGUMENT,
-                                                                host, NULL),
-                                   NULL);
-      return g_steal_pointer (&outer);
-    }
-
-  switch (parse_literal (host, &literal, &scope_id))
+  switch (host[0] == '\0' ? INVALID_HOST : parse_literal (host, &literal, &scope_id))
     {
     case LITERAL:
       {
@@ -509,7 +500,7 @@ gbridge_resolver_resolve (GbridgeResolver *self,
         return g_steal_pointer (&outer);
       }
 
-    case BAD_LITERAL:
+    case INVALID_HOST:
       gbridge_future_take_failure (outer,
                                    _gbridge_resolver_error_new (GBRIDGE_RESOLVER_ERROR_INVALID_ARGUMENT,
                                                                 host, NULL),
