@@ -94,7 +94,7 @@ main (int   argc,
     }
 
   /* Every millisecond, while the lookups run. */
-  sampler = gbridge_periodic_callback_new (run.loop, 1.0, sample_threads, &run, NULL);
+  sampler = gbridge_periodic_callback_new (run.loop, 0.001, sample_threads, &run, NULL);
   run.threads_max = count_threads ();
 
   start = g_get_monotonic_time ();

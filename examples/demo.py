@@ -29,7 +29,7 @@ gi.require_version('Gbridge', '1')
 from gi.repository import GLib, Gbridge  # noqa: E402
 
 N_LINES = 5
-TICK_MS = 50.0
+TICK = 0.05
 WATCHDOG_S = 20.0
 
 
@@ -71,7 +71,7 @@ class Client:
         # Writable means connected (or failed: SO_ERROR tells); then the
         # same handler waits for READ.
         loop.add_handler(self.fd, Gbridge.IOEvents.WRITE, self.on_event)
-        self.ticker = Gbridge.PeriodicCallback.new(loop, TICK_MS, self.on_tick)
+        self.ticker = Gbridge.PeriodicCallback.new(loop, TICK, self.on_tick)
 
     def on_event(self, fd, events):
         if self.connected:
@@ -82,7 +82,7 @@ class Client:
             self.fail('connect failed: %s' % os.strerror(err))
             return
         self.connected = True
-        say('connected; sending a line every %g ms' % TICK_MS)
+        say('connected; sending a line every %g ms' % (TICK * 1000))
         self.loop.update_handler(fd, Gbridge.IOEvents.READ)
         self.ticker.start()
 

@@ -447,7 +447,7 @@ on_activate (GtkApplication *app,
   gtk_window_set_title (demo->window, title);
   g_print ("echo server on 127.0.0.1:%u\n", port);
 
-  demo->ticker = gbridge_periodic_callback_new (demo->loop, 100, on_tick, demo, NULL);
+  demo->ticker = gbridge_periodic_callback_new (demo->loop, 0.1, on_tick, demo, NULL);
   gbridge_periodic_callback_start (demo->ticker);
 
   primes = gbridge_future_run_in_thread (demo->loop, count_primes, demo, NULL);

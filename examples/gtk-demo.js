@@ -114,7 +114,7 @@ app.connect('activate', () => {
     window.set_child(box);
 
     let ticks = 0;
-    const ticker = Gbridge.PeriodicCallback.new(loop, 100, () => {
+    const ticker = Gbridge.PeriodicCallback.new(loop, 0.1, () => {
         tickLabel.label = `tick ${++ticks}`;
     });
     ticker.start();

@@ -49,6 +49,8 @@
  * GbridgeAresResolver:
  *
  * A #GbridgeResolver on c-ares. Its fields are private.
+ *
+ * Since: 1.0
  */
 
 struct _GbridgeAresResolver
@@ -251,6 +253,8 @@ gbridge_ares_resolver_class_init (GbridgeAresResolverClass *klass)
    * The DNS servers to ask, as c-ares' comma-separated list of `host[:port]`
    * (`"127.0.0.1:5353,[::1]:53"`), or %NULL for those of
    * `/etc/resolv.conf`.
+   *
+   * Since: 1.0
    */
   properties[PROP_SERVERS] =
     g_param_spec_string ("servers", NULL, NULL,
@@ -263,6 +267,8 @@ gbridge_ares_resolver_class_init (GbridgeAresResolverClass *klass)
    *
    * Seconds c-ares waits for an answer before it retries a query (it
    * lengthens the wait on later rounds), or 0 for c-ares' default of 5.
+   *
+   * Since: 1.0
    */
   properties[PROP_ATTEMPT_TIMEOUT] =
     g_param_spec_double ("attempt-timeout", NULL, NULL,
@@ -275,6 +281,8 @@ gbridge_ares_resolver_class_init (GbridgeAresResolverClass *klass)
    *
    * How many times c-ares sends a query to each server before it gives up
    * with %GBRIDGE_RESOLVER_ERROR_TIMED_OUT, or 0 for c-ares' default of 4.
+   *
+   * Since: 1.0
    */
   properties[PROP_TRIES] =
     g_param_spec_uint ("tries", NULL, NULL,
@@ -289,6 +297,8 @@ gbridge_ares_resolver_class_init (GbridgeAresResolverClass *klass)
    * order. A burst of thousands of UDP queries overflows the socket buffers
    * of the server or of the resolver itself, and every datagram lost costs
    * a retry timeout: a bounded window is faster. 0 means no bound.
+   *
+   * Since: 1.0
    */
   properties[PROP_MAX_QUERIES] =
     g_param_spec_uint ("max-queries", NULL, NULL,
@@ -690,6 +700,8 @@ resolver_iface_init (GbridgeResolverInterface *iface)
  *
  * Returns: (transfer full): a new #GbridgeAresResolver, or %NULL when c-ares
  *   cannot start or @servers is not a valid list
+ *
+ * Since: 1.0
  */
 GbridgeAresResolver *
 gbridge_ares_resolver_new (GbridgeIOLoop  *loop,
@@ -712,6 +724,8 @@ gbridge_ares_resolver_new (GbridgeIOLoop  *loop,
  * Gets #GbridgeAresResolver:servers.
  *
  * Returns: (nullable): the servers asked, or %NULL for the system's
+ *
+ * Since: 1.0
  */
 const char *
 gbridge_ares_resolver_get_servers (GbridgeAresResolver *self)
@@ -728,6 +742,8 @@ gbridge_ares_resolver_get_servers (GbridgeAresResolver *self)
  * Counts the sockets c-ares has open, all watched in the loop's fd set.
  *
  * Returns: the number of open sockets
+ *
+ * Since: 1.0
  */
 guint
 gbridge_ares_resolver_get_n_sockets (GbridgeAresResolver *self)

@@ -47,6 +47,8 @@
  * GbridgeContextDriver:
  *
  * Drives a #GMainContext from another event loop. Its fields are private.
+ *
+ * Since: 1.0
  */
 
 struct _GbridgeContextDriver
@@ -78,6 +80,8 @@ G_DEFINE_FINAL_TYPE (GbridgeContextDriver, gbridge_context_driver, G_TYPE_OBJECT
  * The error domain of #GbridgeContextDriver.
  *
  * Returns: the %GBRIDGE_CONTEXT_DRIVER_ERROR quark
+ *
+ * Since: 1.0
  */
 G_DEFINE_QUARK (gbridge-context-driver-error-quark, gbridge_context_driver_error)
 
@@ -194,6 +198,8 @@ gbridge_context_driver_class_init (GbridgeContextDriverClass *klass)
    *
    * The #GMainContext this driver runs; %NULL at construction means the
    * global default context.
+   *
+   * Since: 1.0
    */
   properties[PROP_CONTEXT] =
     g_param_spec_boxed ("context", NULL, NULL,
@@ -220,6 +226,8 @@ gbridge_context_driver_init (GbridgeContextDriver *self)
  * gbridge_context_driver_start().
  *
  * Returns: (transfer full): a new #GbridgeContextDriver
+ *
+ * Since: 1.0
  */
 GbridgeContextDriver *
 gbridge_context_driver_new (GMainContext *context)
@@ -234,6 +242,8 @@ gbridge_context_driver_new (GMainContext *context)
  * Gets the context that @self drives.
  *
  * Returns: (transfer none): the #GMainContext
+ *
+ * Since: 1.0
  */
 GMainContext *
 gbridge_context_driver_get_context (GbridgeContextDriver *self)
@@ -257,6 +267,8 @@ gbridge_context_driver_get_context (GbridgeContextDriver *self)
  * Returns: %TRUE if started; %FALSE with
  *   %GBRIDGE_CONTEXT_DRIVER_ERROR_CONTEXT_BUSY if another thread owns the
  *   context
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_context_driver_start (GbridgeContextDriver  *self,
@@ -290,6 +302,8 @@ gbridge_context_driver_start (GbridgeContextDriver  *self,
  * Gives up the ownership that gbridge_context_driver_start() took. Must be
  * called on the thread that started @self; stopping a stopped driver does
  * nothing.
+ *
+ * Since: 1.0
  */
 void
 gbridge_context_driver_stop (GbridgeContextDriver *self)
@@ -308,16 +322,18 @@ gbridge_context_driver_stop (GbridgeContextDriver *self)
 }
 
 /**
- * gbridge_context_driver_is_started:
+ * gbridge_context_driver_is_running:
  * @self: a #GbridgeContextDriver
  *
- * Tells whether @self is started.
+ * Tells whether @self is running, between start and stop.
  *
  * Returns: %TRUE between gbridge_context_driver_start() and
  *   gbridge_context_driver_stop()
+ *
+ * Since: 1.0
  */
 gboolean
-gbridge_context_driver_is_started (GbridgeContextDriver *self)
+gbridge_context_driver_is_running (GbridgeContextDriver *self)
 {
   g_return_val_if_fail (GBRIDGE_IS_CONTEXT_DRIVER (self), FALSE);
 
@@ -336,6 +352,8 @@ gbridge_context_driver_is_started (GbridgeContextDriver *self)
  * Returns: how long the foreign loop may wait before calling
  *   gbridge_context_driver_dispatch(), in milliseconds: 0 if a source is
  *   ready now, -1 if only a descriptor can make one ready
+ *
+ * Since: 1.0
  */
 int
 gbridge_context_driver_prepare (GbridgeContextDriver *self)
@@ -372,6 +390,8 @@ gbridge_context_driver_prepare (GbridgeContextDriver *self)
  * collected. A descriptor may appear more than once, with different events.
  *
  * Returns: the number of descriptors to watch
+ *
+ * Since: 1.0
  */
 guint
 gbridge_context_driver_get_n_fds (GbridgeContextDriver *self)
@@ -390,6 +410,8 @@ gbridge_context_driver_get_n_fds (GbridgeContextDriver *self)
  * Gets one of the descriptors to watch, and its events.
  *
  * Returns: the file descriptor, or -1 if @index is out of range
+ *
+ * Since: 1.0
  */
 int
 gbridge_context_driver_get_fd (GbridgeContextDriver *self,
@@ -420,6 +442,8 @@ gbridge_context_driver_get_fd (GbridgeContextDriver *self,
  *
  * Tells @self that @fd is ready, for the next
  * gbridge_context_driver_dispatch(). Unknown descriptors are ignored.
+ *
+ * Since: 1.0
  */
 void
 gbridge_context_driver_set_ready (GbridgeContextDriver *self,
@@ -453,6 +477,8 @@ gbridge_context_driver_set_ready (GbridgeContextDriver *self,
  * waiting again. If @self was not prepared, it is prepared first.
  *
  * Returns: %TRUE if some source was dispatched
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_context_driver_dispatch (GbridgeContextDriver *self)

@@ -32,6 +32,8 @@
  * GbridgeDelayedCall:
  *
  * A call scheduled by gbridge_reactor_call_later(). Its fields are private.
+ *
+ * Since: 1.0
  */
 
 typedef enum
@@ -214,6 +216,8 @@ check_pending (GbridgeDelayedCall  *self,
  * gbridge_reactor_seconds().
  *
  * Returns: the scheduled time
+ *
+ * Since: 1.0
  */
 double
 gbridge_delayed_call_get_time (GbridgeDelayedCall *self)
@@ -231,6 +235,8 @@ gbridge_delayed_call_get_time (GbridgeDelayedCall *self)
  * cancelled.
  *
  * Returns: %TRUE if @self is pending
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_delayed_call_is_active (GbridgeDelayedCall *self)
@@ -251,6 +257,8 @@ gbridge_delayed_call_is_active (GbridgeDelayedCall *self)
  * Returns: %TRUE if cancelled; %FALSE with
  *   %GBRIDGE_REACTOR_ERROR_ALREADY_CALLED or
  *   %GBRIDGE_REACTOR_ERROR_ALREADY_CANCELLED
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_delayed_call_cancel (GbridgeDelayedCall  *self,
@@ -299,6 +307,8 @@ move (GbridgeDelayedCall  *self,
  * Returns: %TRUE on success; %FALSE with
  *   %GBRIDGE_REACTOR_ERROR_ALREADY_CALLED or
  *   %GBRIDGE_REACTOR_ERROR_ALREADY_CANCELLED
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_delayed_call_delay (GbridgeDelayedCall  *self,
@@ -323,6 +333,8 @@ gbridge_delayed_call_delay (GbridgeDelayedCall  *self,
  * Returns: %TRUE on success; %FALSE with
  *   %GBRIDGE_REACTOR_ERROR_ALREADY_CALLED or
  *   %GBRIDGE_REACTOR_ERROR_ALREADY_CANCELLED
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_delayed_call_reset (GbridgeDelayedCall  *self,

@@ -17,21 +17,21 @@ G_BEGIN_DECLS
 
 #define GBRIDGE_TYPE_DELAYED_CALL (gbridge_delayed_call_get_type ())
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (GbridgeDelayedCall, gbridge_delayed_call, GBRIDGE, DELAYED_CALL, GObject)
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 double   gbridge_delayed_call_get_time  (GbridgeDelayedCall  *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean gbridge_delayed_call_is_active (GbridgeDelayedCall  *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean gbridge_delayed_call_cancel    (GbridgeDelayedCall  *self,
                                          GError             **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean gbridge_delayed_call_delay     (GbridgeDelayedCall  *self,
                                          double               seconds,
                                          GError             **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean gbridge_delayed_call_reset     (GbridgeDelayedCall  *self,
                                          double               seconds,
                                          GError             **error);

@@ -24,6 +24,8 @@
  * GbridgeDescriptor:
  *
  * An object with a file descriptor, see #GbridgeDescriptorInterface.
+ *
+ * Since: 1.0
  */
 
 G_DEFINE_INTERFACE (GbridgeDescriptor, gbridge_descriptor, G_TYPE_OBJECT)
@@ -62,6 +64,8 @@ gbridge_descriptor_default_init (GbridgeDescriptorInterface *iface)
  * Gets the file descriptor of @self.
  *
  * Returns: the file descriptor, or -1 if it is closed
+ *
+ * Since: 1.0
  */
 int
 gbridge_descriptor_get_fd (GbridgeDescriptor *self)
@@ -78,6 +82,8 @@ gbridge_descriptor_get_fd (GbridgeDescriptor *self)
  * Tells @self that its file descriptor is readable.
  *
  * Returns: %FALSE if the connection is lost
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_descriptor_read (GbridgeDescriptor *self)
@@ -94,6 +100,8 @@ gbridge_descriptor_read (GbridgeDescriptor *self)
  * Tells @self that its file descriptor is writable.
  *
  * Returns: %FALSE if the connection is lost
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_descriptor_write (GbridgeDescriptor *self)
@@ -110,6 +118,8 @@ gbridge_descriptor_write (GbridgeDescriptor *self)
  *
  * Tells @self that the reactor no longer watches it because its connection
  * was lost.
+ *
+ * Since: 1.0
  */
 void
 gbridge_descriptor_connection_lost (GbridgeDescriptor *self,

@@ -17,7 +17,7 @@ G_BEGIN_DECLS
 
 #define GBRIDGE_TYPE_DESCRIPTOR (gbridge_descriptor_get_type ())
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 G_DECLARE_INTERFACE (GbridgeDescriptor, gbridge_descriptor, GBRIDGE, DESCRIPTOR, GObject)
 
 /**
@@ -34,6 +34,8 @@ G_DECLARE_INTERFACE (GbridgeDescriptor, gbridge_descriptor, GBRIDGE, DESCRIPTOR,
  * The virtual methods of #GbridgeDescriptor, Twisted's `IReadDescriptor`
  * and `IWriteDescriptor`: `fileno`, `doRead`, `doWrite` and
  * `connectionLost`.
+ *
+ * Since: 1.0
  */
 struct _GbridgeDescriptorInterface
 {
@@ -46,13 +48,13 @@ struct _GbridgeDescriptorInterface
                                const GError      *reason);
 };
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 int      gbridge_descriptor_get_fd          (GbridgeDescriptor *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean gbridge_descriptor_read            (GbridgeDescriptor *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean gbridge_descriptor_write           (GbridgeDescriptor *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void     gbridge_descriptor_connection_lost (GbridgeDescriptor *self,
                                              const GError      *reason);
 

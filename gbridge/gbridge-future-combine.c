@@ -193,6 +193,8 @@ check_futures (GbridgeFuture * const *futures,
  *
  * Returns: (transfer full): a new #GbridgeFuture on the loop of the first
  *   future, or resolved with an empty array when @n_futures is 0
+ *
+ * Since: 1.0
  */
 GbridgeFuture *
 gbridge_future_all (GbridgeFuture * const *futures,
@@ -215,6 +217,8 @@ gbridge_future_all (GbridgeFuture * const *futures,
  *
  * Returns: (transfer full): a new #GbridgeFuture on the loop of the first
  *   future, or resolved with no value when @n_futures is 0
+ *
+ * Since: 1.0
  */
 GbridgeFuture *
 gbridge_future_any (GbridgeFuture * const *futures,
@@ -236,6 +240,8 @@ gbridge_future_any (GbridgeFuture * const *futures,
  *
  * Returns: (transfer full): a new #GbridgeFuture on the loop of the first
  *   future, or resolved with no value when @n_futures is 0
+ *
+ * Since: 1.0
  */
 GbridgeFuture *
 gbridge_future_first (GbridgeFuture * const *futures,
@@ -332,6 +338,8 @@ timeout_result_done (GbridgeFuture *result,
  * it (or before it runs), as for gbridge_io_loop_call_later().
  *
  * Returns: (transfer full): a new #GbridgeFuture on @self's loop
+ *
+ * Since: 1.0
  */
 GbridgeFuture *
 gbridge_future_with_timeout (GbridgeFuture *self,

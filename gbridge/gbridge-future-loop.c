@@ -56,6 +56,8 @@ thread_job_run (gpointer data)
  * @func sees the cancellation through its #GCancellable.
  *
  * Returns: (transfer full): the future @func completes
+ *
+ * Since: 1.0
  */
 GbridgeFuture *
 gbridge_future_run_in_thread (GbridgeIOLoop     *loop,
@@ -216,6 +218,8 @@ wait_cancelled (GCancellable *cancellable,
  * @callback runs in the thread-default main context of the calling thread,
  * in a later iteration than the completion; call
  * gbridge_future_wait_finish() from it.
+ *
+ * Since: 1.0
  */
 void
 gbridge_future_wait_async (GbridgeFuture       *self,
@@ -257,6 +261,8 @@ gbridge_future_wait_async (GbridgeFuture       *self,
  * Returns: (transfer full) (nullable): a copy of the future's value, or
  *   %NULL if it resolved with no value or did not resolve; then @error holds
  *   its failure, %G_IO_ERROR_CANCELLED if it or the wait was cancelled
+ *
+ * Since: 1.0
  */
 GValue *
 gbridge_future_wait_finish (GbridgeFuture  *self,
@@ -336,6 +342,8 @@ add_future_completed (GbridgeFuture *future,
  * Schedules @func on this loop, with @future, once @future is done; also
  * when it is already done, and whatever loop @future belongs to. Safe from
  * any thread. Tornado's `IOLoop.add_future()`.
+ *
+ * Since: 1.0
  */
 void
 gbridge_io_loop_add_future (GbridgeIOLoop         *self,
@@ -458,6 +466,8 @@ run_sync_timeout (gpointer data)
  *   then cancelled), %GBRIDGE_FUTURE_ERROR_PENDING if the loop was stopped
  *   by someone else first, or the error of gbridge_io_loop_start(), such as
  *   %GBRIDGE_IO_LOOP_ERROR_RUNNING when called on a running loop
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_io_loop_run_sync (GbridgeIOLoop      *self,

@@ -49,6 +49,8 @@ typedef struct
  * GbridgeFuture:
  *
  * The outcome of work that finishes later. Its fields are private.
+ *
+ * Since: 1.0
  */
 
 struct _GbridgeFuture
@@ -90,6 +92,8 @@ G_DEFINE_FINAL_TYPE (GbridgeFuture, gbridge_future, G_TYPE_OBJECT)
  * Gets the error domain of #GbridgeFuture, %GBRIDGE_FUTURE_ERROR.
  *
  * Returns: the error domain's #GQuark
+ *
+ * Since: 1.0
  */
 G_DEFINE_QUARK (gbridge-future-error-quark, gbridge_future_error)
 
@@ -208,6 +212,8 @@ gbridge_future_class_init (GbridgeFutureClass *klass)
    *
    * The loop the future's done-callbacks run on. When not given, the
    * current loop (gbridge_io_loop_get_current()) or else the default one.
+   *
+   * Since: 1.0
    */
   properties[PROP_LOOP] =
     g_param_spec_object ("loop", NULL, NULL,
@@ -429,6 +435,8 @@ connect_cancellable (GbridgeFuture *self,
  * current.
  *
  * Returns: (transfer full): a new pending #GbridgeFuture
+ *
+ * Since: 1.0
  */
 GbridgeFuture *
 gbridge_future_new (void)
@@ -443,6 +451,8 @@ gbridge_future_new (void)
  * Creates a pending future on @loop.
  *
  * Returns: (transfer full): a new pending #GbridgeFuture
+ *
+ * Since: 1.0
  */
 GbridgeFuture *
 gbridge_future_new_for_loop (GbridgeIOLoop *loop)
@@ -460,6 +470,8 @@ gbridge_future_new_for_loop (GbridgeIOLoop *loop)
  * with a copy of @value.
  *
  * Returns: (transfer full): a new resolved #GbridgeFuture
+ *
+ * Since: 1.0
  */
 GbridgeFuture *
 gbridge_future_new_resolved (const GValue *value)
@@ -479,6 +491,8 @@ gbridge_future_new_resolved (const GValue *value)
  * with gbridge_future_fail()).
  *
  * Returns: (transfer full): a new failed #GbridgeFuture
+ *
+ * Since: 1.0
  */
 GbridgeFuture *
 gbridge_future_new_failed (const GError *error)
@@ -499,6 +513,8 @@ gbridge_future_new_failed (const GError *error)
  * Gets the loop the future's done-callbacks run on.
  *
  * Returns: (transfer none): the future's #GbridgeIOLoop
+ *
+ * Since: 1.0
  */
 GbridgeIOLoop *
 gbridge_future_get_loop (GbridgeFuture *self)
@@ -517,6 +533,8 @@ gbridge_future_get_loop (GbridgeFuture *self)
  * a done future stays done.
  *
  * Returns: the #GbridgeFutureState
+ *
+ * Since: 1.0
  */
 GbridgeFutureState
 gbridge_future_get_state (GbridgeFuture *self)
@@ -539,6 +557,8 @@ gbridge_future_get_state (GbridgeFuture *self)
  * Checks whether the future is resolved, failed or cancelled.
  *
  * Returns: %TRUE if the future is no longer pending
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_future_is_done (GbridgeFuture *self)
@@ -555,6 +575,8 @@ gbridge_future_is_done (GbridgeFuture *self)
  * Checks whether the future was cancelled.
  *
  * Returns: %TRUE if the future is cancelled
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_future_is_cancelled (GbridgeFuture *self)
@@ -575,6 +597,8 @@ gbridge_future_is_cancelled (GbridgeFuture *self)
  * Returns: %TRUE if the future was pending and is now resolved; %FALSE with
  *   %GBRIDGE_FUTURE_ERROR_ALREADY_DONE if it was already done, in which case
  *   nothing changes
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_future_resolve (GbridgeFuture  *self,
@@ -598,6 +622,8 @@ gbridge_future_resolve (GbridgeFuture  *self,
  *
  * Returns: %TRUE if the future was pending and is now resolved; %FALSE with
  *   %GBRIDGE_FUTURE_ERROR_ALREADY_DONE if it was already done
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_future_resolve_object (GbridgeFuture  *self,
@@ -627,6 +653,8 @@ gbridge_future_resolve_object (GbridgeFuture  *self,
  *
  * Returns: %TRUE if the future was pending and is now done; %FALSE with
  *   %GBRIDGE_FUTURE_ERROR_ALREADY_DONE if it was already done
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_future_fail (GbridgeFuture  *self,
@@ -651,6 +679,8 @@ gbridge_future_fail (GbridgeFuture  *self,
  *
  * Returns: %TRUE if the future was pending and is now done; %FALSE with
  *   %GBRIDGE_FUTURE_ERROR_ALREADY_DONE if it was already done
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_future_take_failure (GbridgeFuture  *self,
@@ -678,6 +708,8 @@ gbridge_future_take_failure (GbridgeFuture  *self,
  * from any thread. Cancelling a done future does nothing, as in asyncio.
  *
  * Returns: %TRUE if the future was pending and is now cancelled
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_future_cancel (GbridgeFuture *self)
@@ -726,6 +758,8 @@ check_outcome (GbridgeFuture  *self,
  *   resolved with no value or is not resolved; then @error is set with the
  *   future's failure, %G_IO_ERROR_CANCELLED if it was cancelled, or
  *   %GBRIDGE_FUTURE_ERROR_PENDING if it is not done
+ *
+ * Since: 1.0
  */
 const GValue *
 gbridge_future_get_value (GbridgeFuture  *self,
@@ -752,6 +786,8 @@ gbridge_future_get_value (GbridgeFuture  *self,
  * with none, failing, being cancelled or still pending.
  *
  * Returns: %TRUE if gbridge_future_get_value() returns a value
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_future_has_value (GbridgeFuture *self)
@@ -777,6 +813,8 @@ gbridge_future_has_value (GbridgeFuture *self)
  * Returns: (transfer none) (type GObject) (nullable): the object, or %NULL
  *   with @error set as for gbridge_future_get_value(), or %NULL if the
  *   value is not an object
+ *
+ * Since: 1.0
  */
 gpointer
 gbridge_future_get_object (GbridgeFuture  *self,
@@ -801,6 +839,8 @@ gbridge_future_get_object (GbridgeFuture  *self,
  *
  * Returns: (transfer none) (nullable): the failure, or %NULL if the future
  *   did not fail
+ *
+ * Since: 1.0
  */
 const GError *
 gbridge_future_get_failure (GbridgeFuture *self)
@@ -825,6 +865,8 @@ gbridge_future_get_failure (GbridgeFuture *self)
  * GIO call whose outcome the future carries.
  *
  * Returns: (transfer none): the future's #GCancellable
+ *
+ * Since: 1.0
  */
 GCancellable *
 gbridge_future_get_cancellable (GbridgeFuture *self)
@@ -865,6 +907,8 @@ gbridge_future_get_cancellable (GbridgeFuture *self)
  * gbridge_future_get_cancellable()), so that cancelling either cancels the
  * other. Call it before anything asks for the future's cancellable, at most
  * once. If @cancellable is already cancelled, the future is cancelled now.
+ *
+ * Since: 1.0
  */
 void
 gbridge_future_link_cancellable (GbridgeFuture *self,
@@ -941,6 +985,8 @@ add_done_callback (GbridgeFuture         *self,
  * completion (never from inside gbridge_future_resolve() and friends), once,
  * after the callbacks added before it; on a future that is already done it
  * runs in a later iteration too.
+ *
+ * Since: 1.0
  */
 void
 gbridge_future_add_done_callback (GbridgeFuture         *self,
@@ -971,6 +1017,8 @@ gbridge_future_add_done_callback (GbridgeFuture         *self,
  * reactor), which hand the outcome over to their own thread; everything
  * else wants gbridge_future_add_done_callback() or
  * gbridge_io_loop_add_future().
+ *
+ * Since: 1.0
  */
 void
 gbridge_future_add_completion_notify (GbridgeFuture         *self,
@@ -1038,6 +1086,8 @@ chain_cb (GbridgeFuture *source,
  * Completes @destination with the outcome of @self once @self is done: the
  * same value, a copy of the failure, or cancellation. Nothing happens if
  * @destination is done by then. Tornado's `chain_future`.
+ *
+ * Since: 1.0
  */
 void
 gbridge_future_chain (GbridgeFuture *self,
@@ -1086,6 +1136,8 @@ gbridge_future_chain (GbridgeFuture *self,
  * callback with gbridge_future_resolve().
  *
  * Returns: (transfer full): a new pending #GbridgeFuture
+ *
+ * Since: 1.0
  */
 GbridgeFuture *
 gbridge_future_new_for_async (GbridgeIOLoop     *loop,
@@ -1160,6 +1212,8 @@ set_finished_value (GValue   *value,
  * consuming that reference; see gbridge_future_new_for_async(). It runs in
  * the thread-default main context of the thread that started the
  * operation, like any GIO callback.
+ *
+ * Since: 1.0
  */
 void
 gbridge_future_async_ready_callback (GObject      *source_object,
@@ -1222,6 +1276,8 @@ task_ready (GObject      *source_object,
  * context of the calling thread, as every #GTask does.
  *
  * Returns: (transfer full): a new #GTask
+ *
+ * Since: 1.0
  */
 GTask *
 gbridge_future_new_task (GbridgeFuture *self,

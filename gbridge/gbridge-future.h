@@ -25,6 +25,8 @@ G_BEGIN_DECLS
  *
  * The state of a #GbridgeFuture. A future leaves
  * %GBRIDGE_FUTURE_STATE_PENDING once and never changes again.
+ *
+ * Since: 1.0
  */
 typedef enum
 {
@@ -38,6 +40,8 @@ typedef enum
  * GBRIDGE_FUTURE_ERROR:
  *
  * The error domain of #GbridgeFuture.
+ *
+ * Since: 1.0
  */
 #define GBRIDGE_FUTURE_ERROR (gbridge_future_error_quark ())
 
@@ -53,6 +57,8 @@ typedef enum
  * Errors reported by #GbridgeFuture in the %GBRIDGE_FUTURE_ERROR domain. A
  * cancelled future reports %G_IO_ERROR_CANCELLED and a timed out one
  * %G_IO_ERROR_TIMED_OUT, so GIO code recognizes both.
+ *
+ * Since: 1.0
  */
 typedef enum
 {
@@ -63,7 +69,7 @@ typedef enum
 
 #define GBRIDGE_TYPE_FUTURE (gbridge_future_get_type ())
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (GbridgeFuture, gbridge_future, GBRIDGE, FUTURE, GObject)
 
 /**
@@ -73,6 +79,8 @@ G_DECLARE_FINAL_TYPE (GbridgeFuture, gbridge_future, GBRIDGE, FUTURE, GObject)
  *
  * A done-callback, see gbridge_future_add_done_callback() and
  * gbridge_io_loop_add_future().
+ *
+ * Since: 1.0
  */
 typedef void (*GbridgeFutureCallback) (GbridgeFuture *future,
                                        gpointer       user_data);
@@ -86,6 +94,8 @@ typedef void (*GbridgeFutureCallback) (GbridgeFuture *future,
  *
  * Returns: (transfer full) (nullable): a future, or %NULL when the work is
  *   already done and has no value
+ *
+ * Since: 1.0
  */
 typedef GbridgeFuture *(*GbridgeFutureFunc) (gpointer user_data);
 
@@ -99,6 +109,8 @@ typedef GbridgeFuture *(*GbridgeFutureFunc) (gpointer user_data);
  * A function run in a worker thread by gbridge_future_run_in_thread(). It
  * completes @future with gbridge_future_resolve() or gbridge_future_fail();
  * if it returns without doing either, the future resolves with no value.
+ *
+ * Since: 1.0
  */
 typedef void (*GbridgeThreadFunc) (GbridgeFuture *future,
                                    GCancellable  *cancellable,
@@ -115,132 +127,134 @@ typedef void (*GbridgeThreadFunc) (GbridgeFuture *future,
  * gbridge_future_new_for_async().
  *
  * Returns: (nullable): the operation's result, owned by the caller
+ *
+ * Since: 1.0
  */
 typedef gpointer (*GbridgeFinishFunc) (GObject       *source_object,
                                        GAsyncResult  *result,
                                        GError       **error);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GQuark              gbridge_future_error_quark         (void);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeFuture      *gbridge_future_new                 (void);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeFuture      *gbridge_future_new_for_loop        (GbridgeIOLoop         *loop);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeFuture      *gbridge_future_new_resolved        (const GValue          *value);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeFuture      *gbridge_future_new_failed          (const GError          *error);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeIOLoop      *gbridge_future_get_loop            (GbridgeFuture         *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeFutureState  gbridge_future_get_state           (GbridgeFuture         *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_future_is_done             (GbridgeFuture         *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_future_is_cancelled        (GbridgeFuture         *self);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_future_resolve             (GbridgeFuture         *self,
                                                         const GValue          *value,
                                                         GError               **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_future_resolve_object      (GbridgeFuture         *self,
                                                         gpointer               object,
                                                         GError               **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_future_fail                (GbridgeFuture         *self,
                                                         const GError          *failure,
                                                         GError               **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_future_take_failure        (GbridgeFuture         *self,
                                                         GError                *failure,
                                                         GError               **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_future_cancel              (GbridgeFuture         *self);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 const GValue       *gbridge_future_get_value           (GbridgeFuture         *self,
                                                         GError               **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_future_has_value           (GbridgeFuture         *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gpointer            gbridge_future_get_object          (GbridgeFuture         *self,
                                                         GError               **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 const GError       *gbridge_future_get_failure         (GbridgeFuture         *self);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GCancellable       *gbridge_future_get_cancellable     (GbridgeFuture         *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_future_link_cancellable    (GbridgeFuture         *self,
                                                         GCancellable          *cancellable);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_future_add_done_callback   (GbridgeFuture         *self,
                                                         GbridgeFutureCallback  func,
                                                         gpointer               user_data,
                                                         GDestroyNotify         destroy);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_future_add_completion_notify (GbridgeFuture       *self,
                                                         GbridgeFutureCallback  func,
                                                         gpointer               user_data,
                                                         GDestroyNotify         destroy);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_future_chain               (GbridgeFuture         *self,
                                                         GbridgeFuture         *destination);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeFuture      *gbridge_future_all                 (GbridgeFuture * const *futures,
                                                         guint                  n_futures);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeFuture      *gbridge_future_any                 (GbridgeFuture * const *futures,
                                                         guint                  n_futures);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeFuture      *gbridge_future_first               (GbridgeFuture * const *futures,
                                                         guint                  n_futures);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeFuture      *gbridge_future_with_timeout        (GbridgeFuture         *self,
                                                         double                 timeout);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeFuture      *gbridge_future_run_in_thread       (GbridgeIOLoop         *loop,
                                                         GbridgeThreadFunc      func,
                                                         gpointer               user_data,
                                                         GDestroyNotify         destroy);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeFuture      *gbridge_future_new_for_async       (GbridgeIOLoop         *loop,
                                                         GType                  value_type,
                                                         GbridgeFinishFunc      finish);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_future_async_ready_callback (GObject              *source_object,
                                                         GAsyncResult          *result,
                                                         gpointer               user_data);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GTask              *gbridge_future_new_task            (GbridgeFuture         *self,
                                                         gpointer               source_object);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_future_wait_async          (GbridgeFuture         *self,
                                                         GCancellable          *cancellable,
                                                         GAsyncReadyCallback    callback,
                                                         gpointer               user_data);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GValue             *gbridge_future_wait_finish         (GbridgeFuture         *self,
                                                         GAsyncResult          *result,
                                                         GError               **error);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_io_loop_run_sync           (GbridgeIOLoop         *self,
                                                         GbridgeFutureFunc      func,
                                                         gpointer               user_data,
                                                         double                 timeout,
                                                         GValue                *value,
                                                         GError               **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_io_loop_add_future         (GbridgeIOLoop         *self,
                                                         GbridgeFuture         *future,
                                                         GbridgeFutureCallback  func,

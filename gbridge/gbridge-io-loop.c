@@ -60,7 +60,7 @@
  * poll. A descriptor that stays ready (a writable socket, a peer that keeps
  * sending) is still reported once per GLib iteration.
  *
- * Only gbridge_io_loop_add_callback(), gbridge_io_loop_spawn_callback() and
+ * Only gbridge_io_loop_add_callback() and
  * gbridge_io_loop_stop() may be called from any thread;
  * gbridge_io_loop_add_callback_from_signal() may also be called from a Unix
  * signal handler. Everything else belongs to the thread that runs the loop.
@@ -108,6 +108,8 @@
  * GbridgeIOLoop:
  *
  * A Tornado-style I/O loop on a #GMainContext. Its fields are private.
+ *
+ * Since: 1.0
  */
 
 typedef struct _Callback Callback;
@@ -226,6 +228,8 @@ G_DEFINE_FINAL_TYPE (GbridgeIOLoop, gbridge_io_loop, G_TYPE_OBJECT)
  * Gets the error domain of #GbridgeIOLoop, %GBRIDGE_IO_LOOP_ERROR.
  *
  * Returns: the error domain's #GQuark
+ *
+ * Since: 1.0
  */
 G_DEFINE_QUARK (gbridge-io-loop-error-quark, gbridge_io_loop_error)
 
@@ -1047,6 +1051,8 @@ gbridge_io_loop_class_init (GbridgeIOLoopClass *klass)
    *
    * The #GMainContext the loop runs on. When %NULL at construction, the loop
    * creates a private context.
+   *
+   * Since: 1.0
    */
   properties[PROP_CONTEXT] =
     g_param_spec_boxed ("context", NULL, NULL,
@@ -1087,6 +1093,8 @@ gbridge_io_loop_init (GbridgeIOLoop *self)
  * instead.
  *
  * Returns: (transfer full): a new #GbridgeIOLoop
+ *
+ * Since: 1.0
  */
 GbridgeIOLoop *
 gbridge_io_loop_new (void)
@@ -1104,6 +1112,8 @@ gbridge_io_loop_new (void)
  * the loop's callbacks.
  *
  * Returns: (transfer full): a new #GbridgeIOLoop
+ *
+ * Since: 1.0
  */
 GbridgeIOLoop *
 gbridge_io_loop_new_for_context (GMainContext *context)
@@ -1193,6 +1203,8 @@ gbridge_io_loop_new_full (GMainContext  *context,
  * Gets the #GMainContext the loop runs on.
  *
  * Returns: (transfer none): the loop's #GMainContext
+ *
+ * Since: 1.0
  */
 GMainContext *
 gbridge_io_loop_get_context (GbridgeIOLoop *self)
@@ -1209,6 +1221,8 @@ gbridge_io_loop_get_context (GbridgeIOLoop *self)
  * on first use: Tornado's `IOLoop.instance()`. It is never finalized.
  *
  * Returns: (transfer none): the default #GbridgeIOLoop
+ *
+ * Since: 1.0
  */
 GbridgeIOLoop *
 gbridge_io_loop_get_default (void)
@@ -1229,6 +1243,8 @@ gbridge_io_loop_get_default (void)
  * gbridge_io_loop_start() is running on this thread.
  *
  * Returns: (transfer none) (nullable): the current #GbridgeIOLoop, or %NULL
+ *
+ * Since: 1.0
  */
 GbridgeIOLoop *
 gbridge_io_loop_get_current (void)
@@ -1243,6 +1259,8 @@ gbridge_io_loop_get_current (void)
  * Makes @self the calling thread's current loop, replacing any other. The
  * thread keeps a reference to it until gbridge_io_loop_clear_current() or
  * the thread's exit.
+ *
+ * Since: 1.0
  */
 void
 gbridge_io_loop_make_current (GbridgeIOLoop *self)
@@ -1257,6 +1275,8 @@ gbridge_io_loop_make_current (GbridgeIOLoop *self)
  * gbridge_io_loop_clear_current:
  *
  * Leaves the calling thread without a current loop.
+ *
+ * Since: 1.0
  */
 void
 gbridge_io_loop_clear_current (void)
@@ -1280,6 +1300,8 @@ gbridge_io_loop_clear_current (void)
  *   running (%GBRIDGE_IO_LOOP_ERROR_RUNNING), closed
  *   (%GBRIDGE_IO_LOOP_ERROR_CLOSED), or its context is owned by another thread
  *   (%GBRIDGE_IO_LOOP_ERROR_CONTEXT_BUSY)
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_io_loop_start (GbridgeIOLoop  *self,
@@ -1346,6 +1368,8 @@ gbridge_io_loop_start (GbridgeIOLoop  *self,
  * Makes gbridge_io_loop_start() return once the current iteration is done.
  * May be called from any thread. If the loop is not running, the next
  * gbridge_io_loop_start() returns at once.
+ *
+ * Since: 1.0
  */
 void
 gbridge_io_loop_stop (GbridgeIOLoop *self)
@@ -1363,6 +1387,8 @@ gbridge_io_loop_stop (GbridgeIOLoop *self)
  * Tells whether gbridge_io_loop_start() is running the loop.
  *
  * Returns: %TRUE while gbridge_io_loop_start() runs
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_io_loop_is_running (GbridgeIOLoop *self)
@@ -1473,6 +1499,8 @@ gbridge_io_loop_close_internal (GbridgeIOLoop *self,
  *
  * Returns: %TRUE on success; %FALSE with %GBRIDGE_IO_LOOP_ERROR_RUNNING if the
  *   loop is running or dispatching
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_io_loop_close (GbridgeIOLoop  *self,
@@ -1500,6 +1528,8 @@ gbridge_io_loop_close (GbridgeIOLoop  *self,
  * Tells whether gbridge_io_loop_close() was called.
  *
  * Returns: %TRUE if the loop is closed
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_io_loop_is_closed (GbridgeIOLoop *self)
@@ -1585,6 +1615,8 @@ gbridge_io_loop_fork (GbridgeIOLoop  *self,
  * Returns: %TRUE on success; %FALSE with @error set if @fd already has a
  *   handler (%GBRIDGE_IO_LOOP_ERROR_EXISTS), is not open
  *   (%GBRIDGE_IO_LOOP_ERROR_BAD_FD), or the loop is closed
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_io_loop_add_handler (GbridgeIOLoop    *self,
@@ -1625,6 +1657,8 @@ gbridge_io_loop_add_handler (GbridgeIOLoop    *self,
  * Returns: %TRUE on success; %FALSE with @error set if @fd has no handler
  *   (%GBRIDGE_IO_LOOP_ERROR_NOT_FOUND) or the loop is closed
  *   (%GBRIDGE_IO_LOOP_ERROR_CLOSED)
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_io_loop_update_handler (GbridgeIOLoop    *self,
@@ -1660,6 +1694,8 @@ gbridge_io_loop_update_handler (GbridgeIOLoop    *self,
  * the loop's finalization) runs.
  *
  * Returns: %TRUE if @fd had a handler
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_io_loop_remove_handler (GbridgeIOLoop *self,
@@ -1738,6 +1774,8 @@ add_callback (GbridgeIOLoop   *self,
  *
  * Returns: %TRUE if queued; %FALSE if the loop is closed, in which case
  *   @destroy was called on @user_data
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_io_loop_add_callback (GbridgeIOLoop   *self,
@@ -1776,6 +1814,8 @@ gbridge_io_loop_add_callback (GbridgeIOLoop   *self,
  *
  * Returns: %TRUE if queued; %FALSE if the loop is closed, in which case
  *   @destroy was called on @user_data
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_io_loop_add_repeating_callback (GbridgeIOLoop  *self,
@@ -1799,29 +1839,6 @@ gbridge_io_loop_add_repeating_callback (GbridgeIOLoop  *self,
 }
 
 /**
- * gbridge_io_loop_spawn_callback:
- * @self: a #GbridgeIOLoop
- * @func: (scope notified) (closure user_data) (destroy destroy): the callback
- * @user_data: data for @func
- * @destroy: (nullable): called on @user_data after @func ran, or when it is
- *   dropped
- *
- * Tornado's `spawn_callback`: the same as gbridge_io_loop_add_callback(),
- * for a callback that starts independent work.
- *
- * Returns: %TRUE if queued; %FALSE if the loop is closed, in which case
- *   @destroy was called on @user_data
- */
-gboolean
-gbridge_io_loop_spawn_callback (GbridgeIOLoop   *self,
-                                GbridgeCallback  func,
-                                gpointer         user_data,
-                                GDestroyNotify   destroy)
-{
-  return gbridge_io_loop_add_callback (self, func, user_data, destroy);
-}
-
-/**
  * gbridge_io_loop_add_callback_from_signal: (skip)
  * @self: a #GbridgeIOLoop
  * @func: the callback
@@ -1836,6 +1853,8 @@ gbridge_io_loop_spawn_callback (GbridgeIOLoop   *self,
  *
  * Returns: %TRUE if queued; %FALSE if the loop is closed or 256 callbacks are
  *   already waiting
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_io_loop_add_callback_from_signal (GbridgeIOLoop   *self,
@@ -1865,6 +1884,8 @@ gbridge_io_loop_add_callback_from_signal (GbridgeIOLoop   *self,
  * gbridge_io_loop_call_at() are on this clock.
  *
  * Returns: the loop's time in seconds
+ *
+ * Since: 1.0
  */
 double
 gbridge_io_loop_time (GbridgeIOLoop *self)
@@ -1906,6 +1927,8 @@ add_timer_us (GbridgeIOLoop   *self,
  *
  * Returns: a handle for gbridge_io_loop_remove_timeout(), never 0; 0 if the
  *   loop is closed, in which case @destroy was called on @user_data
+ *
+ * Since: 1.0
  */
 guint64
 gbridge_io_loop_call_at (GbridgeIOLoop   *self,
@@ -1922,30 +1945,6 @@ gbridge_io_loop_call_at (GbridgeIOLoop   *self,
 }
 
 /**
- * gbridge_io_loop_add_timeout:
- * @self: a #GbridgeIOLoop
- * @deadline: a deadline on the loop's clock, see gbridge_io_loop_time()
- * @func: (scope notified) (closure user_data) (destroy destroy): the callback
- * @user_data: data for @func
- * @destroy: (nullable): called on @user_data after @func ran, or when the
- *   timeout is removed
- *
- * Tornado's original name for gbridge_io_loop_call_at().
- *
- * Returns: a handle for gbridge_io_loop_remove_timeout(); 0 if the loop is
- *   closed, in which case @destroy was called on @user_data
- */
-guint64
-gbridge_io_loop_add_timeout (GbridgeIOLoop   *self,
-                             double           deadline,
-                             GbridgeCallback  func,
-                             gpointer         user_data,
-                             GDestroyNotify   destroy)
-{
-  return gbridge_io_loop_call_at (self, deadline, func, user_data, destroy);
-}
-
-/**
  * gbridge_io_loop_call_later:
  * @self: a #GbridgeIOLoop
  * @delay: seconds from now; zero or less runs @func on the next iteration
@@ -1958,6 +1957,8 @@ gbridge_io_loop_add_timeout (GbridgeIOLoop   *self,
  *
  * Returns: a handle for gbridge_io_loop_remove_timeout(); 0 if the loop is
  *   closed, in which case @destroy was called on @user_data
+ *
+ * Since: 1.0
  */
 guint64
 gbridge_io_loop_call_later (GbridgeIOLoop   *self,
@@ -1977,14 +1978,16 @@ gbridge_io_loop_call_later (GbridgeIOLoop   *self,
 /**
  * gbridge_io_loop_remove_timeout:
  * @self: a #GbridgeIOLoop
- * @timeout: a handle from gbridge_io_loop_call_later(),
- *   gbridge_io_loop_call_at() or gbridge_io_loop_add_timeout()
+ * @timeout: a handle from gbridge_io_loop_call_later() or
+ *   gbridge_io_loop_call_at()
  *
  * Cancels a timeout and calls its destroy-notify. Removing a timeout that
  * already ran or was removed does nothing, so a handle may be kept past its
  * timeout's life.
  *
  * Returns: %TRUE if the timeout was pending and is now removed
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_io_loop_remove_timeout (GbridgeIOLoop *self,
@@ -2025,6 +2028,8 @@ gbridge_io_loop_remove_timeout (GbridgeIOLoop *self,
  * Returns: %TRUE on success; %FALSE with @error set if the signal cannot be
  *   caught (%GBRIDGE_IO_LOOP_ERROR_INVALID_SIGNAL), another loop handles it
  *   (%GBRIDGE_IO_LOOP_ERROR_EXISTS), or the loop is closed
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_io_loop_add_signal_handler (GbridgeIOLoop      *self,
@@ -2061,6 +2066,8 @@ gbridge_io_loop_add_signal_handler (GbridgeIOLoop      *self,
  * destroy-notify.
  *
  * Returns: %TRUE if @self handled @signum
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_io_loop_remove_signal_handler (GbridgeIOLoop *self,
@@ -2083,6 +2090,8 @@ gbridge_io_loop_remove_signal_handler (GbridgeIOLoop *self,
  * their deadline, so timer arithmetic can be asserted exactly without
  * sleeping. Call it before adding timeouts. Calling it again sets the
  * virtual clock to @now, backwards too.
+ *
+ * Since: 1.0
  */
 void
 gbridge_io_loop_use_virtual_clock (GbridgeIOLoop *self,
@@ -2112,6 +2121,8 @@ gbridge_io_loop_use_virtual_clock (GbridgeIOLoop *self,
  * `G_MAXINT64 / 2` microseconds (about 4.6 × 10^12 seconds, some 146,000
  * years): advancing past it leaves the clock there, never wrapping to a
  * negative time.
+ *
+ * Since: 1.0
  */
 void
 gbridge_io_loop_advance_clock (GbridgeIOLoop *self,

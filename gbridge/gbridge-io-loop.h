@@ -24,21 +24,29 @@ G_BEGIN_DECLS
  *   descriptor; always reported, whether asked for or not
  *
  * The events a handler added with gbridge_io_loop_add_handler() waits for and
- * is called with. The values are Tornado's `IOLoop.READ`, `IOLoop.WRITE` and
- * `IOLoop.ERROR` bits.
+ * is called with. The values are those of Tornado's `IOLoop.READ` (0x001),
+ * `IOLoop.WRITE` (0x004) and `IOLoop.ERROR` (0x018), so the numbers can be
+ * passed between Tornado code and gbridge unchanged; they are also GLib's
+ * %G_IO_IN, %G_IO_OUT and %G_IO_ERR | %G_IO_HUP. %GBRIDGE_IO_EVENTS_ERROR
+ * is reported with both of its bits set; test it with `events &
+ * GBRIDGE_IO_EVENTS_ERROR`.
+ *
+ * Since: 1.0
  */
 typedef enum /*< flags >*/
 {
   GBRIDGE_IO_EVENTS_NONE  = 0,
-  GBRIDGE_IO_EVENTS_READ  = 1 << 0,
-  GBRIDGE_IO_EVENTS_WRITE = 1 << 2,
-  GBRIDGE_IO_EVENTS_ERROR = 1 << 3,
+  GBRIDGE_IO_EVENTS_READ  = 0x001,
+  GBRIDGE_IO_EVENTS_WRITE = 0x004,
+  GBRIDGE_IO_EVENTS_ERROR = 0x018,
 } GbridgeIOEvents;
 
 /**
  * GBRIDGE_IO_LOOP_ERROR:
  *
  * The error domain of #GbridgeIOLoop.
+ *
+ * Since: 1.0
  */
 #define GBRIDGE_IO_LOOP_ERROR (gbridge_io_loop_error_quark ())
 
@@ -56,6 +64,8 @@ typedef enum /*< flags >*/
  *   #GMainContext
  *
  * Errors reported by #GbridgeIOLoop in the %GBRIDGE_IO_LOOP_ERROR domain.
+ *
+ * Since: 1.0
  */
 typedef enum
 {
@@ -75,6 +85,8 @@ typedef enum
  *
  * A callback run by #GbridgeIOLoop: a callback added with
  * gbridge_io_loop_add_callback(), a timeout, or a #GbridgePeriodicCallback.
+ *
+ * Since: 1.0
  */
 typedef void (*GbridgeCallback) (gpointer user_data);
 
@@ -86,6 +98,8 @@ typedef void (*GbridgeCallback) (gpointer user_data);
  * @user_data: the data given to gbridge_io_loop_add_handler()
  *
  * A handler for a file descriptor, see gbridge_io_loop_add_handler().
+ *
+ * Since: 1.0
  */
 typedef void (*GbridgeIOFunc) (int             fd,
                                GbridgeIOEvents events,
@@ -98,55 +112,57 @@ typedef void (*GbridgeIOFunc) (int             fd,
  *
  * A handler for a Unix signal. It runs on the loop, as an ordinary
  * callback, not in signal context: it may do anything.
+ *
+ * Since: 1.0
  */
 typedef void (*GbridgeSignalFunc) (int      signum,
                                    gpointer user_data);
 
 #define GBRIDGE_TYPE_IO_LOOP (gbridge_io_loop_get_type ())
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (GbridgeIOLoop, gbridge_io_loop, GBRIDGE, IO_LOOP, GObject)
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GQuark         gbridge_io_loop_error_quark           (void);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeIOLoop *gbridge_io_loop_new                   (void);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeIOLoop *gbridge_io_loop_new_for_context       (GMainContext      *context);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeIOLoop *gbridge_io_loop_new_full              (GMainContext      *context,
                                                       GError           **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GMainContext  *gbridge_io_loop_get_context           (GbridgeIOLoop     *self);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeIOLoop *gbridge_io_loop_get_default           (void);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeIOLoop *gbridge_io_loop_get_current           (void);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void           gbridge_io_loop_make_current          (GbridgeIOLoop     *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void           gbridge_io_loop_clear_current         (void);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean       gbridge_io_loop_start                 (GbridgeIOLoop     *self,
                                                       GError           **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void           gbridge_io_loop_stop                  (GbridgeIOLoop     *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean       gbridge_io_loop_is_running            (GbridgeIOLoop     *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean       gbridge_io_loop_close                 (GbridgeIOLoop     *self,
                                                       gboolean           all_fds,
                                                       GError           **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean       gbridge_io_loop_is_closed             (GbridgeIOLoop     *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean       gbridge_io_loop_fork                  (GbridgeIOLoop     *self,
                                                       GError           **error);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean       gbridge_io_loop_add_handler           (GbridgeIOLoop     *self,
                                                       int                fd,
                                                       GbridgeIOEvents    events,
@@ -154,74 +170,63 @@ gboolean       gbridge_io_loop_add_handler           (GbridgeIOLoop     *self,
                                                       gpointer           user_data,
                                                       GDestroyNotify     destroy,
                                                       GError           **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean       gbridge_io_loop_update_handler        (GbridgeIOLoop     *self,
                                                       int                fd,
                                                       GbridgeIOEvents    events,
                                                       GError           **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean       gbridge_io_loop_remove_handler        (GbridgeIOLoop     *self,
                                                       int                fd);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean       gbridge_io_loop_add_callback          (GbridgeIOLoop     *self,
                                                       GbridgeCallback    func,
                                                       gpointer           user_data,
                                                       GDestroyNotify     destroy);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean       gbridge_io_loop_add_repeating_callback (GbridgeIOLoop    *self,
                                                       GSourceFunc        func,
                                                       gpointer           user_data,
                                                       GDestroyNotify     destroy);
-GBRIDGE_AVAILABLE_IN_ALL
-gboolean       gbridge_io_loop_spawn_callback        (GbridgeIOLoop     *self,
-                                                      GbridgeCallback    func,
-                                                      gpointer           user_data,
-                                                      GDestroyNotify     destroy);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean       gbridge_io_loop_add_callback_from_signal (GbridgeIOLoop  *self,
                                                       GbridgeCallback    func,
                                                       gpointer           user_data);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 double         gbridge_io_loop_time                  (GbridgeIOLoop     *self);
-GBRIDGE_AVAILABLE_IN_ALL
-guint64        gbridge_io_loop_add_timeout           (GbridgeIOLoop     *self,
-                                                      double             deadline,
-                                                      GbridgeCallback    func,
-                                                      gpointer           user_data,
-                                                      GDestroyNotify     destroy);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 guint64        gbridge_io_loop_call_at               (GbridgeIOLoop     *self,
                                                       double             when,
                                                       GbridgeCallback    func,
                                                       gpointer           user_data,
                                                       GDestroyNotify     destroy);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 guint64        gbridge_io_loop_call_later            (GbridgeIOLoop     *self,
                                                       double             delay,
                                                       GbridgeCallback    func,
                                                       gpointer           user_data,
                                                       GDestroyNotify     destroy);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean       gbridge_io_loop_remove_timeout        (GbridgeIOLoop     *self,
                                                       guint64            timeout);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean       gbridge_io_loop_add_signal_handler    (GbridgeIOLoop     *self,
                                                       int                signum,
                                                       GbridgeSignalFunc  func,
                                                       gpointer           user_data,
                                                       GDestroyNotify     destroy,
                                                       GError           **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean       gbridge_io_loop_remove_signal_handler (GbridgeIOLoop     *self,
                                                       int                signum);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void           gbridge_io_loop_use_virtual_clock     (GbridgeIOLoop     *self,
                                                       double             now);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void           gbridge_io_loop_advance_clock         (GbridgeIOLoop     *self,
                                                       double             seconds);
 

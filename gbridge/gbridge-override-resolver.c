@@ -40,6 +40,8 @@
  *
  * A #GbridgeResolver with fixed answers for some names. Its fields are
  * private.
+ *
+ * Since: 1.0
  */
 
 struct _GbridgeOverrideResolver
@@ -169,6 +171,8 @@ gbridge_override_resolver_class_init (GbridgeOverrideResolverClass *klass)
    *
    * The resolver that looks up every name without a mapping; the default
    * resolver when constructed with %NULL.
+   *
+   * Since: 1.0
    */
   properties[PROP_RESOLVER] =
     g_param_spec_object ("resolver", NULL, NULL,
@@ -272,6 +276,8 @@ resolver_iface_init (GbridgeResolverInterface *iface)
  * Creates a resolver with no mapping yet, in front of @resolver.
  *
  * Returns: (transfer full): a new #GbridgeOverrideResolver
+ *
+ * Since: 1.0
  */
 GbridgeOverrideResolver *
 gbridge_override_resolver_new (GbridgeResolver *resolver)
@@ -288,6 +294,8 @@ gbridge_override_resolver_new (GbridgeResolver *resolver)
  * Gets #GbridgeOverrideResolver:resolver.
  *
  * Returns: (transfer none): the wrapped resolver
+ *
+ * Since: 1.0
  */
 GbridgeResolver *
 gbridge_override_resolver_get_resolver (GbridgeOverrideResolver *self)
@@ -306,6 +314,8 @@ gbridge_override_resolver_get_resolver (GbridgeOverrideResolver *self)
  *   mapping of @host)
  *
  * Maps @host to @address, keeping the port asked for.
+ *
+ * Since: 1.0
  */
 void
 gbridge_override_resolver_add_host (GbridgeOverrideResolver *self,
@@ -330,6 +340,8 @@ gbridge_override_resolver_add_host (GbridgeOverrideResolver *self,
  *
  * Maps (@host, @port) to (@address, @new_port). This mapping comes before
  * one of @host alone.
+ *
+ * Since: 1.0
  */
 void
 gbridge_override_resolver_add_host_port (GbridgeOverrideResolver *self,
@@ -351,6 +363,8 @@ gbridge_override_resolver_add_host_port (GbridgeOverrideResolver *self,
  * @host: a name
  *
  * Removes the mapping of @host alone; its (name, port) mappings stay.
+ *
+ * Since: 1.0
  */
 void
 gbridge_override_resolver_remove_host (GbridgeOverrideResolver *self,

@@ -16,7 +16,11 @@
  * @short_description: Calls a function at a fixed period on a loop
  *
  * #GbridgePeriodicCallback is Tornado's `PeriodicCallback`: it calls a
- * function every `callback_time` milliseconds on a #GbridgeIOLoop.
+ * function every #GbridgePeriodicCallback:interval seconds on a
+ * #GbridgeIOLoop. (Tornado's `callback_time` is in milliseconds; like every
+ * other time in gbridge's C API, the interval is in seconds. The Python
+ * override keeps Tornado's `callback_time`, in milliseconds, as an
+ * attribute.)
  *
  * The period is measured from the start of one call to the start of the
  * next, on a fixed grid anchored at gbridge_periodic_callback_start(): if a
@@ -34,22 +38,24 @@
  * included) or gbridge_io_loop_close(); then both go as soon as nothing
  * else holds them, and the destroy-notify of the callback's data runs once.
  *
- * The period, #GbridgePeriodicCallback:callback-time, is a finite number
- * of milliseconds greater than 0: anything else (0, a negative number,
- * NaN, infinity) is a programmer error, reported the same way by
+ * The period, #GbridgePeriodicCallback:interval, is a finite number of
+ * seconds greater than 0: anything else (0, a negative number, NaN,
+ * infinity) is a programmer error, reported the same way by
  * gbridge_periodic_callback_new() and
- * gbridge_periodic_callback_set_callback_time(). To never call the
+ * gbridge_periodic_callback_set_interval(). To never call the
  * function, do not start the periodic callback, or stop it.
  */
 
 /* Tornado's rule (callback_time > 0), plus finite: an infinite period
  * would make the grid arithmetic NaN. */
-#define CALLBACK_TIME_IS_VALID(t) (isfinite (t) && (t) > 0)
+#define INTERVAL_IS_VALID(t) (isfinite (t) && (t) > 0)
 
 /**
  * GbridgePeriodicCallback:
  *
  * Calls a function periodically on a #GbridgeIOLoop. Its fields are private.
+ *
+ * Since: 1.0
  */
 
 struct _GbridgePeriodicCallback
@@ -57,7 +63,7 @@ struct _GbridgePeriodicCallback
   GObject parent_instance;
 
   GbridgeIOLoop   *loop;
-  double           callback_time;
+  double           interval;
   double           jitter;
   GRand           *rand;
   GbridgeCallback  func;
@@ -72,7 +78,7 @@ struct _GbridgePeriodicCallback
 enum {
   PROP_0,
   PROP_LOOP,
-  PROP_CALLBACK_TIME,
+  PROP_INTERVAL,
   PROP_JITTER,
   N_PROPS
 };
@@ -124,8 +130,8 @@ gbridge_periodic_callback_get_property (GObject    *object,
       g_value_set_object (value, self->loop);
       break;
 
-    case PROP_CALLBACK_TIME:
-      g_value_set_double (value, self->callback_time);
+    case PROP_INTERVAL:
+      g_value_set_double (value, self->interval);
       break;
 
     case PROP_JITTER:
@@ -151,8 +157,8 @@ gbridge_periodic_callback_set_property (GObject      *object,
       self->loop = g_value_dup_object (value);
       break;
 
-    case PROP_CALLBACK_TIME:
-      gbridge_periodic_callback_set_callback_time (self, g_value_get_double (value));
+    case PROP_INTERVAL:
+      gbridge_periodic_callback_set_interval (self, g_value_get_double (value));
       break;
 
     case PROP_JITTER:
@@ -191,6 +197,8 @@ gbridge_periodic_callback_class_init (GbridgePeriodicCallbackClass *klass)
    *
    * The loop the callback runs on. When %NULL at construction, the current
    * loop, or else the default loop.
+   *
+   * Since: 1.0
    */
   properties[PROP_LOOP] =
     g_param_spec_object ("loop", NULL, NULL,
@@ -201,14 +209,16 @@ gbridge_periodic_callback_class_init (GbridgePeriodicCallbackClass *klass)
                           G_PARAM_STATIC_STRINGS));
 
   /**
-   * GbridgePeriodicCallback:callback-time:
+   * GbridgePeriodicCallback:interval:
    *
-   * The period, in milliseconds: finite and greater than 0. A change takes
+   * The period, in seconds: finite and greater than 0. A change takes
    * effect from the next call.
+   *
+   * Since: 1.0
    */
-  properties[PROP_CALLBACK_TIME] =
-    g_param_spec_double ("callback-time", NULL, NULL,
-                         G_MINDOUBLE, G_MAXDOUBLE, 1000.0,
+  properties[PROP_INTERVAL] =
+    g_param_spec_double ("interval", NULL, NULL,
+                         G_MINDOUBLE, G_MAXDOUBLE, 1.0,
                          (G_PARAM_READWRITE |
                           G_PARAM_EXPLICIT_NOTIFY |
                           G_PARAM_STATIC_STRINGS));
@@ -218,6 +228,8 @@ gbridge_periodic_callback_class_init (GbridgePeriodicCallbackClass *klass)
    *
    * The jitter: each period is multiplied by a random factor in
    * `[1 - jitter/2, 1 + jitter/2)`. 0 means none.
+   *
+   * Since: 1.0
    */
   properties[PROP_JITTER] =
     g_param_spec_double ("jitter", NULL, NULL,
@@ -232,7 +244,7 @@ gbridge_periodic_callback_class_init (GbridgePeriodicCallbackClass *klass)
 static void
 gbridge_periodic_callback_init (GbridgePeriodicCallback *self)
 {
-  self->callback_time = 1000.0;
+  self->interval = 1.0;
   self->rand = g_rand_new ();
 }
 
@@ -257,7 +269,7 @@ static void
 update_next (GbridgePeriodicCallback *self,
              double                   now)
 {
-  double period = self->callback_time / 1000.0;
+  double period = self->interval;
 
   if (self->jitter > 0)
     period *= 1.0 + self->jitter * (g_rand_double (self->rand) - 0.5);
@@ -286,7 +298,7 @@ schedule_next (GbridgePeriodicCallback *self)
  * gbridge_periodic_callback_new:
  * @loop: (nullable): the loop to run on, or %NULL for the current loop (or
  *   else the default loop)
- * @callback_time: the period in milliseconds: finite and greater than 0
+ * @interval: the period in seconds: finite and greater than 0
  * @func: (scope notified) (closure user_data) (destroy destroy): the function
  *   to call
  * @user_data: data for @func
@@ -297,10 +309,12 @@ schedule_next (GbridgePeriodicCallback *self)
  * gbridge_periodic_callback_start().
  *
  * Returns: (transfer full): a new #GbridgePeriodicCallback
+ *
+ * Since: 1.0
  */
 GbridgePeriodicCallback *
 gbridge_periodic_callback_new (GbridgeIOLoop   *loop,
-                               double           callback_time,
+                               double           interval,
                                GbridgeCallback  func,
                                gpointer         user_data,
                                GDestroyNotify   destroy)
@@ -308,12 +322,12 @@ gbridge_periodic_callback_new (GbridgeIOLoop   *loop,
   GbridgePeriodicCallback *self;
 
   g_return_val_if_fail (loop == NULL || GBRIDGE_IS_IO_LOOP (loop), NULL);
-  g_return_val_if_fail (CALLBACK_TIME_IS_VALID (callback_time), NULL);
+  g_return_val_if_fail (INTERVAL_IS_VALID (interval), NULL);
   g_return_val_if_fail (func != NULL, NULL);
 
   self = g_object_new (GBRIDGE_TYPE_PERIODIC_CALLBACK,
                        "loop", loop,
-                       "callback-time", callback_time,
+                       "interval", interval,
                        NULL);
   self->func = func;
   self->user_data = user_data;
@@ -329,6 +343,8 @@ gbridge_periodic_callback_new (GbridgeIOLoop   *loop,
  * Gets the loop the callback runs on.
  *
  * Returns: (transfer none): the #GbridgeIOLoop
+ *
+ * Since: 1.0
  */
 GbridgeIOLoop *
 gbridge_periodic_callback_get_loop (GbridgePeriodicCallback *self)
@@ -339,41 +355,45 @@ gbridge_periodic_callback_get_loop (GbridgePeriodicCallback *self)
 }
 
 /**
- * gbridge_periodic_callback_get_callback_time:
+ * gbridge_periodic_callback_get_interval:
  * @self: a #GbridgePeriodicCallback
  *
  * Gets the period.
  *
- * Returns: the period in milliseconds
+ * Returns: the period in seconds
+ *
+ * Since: 1.0
  */
 double
-gbridge_periodic_callback_get_callback_time (GbridgePeriodicCallback *self)
+gbridge_periodic_callback_get_interval (GbridgePeriodicCallback *self)
 {
   g_return_val_if_fail (GBRIDGE_IS_PERIODIC_CALLBACK (self), 0.0);
 
-  return self->callback_time;
+  return self->interval;
 }
 
 /**
- * gbridge_periodic_callback_set_callback_time:
+ * gbridge_periodic_callback_set_interval:
  * @self: a #GbridgePeriodicCallback
- * @callback_time: the period in milliseconds: finite and greater than 0
+ * @interval: the period in seconds: finite and greater than 0
  *
  * Sets the period; it applies from the next call on. A period that is not
  * finite or not greater than 0 is a programmer error, as in
  * gbridge_periodic_callback_new().
+ *
+ * Since: 1.0
  */
 void
-gbridge_periodic_callback_set_callback_time (GbridgePeriodicCallback *self,
-                                             double                   callback_time)
+gbridge_periodic_callback_set_interval (GbridgePeriodicCallback *self,
+                                        double                   interval)
 {
   g_return_if_fail (GBRIDGE_IS_PERIODIC_CALLBACK (self));
-  g_return_if_fail (CALLBACK_TIME_IS_VALID (callback_time));
+  g_return_if_fail (INTERVAL_IS_VALID (interval));
 
-  if (self->callback_time != callback_time)
+  if (self->interval != interval)
     {
-      self->callback_time = callback_time;
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CALLBACK_TIME]);
+      self->interval = interval;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_INTERVAL]);
     }
 }
 
@@ -384,6 +404,8 @@ gbridge_periodic_callback_set_callback_time (GbridgePeriodicCallback *self,
  * Gets the jitter.
  *
  * Returns: the jitter, 0 for none
+ *
+ * Since: 1.0
  */
 double
 gbridge_periodic_callback_get_jitter (GbridgePeriodicCallback *self)
@@ -400,6 +422,8 @@ gbridge_periodic_callback_get_jitter (GbridgePeriodicCallback *self)
  *
  * Sets the jitter: each period is multiplied by a random factor in
  * `[1 - jitter/2, 1 + jitter/2)`, as in Tornado.
+ *
+ * Since: 1.0
  */
 void
 gbridge_periodic_callback_set_jitter (GbridgePeriodicCallback *self,
@@ -423,6 +447,8 @@ gbridge_periodic_callback_set_jitter (GbridgePeriodicCallback *self,
  * Seeds the random numbers of the jitter, so that a test can predict the
  * periods: they are drawn with g_rand_double() from a #GRand created with
  * g_rand_new_with_seed() with @seed, one per call.
+ *
+ * Since: 1.0
  */
 void
 gbridge_periodic_callback_set_seed (GbridgePeriodicCallback *self,
@@ -439,6 +465,8 @@ gbridge_periodic_callback_set_seed (GbridgePeriodicCallback *self,
  *
  * Starts calling the function, first one period from now. Starting a
  * running periodic callback does nothing.
+ *
+ * Since: 1.0
  */
 void
 gbridge_periodic_callback_start (GbridgePeriodicCallback *self)
@@ -459,6 +487,8 @@ gbridge_periodic_callback_start (GbridgePeriodicCallback *self)
  *
  * Stops calling the function. Stopping a stopped periodic callback does
  * nothing.
+ *
+ * Since: 1.0
  */
 void
 gbridge_periodic_callback_stop (GbridgePeriodicCallback *self)
@@ -477,6 +507,8 @@ gbridge_periodic_callback_stop (GbridgePeriodicCallback *self)
  *
  * Returns: %TRUE between gbridge_periodic_callback_start() and
  *   gbridge_periodic_callback_stop()
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_periodic_callback_is_running (GbridgePeriodicCallback *self)

@@ -239,6 +239,8 @@ add_descriptor (GbridgeReactor     *self,
  *
  * Returns: %TRUE on success; %FALSE with %GBRIDGE_REACTOR_ERROR_BAD_FD if
  *   the file descriptor is not open, or an error of the loop
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_reactor_add_reader (GbridgeReactor     *self,
@@ -264,6 +266,8 @@ gbridge_reactor_add_reader (GbridgeReactor     *self,
  *
  * Returns: %TRUE on success; %FALSE with %GBRIDGE_REACTOR_ERROR_BAD_FD if
  *   the file descriptor is not open, or an error of the loop
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_reactor_add_writer (GbridgeReactor     *self,
@@ -287,6 +291,8 @@ gbridge_reactor_add_writer (GbridgeReactor     *self,
  * the current iteration.
  *
  * Returns: %TRUE if @reader was a reader
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_reactor_remove_reader (GbridgeReactor    *self,
@@ -307,6 +313,8 @@ gbridge_reactor_remove_reader (GbridgeReactor    *self,
  * reading.
  *
  * Returns: %TRUE if @writer was a writer
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_reactor_remove_writer (GbridgeReactor    *self,
@@ -347,6 +355,8 @@ list_descriptors (GbridgeReactor *self,
  *
  * Returns: (transfer container) (element-type GbridgeDescriptor): what was
  *   removed, each descriptor once; the array holds a reference on each
+ *
+ * Since: 1.0
  */
 GPtrArray *
 gbridge_reactor_remove_all (GbridgeReactor *self)
@@ -376,6 +386,8 @@ gbridge_reactor_remove_all (GbridgeReactor *self)
  * Gets the descriptors added with gbridge_reactor_add_reader().
  *
  * Returns: (transfer container) (element-type GbridgeDescriptor): the readers
+ *
+ * Since: 1.0
  */
 GPtrArray *
 gbridge_reactor_get_readers (GbridgeReactor *self)
@@ -392,6 +404,8 @@ gbridge_reactor_get_readers (GbridgeReactor *self)
  * Gets the descriptors added with gbridge_reactor_add_writer().
  *
  * Returns: (transfer container) (element-type GbridgeDescriptor): the writers
+ *
+ * Since: 1.0
  */
 GPtrArray *
 gbridge_reactor_get_writers (GbridgeReactor *self)
@@ -408,6 +422,8 @@ gbridge_reactor_get_writers (GbridgeReactor *self)
  * Removes every reader and writer and tells each that its connection was
  * lost (%GBRIDGE_REACTOR_ERROR_CONNECTION_LOST). The reactor does this
  * during its `shutdown` event.
+ *
+ * Since: 1.0
  */
 void
 gbridge_reactor_disconnect_all (GbridgeReactor *self)

@@ -25,7 +25,7 @@
  * and calls from other threads go through its thread-safe callback queue.
  * GTK, GIO and Tornado-style code on the same context run in between.
  *
- * There is one reactor per loop, see gbridge_reactor_get_for_loop(). A
+ * There is one reactor per loop, see gbridge_reactor_ref_for_loop(). A
  * process may install one of them as its default reactor, once.
  *
  * The reactor keeps Twisted's life cycle: gbridge_reactor_run() fires the
@@ -50,6 +50,8 @@
  * GbridgeReactor:
  *
  * A Twisted-style reactor on a #GbridgeIOLoop. Its fields are private.
+ *
+ * Since: 1.0
  */
 
 typedef struct
@@ -108,6 +110,8 @@ G_DEFINE_FINAL_TYPE (GbridgeReactor, gbridge_reactor, G_TYPE_OBJECT)
  * Gets the error domain of #GbridgeReactor.
  *
  * Returns: the %GBRIDGE_REACTOR_ERROR quark
+ *
+ * Since: 1.0
  */
 G_DEFINE_QUARK (gbridge-reactor-error-quark, gbridge_reactor_error)
 
@@ -322,6 +326,8 @@ gbridge_reactor_class_init (GbridgeReactorClass *klass)
    * GbridgeReactor:loop:
    *
    * The #GbridgeIOLoop the reactor runs on.
+   *
+   * Since: 1.0
    */
   properties[PROP_LOOP] =
     g_param_spec_object ("loop", NULL, NULL,
@@ -356,16 +362,19 @@ _gbridge_reactor_forget_call (GbridgeReactor     *self,
 }
 
 /**
- * gbridge_reactor_get_for_loop:
+ * gbridge_reactor_ref_for_loop:
  * @loop: a #GbridgeIOLoop
  *
- * Gets the reactor of @loop, creating it on first use. A loop has one
- * reactor for as long as someone holds a reference to it.
+ * Returns a new reference to the reactor of @loop, creating it on first
+ * use. A loop has one reactor for as long as someone holds a reference to
+ * it.
  *
  * Returns: (transfer full): the reactor of @loop
+ *
+ * Since: 1.0
  */
 GbridgeReactor *
-gbridge_reactor_get_for_loop (GbridgeIOLoop *loop)
+gbridge_reactor_ref_for_loop (GbridgeIOLoop *loop)
 {
   GbridgeReactor *self;
 
@@ -391,6 +400,8 @@ gbridge_reactor_get_for_loop (GbridgeIOLoop *loop)
  * gbridge_io_loop_get_default(), which this call installs.
  *
  * Returns: (transfer none): the default reactor
+ *
+ * Since: 1.0
  */
 GbridgeReactor *
 gbridge_reactor_get_default (void)
@@ -399,7 +410,7 @@ gbridge_reactor_get_default (void)
 
   G_LOCK (default_reactor);
   if (default_reactor == NULL)
-    default_reactor = gbridge_reactor_get_for_loop (gbridge_io_loop_get_default ());
+    default_reactor = gbridge_reactor_ref_for_loop (gbridge_io_loop_get_default ());
   self = default_reactor;
   G_UNLOCK (default_reactor);
 
@@ -418,6 +429,8 @@ gbridge_reactor_get_default (void)
  * Returns: %TRUE on success; %FALSE with
  *   %GBRIDGE_REACTOR_ERROR_ALREADY_INSTALLED if a default reactor is
  *   already installed
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_reactor_install (GbridgeReactor  *self,
@@ -447,6 +460,8 @@ gbridge_reactor_install (GbridgeReactor  *self,
  * Gets the loop @self runs on.
  *
  * Returns: (transfer none): the #GbridgeIOLoop
+ *
+ * Since: 1.0
  */
 GbridgeIOLoop *
 gbridge_reactor_get_loop (GbridgeReactor *self)
@@ -465,6 +480,8 @@ gbridge_reactor_get_loop (GbridgeReactor *self)
  * Gets the reactor's current time: the loop's monotonic clock, in seconds.
  *
  * Returns: the current time
+ *
+ * Since: 1.0
  */
 double
 gbridge_reactor_seconds (GbridgeReactor *self)
@@ -488,6 +505,8 @@ gbridge_reactor_seconds (GbridgeReactor *self)
  *
  * Returns: (transfer full): the #GbridgeDelayedCall, to cancel or move the
  *   call
+ *
+ * Since: 1.0
  */
 GbridgeDelayedCall *
 gbridge_reactor_call_later (GbridgeReactor  *self,
@@ -519,6 +538,8 @@ gbridge_reactor_call_later (GbridgeReactor  *self,
  * Returns: (transfer container) (element-type GbridgeDelayedCall): the pending
  *   calls, in no particular order; the array holds a reference on each and
  *   drops them when freed
+ *
+ * Since: 1.0
  */
 GPtrArray *
 gbridge_reactor_get_delayed_calls (GbridgeReactor *self)
@@ -562,6 +583,8 @@ on_signal (int      signum,
  *   %GBRIDGE_REACTOR_ERROR_RUNNING if the reactor is already running,
  *   %GBRIDGE_REACTOR_ERROR_NOT_RESTARTABLE if it was stopped before, or an
  *   error of gbridge_io_loop_start()
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_reactor_run (GbridgeReactor  *self,
@@ -626,6 +649,8 @@ fire_shutdown (gpointer user_data)
  * Returns: %TRUE on success; %FALSE with
  *   %GBRIDGE_REACTOR_ERROR_NOT_RUNNING if the reactor is not running or
  *   already stopping
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_reactor_stop (GbridgeReactor  *self,
@@ -653,6 +678,8 @@ gbridge_reactor_stop (GbridgeReactor  *self,
  *
  * Makes gbridge_reactor_run() return after the current iteration, without
  * firing the `shutdown` event. The reactor may run again.
+ *
+ * Since: 1.0
  */
 void
 gbridge_reactor_crash (GbridgeReactor *self)
@@ -672,6 +699,8 @@ gbridge_reactor_crash (GbridgeReactor *self)
  * it has not been stopped or crashed since.
  *
  * Returns: %TRUE while running
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_reactor_is_running (GbridgeReactor *self)
@@ -694,6 +723,8 @@ do_nothing (gpointer user_data)
  *
  * Runs one iteration of the loop, waiting at most @delay seconds for
  * something to do, as Twisted's `iterate()`.
+ *
+ * Since: 1.0
  */
 void
 gbridge_reactor_iterate (GbridgeReactor *self,
@@ -721,6 +752,8 @@ gbridge_reactor_iterate (GbridgeReactor *self,
  *
  * Calls @func now if the reactor is running, or else once it has started
  * (after its `startup` event).
+ *
+ * Since: 1.0
  */
 void
 gbridge_reactor_call_when_running (GbridgeReactor  *self,
@@ -808,6 +841,8 @@ remove_trigger (GbridgeReactor *self,
  *
  * Returns: the trigger's id, for
  *   gbridge_reactor_remove_system_event_trigger()
+ *
+ * Since: 1.0
  */
 guint
 gbridge_reactor_add_system_event_trigger (GbridgeReactor      *self,
@@ -834,6 +869,8 @@ gbridge_reactor_add_system_event_trigger (GbridgeReactor      *self,
  * its event fires is not called if its turn has not come yet.
  *
  * Returns: %TRUE if the trigger existed
+ *
+ * Since: 1.0
  */
 gboolean
 gbridge_reactor_remove_system_event_trigger (GbridgeReactor *self,
@@ -939,6 +976,8 @@ on_before_done (GbridgeFuture *future,
  * `after` phases run on the loop once all of them are done; otherwise they
  * run before this function returns. Firing `shutdown` by hand lets a
  * reactor that was never run release its descriptors and threads.
+ *
+ * Since: 1.0
  */
 void
 gbridge_reactor_fire_system_event (GbridgeReactor *self,
@@ -1022,6 +1061,8 @@ on_resolved (GbridgeFuture *inner,
  * reactor's loop.
  *
  * Returns: (transfer none): the #GbridgeResolver
+ *
+ * Since: 1.0
  */
 GbridgeResolver *
 gbridge_reactor_get_resolver (GbridgeReactor *self)
@@ -1040,6 +1081,8 @@ gbridge_reactor_get_resolver (GbridgeReactor *self)
  *
  * Makes gbridge_reactor_resolve() use @resolver, as Twisted's
  * `installResolver()`.
+ *
+ * Since: 1.0
  */
 void
 gbridge_reactor_set_resolver (GbridgeReactor  *self,
@@ -1065,6 +1108,8 @@ gbridge_reactor_set_resolver (GbridgeReactor  *self,
  *
  * Returns: (transfer full): a #GbridgeFuture of the address, on the
  *   reactor's loop
+ *
+ * Since: 1.0
  */
 GbridgeFuture *
 gbridge_reactor_resolve (GbridgeReactor *self,
@@ -1090,31 +1135,6 @@ gbridge_reactor_resolve (GbridgeReactor *self,
 /* Threads */
 
 /**
- * gbridge_reactor_call_from_thread:
- * @self: a #GbridgeReactor
- * @func: (scope notified) (closure user_data) (destroy destroy): the function
- * @user_data: data for @func
- * @destroy: (nullable): called on @user_data after @func ran, or when it is
- *   dropped
- *
- * Calls @func on the reactor's loop, from any thread, and wakes the loop.
- *
- * Returns: %TRUE if queued; %FALSE if the loop is closed, in which case
- *   @destroy was called
- */
-gboolean
-gbridge_reactor_call_from_thread (GbridgeReactor  *self,
-                                  GbridgeCallback  func,
-                                  gpointer         user_data,
-                                  GDestroyNotify   destroy)
-{
-  g_return_val_if_fail (GBRIDGE_IS_REACTOR (self), FALSE);
-  g_return_val_if_fail (func != NULL, FALSE);
-
-  return gbridge_io_loop_add_callback (self->loop, func, user_data, destroy);
-}
-
-/**
  * gbridge_reactor_call_in_thread:
  * @self: a #GbridgeReactor
  * @func: (scope notified) (closure user_data) (destroy destroy): the function
@@ -1126,6 +1146,8 @@ gbridge_reactor_call_from_thread (GbridgeReactor  *self,
  * unless told otherwise with gbridge_reactor_suggest_thread_pool_size()).
  * The pool stops at the reactor's `shutdown` event, once the queued calls
  * are done; a later call starts a new one.
+ *
+ * Since: 1.0
  */
 void
 gbridge_reactor_call_in_thread (GbridgeReactor  *self,
@@ -1154,6 +1176,8 @@ gbridge_reactor_call_in_thread (GbridgeReactor  *self,
  * @size: the largest number of worker threads, at least 1
  *
  * Sets how many threads gbridge_reactor_call_in_thread() may use at once.
+ *
+ * Since: 1.0
  */
 void
 gbridge_reactor_suggest_thread_pool_size (GbridgeReactor *self,

@@ -25,6 +25,8 @@ G_BEGIN_DECLS
  *
  * The error domain of #GbridgeReactor, #GbridgeDelayedCall and the reasons
  * given to gbridge_descriptor_connection_lost().
+ *
+ * Since: 1.0
  */
 #define GBRIDGE_REACTOR_ERROR (gbridge_reactor_error_quark ())
 
@@ -50,6 +52,8 @@ G_BEGIN_DECLS
  * `ReactorAlreadyRunning`, `ReactorNotRestartable`,
  * `ReactorAlreadyInstalledError` and the reasons `CONNECTION_LOST` and
  * `CONNECTION_DONE`.
+ *
+ * Since: 1.0
  */
 typedef enum
 {
@@ -72,6 +76,8 @@ typedef enum
  *
  * The phases of a system event, see
  * gbridge_reactor_add_system_event_trigger().
+ *
+ * Since: 1.0
  */
 typedef enum
 {
@@ -91,116 +97,113 @@ typedef enum
  * dropped.
  *
  * Returns: (transfer full) (nullable): a future to wait for, or %NULL
+ *
+ * Since: 1.0
  */
 typedef GbridgeFuture *(*GbridgeTriggerFunc) (gpointer user_data);
 
 #define GBRIDGE_TYPE_REACTOR (gbridge_reactor_get_type ())
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (GbridgeReactor, gbridge_reactor, GBRIDGE, REACTOR, GObject)
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GQuark              gbridge_reactor_error_quark             (void);
 
-GBRIDGE_AVAILABLE_IN_ALL
-GbridgeReactor     *gbridge_reactor_get_for_loop            (GbridgeIOLoop       *loop);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
+GbridgeReactor     *gbridge_reactor_ref_for_loop            (GbridgeIOLoop       *loop);
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeReactor     *gbridge_reactor_get_default             (void);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_reactor_install                 (GbridgeReactor      *self,
                                                              GError             **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeIOLoop      *gbridge_reactor_get_loop                (GbridgeReactor      *self);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 double              gbridge_reactor_seconds                 (GbridgeReactor      *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeDelayedCall *gbridge_reactor_call_later              (GbridgeReactor      *self,
                                                              double               delay,
                                                              GbridgeCallback      func,
                                                              gpointer             user_data,
                                                              GDestroyNotify       destroy);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GPtrArray          *gbridge_reactor_get_delayed_calls       (GbridgeReactor      *self);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_reactor_add_reader              (GbridgeReactor      *self,
                                                              GbridgeDescriptor   *reader,
                                                              GError             **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_reactor_add_writer              (GbridgeReactor      *self,
                                                              GbridgeDescriptor   *writer,
                                                              GError             **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_reactor_remove_reader           (GbridgeReactor      *self,
                                                              GbridgeDescriptor   *reader);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_reactor_remove_writer           (GbridgeReactor      *self,
                                                              GbridgeDescriptor   *writer);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GPtrArray          *gbridge_reactor_remove_all              (GbridgeReactor      *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GPtrArray          *gbridge_reactor_get_readers             (GbridgeReactor      *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GPtrArray          *gbridge_reactor_get_writers             (GbridgeReactor      *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_reactor_disconnect_all          (GbridgeReactor      *self);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_reactor_run                     (GbridgeReactor      *self,
                                                              gboolean             install_signal_handlers,
                                                              GError             **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_reactor_stop                    (GbridgeReactor      *self,
                                                              GError             **error);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_reactor_crash                   (GbridgeReactor      *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_reactor_is_running              (GbridgeReactor      *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_reactor_iterate                 (GbridgeReactor      *self,
                                                              double               delay);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_reactor_call_when_running       (GbridgeReactor      *self,
                                                              GbridgeCallback      func,
                                                              gpointer             user_data,
                                                              GDestroyNotify       destroy);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 guint               gbridge_reactor_add_system_event_trigger (GbridgeReactor     *self,
                                                              GbridgeTriggerPhase  phase,
                                                              const char          *event,
                                                              GbridgeTriggerFunc   func,
                                                              gpointer             user_data,
                                                              GDestroyNotify       destroy);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 gboolean            gbridge_reactor_remove_system_event_trigger (GbridgeReactor  *self,
                                                              guint                trigger_id);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_reactor_fire_system_event       (GbridgeReactor      *self,
                                                              const char          *event);
 
-GBRIDGE_AVAILABLE_IN_ALL
-gboolean            gbridge_reactor_call_from_thread        (GbridgeReactor      *self,
-                                                             GbridgeCallback      func,
-                                                             gpointer             user_data,
-                                                             GDestroyNotify       destroy);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_reactor_call_in_thread          (GbridgeReactor      *self,
                                                              GbridgeCallback      func,
                                                              gpointer             user_data,
                                                              GDestroyNotify       destroy);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeResolver    *gbridge_reactor_get_resolver            (GbridgeReactor      *self);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_reactor_set_resolver            (GbridgeReactor      *self,
                                                              GbridgeResolver     *resolver);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeFuture      *gbridge_reactor_resolve                 (GbridgeReactor      *self,
                                                              const char          *name,
                                                              double               timeout);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_reactor_suggest_thread_pool_size (GbridgeReactor     *self,
                                                              guint                size);
 

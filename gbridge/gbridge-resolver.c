@@ -66,6 +66,8 @@
  * GbridgeResolver:
  *
  * An object that resolves host names; see gbridge_resolver_resolve().
+ *
+ * Since: 1.0
  */
 
 /**
@@ -74,6 +76,8 @@
  * The error domain of #GbridgeResolver, see %GBRIDGE_RESOLVER_ERROR.
  *
  * Returns: the error quark
+ *
+ * Since: 1.0
  */
 G_DEFINE_QUARK (gbridge-resolver-error-quark, gbridge_resolver_error)
 
@@ -87,6 +91,8 @@ gbridge_resolver_default_init (GbridgeResolverInterface *iface)
    *
    * The loop the resolver's futures and timers belong to; %NULL means the
    * calling thread's current loop (or the default loop) at each call.
+   *
+   * Since: 1.0
    */
   g_object_interface_install_property (iface,
     g_param_spec_object ("loop", NULL, NULL,
@@ -292,6 +298,8 @@ _gbridge_resolver_lookup_localhost (GbridgeIOLoop *loop,
  * at each call. It is never finalized.
  *
  * Returns: (transfer none): the default #GbridgeResolver
+ *
+ * Since: 1.0
  */
 GbridgeResolver *
 gbridge_resolver_get_default (void)
@@ -313,6 +321,8 @@ gbridge_resolver_get_default (void)
  *
  * Returns: (transfer none) (nullable): the loop, or %NULL when the resolver
  *   uses the calling thread's current loop
+ *
+ * Since: 1.0
  */
 GbridgeIOLoop *
 gbridge_resolver_get_loop (GbridgeResolver *self)
@@ -449,6 +459,8 @@ on_timeout (gpointer user_data)
  * whatever the implementation.
  *
  * Returns: (transfer full): a future of a #GListStore of #GInetSocketAddress
+ *
+ * Since: 1.0
  */
 GbridgeFuture *
 gbridge_resolver_resolve (GbridgeResolver *self,
@@ -578,6 +590,8 @@ on_resolved_for_task (GbridgeFuture *future,
  * `yield`, GJS's `Gio._promisify()` and GIO-style C. @callback runs in the
  * thread-default main context of the calling thread; call
  * gbridge_resolver_resolve_finish() from it.
+ *
+ * Since: 1.0
  */
 void
 gbridge_resolver_resolve_async (GbridgeResolver     *self,
@@ -619,6 +633,8 @@ gbridge_resolver_resolve_async (GbridgeResolver     *self,
  *
  * Returns: (transfer full): a #GListModel of #GInetSocketAddress, never
  *   empty, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 GListModel *
 gbridge_resolver_resolve_finish (GbridgeResolver  *self,

@@ -20,6 +20,8 @@ G_BEGIN_DECLS
  * GBRIDGE_RESOLVER_ERROR:
  *
  * The error domain of #GbridgeResolver.
+ *
+ * Since: 1.0
  */
 #define GBRIDGE_RESOLVER_ERROR (gbridge_resolver_error_quark ())
 
@@ -38,6 +40,8 @@ G_BEGIN_DECLS
  * Errors reported by #GbridgeResolver in the %GBRIDGE_RESOLVER_ERROR domain.
  * Every message names the host that was looked up. A cancelled lookup
  * reports %G_IO_ERROR_CANCELLED, as every cancelled #GbridgeFuture does.
+ *
+ * Since: 1.0
  */
 typedef enum
 {
@@ -50,7 +54,7 @@ typedef enum
 
 #define GBRIDGE_TYPE_RESOLVER (gbridge_resolver_get_type ())
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 G_DECLARE_INTERFACE (GbridgeResolver, gbridge_resolver, GBRIDGE, RESOLVER, GObject)
 
 /**
@@ -64,6 +68,8 @@ G_DECLARE_INTERFACE (GbridgeResolver, gbridge_resolver, GBRIDGE, RESOLVER, GObje
  *   gbridge_resolver_resolve(), which calls it.
  *
  * The virtual methods of #GbridgeResolver.
+ *
+ * Since: 1.0
  */
 /**
  * GbridgeResolverInterface::lookup:
@@ -75,6 +81,8 @@ G_DECLARE_INTERFACE (GbridgeResolver, gbridge_resolver, GBRIDGE, RESOLVER, GObje
  * Starts looking up @host; see #GbridgeResolverInterface.
  *
  * Returns: (transfer full): a future of a #GListStore of #GInetSocketAddress
+ *
+ * Since: 1.0
  */
 struct _GbridgeResolverInterface
 {
@@ -86,21 +94,21 @@ struct _GbridgeResolverInterface
                             GSocketFamily    family);
 };
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GQuark           gbridge_resolver_error_quark (void);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeResolver *gbridge_resolver_get_default (void);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeIOLoop   *gbridge_resolver_get_loop    (GbridgeResolver *self);
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeFuture   *gbridge_resolver_resolve     (GbridgeResolver *self,
                                                const char      *host,
                                                guint16          port,
                                                GSocketFamily    family,
                                                double           timeout);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 void             gbridge_resolver_resolve_async  (GbridgeResolver     *self,
                                                   const char          *host,
                                                   guint16              port,
@@ -109,7 +117,7 @@ void             gbridge_resolver_resolve_async  (GbridgeResolver     *self,
                                                   GCancellable        *cancellable,
                                                   GAsyncReadyCallback  callback,
                                                   gpointer             user_data);
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GListModel      *gbridge_resolver_resolve_finish (GbridgeResolver     *self,
                                                   GAsyncResult        *result,
                                                   GError             **error);

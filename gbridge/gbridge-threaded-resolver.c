@@ -32,6 +32,8 @@
  * GbridgeThreadedResolver:
  *
  * A #GbridgeResolver on GLib's #GResolver. Its fields are private.
+ *
+ * Since: 1.0
  */
 
 struct _GbridgeThreadedResolver
@@ -249,6 +251,8 @@ resolver_iface_init (GbridgeResolverInterface *iface)
  * Creates a resolver that uses GLib's #GResolver.
  *
  * Returns: (transfer full): a new #GbridgeThreadedResolver
+ *
+ * Since: 1.0
  */
 GbridgeThreadedResolver *
 gbridge_threaded_resolver_new (GbridgeIOLoop *loop)

@@ -15,10 +15,10 @@ G_BEGIN_DECLS
 
 #define GBRIDGE_TYPE_THREADED_RESOLVER (gbridge_threaded_resolver_get_type ())
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (GbridgeThreadedResolver, gbridge_threaded_resolver, GBRIDGE, THREADED_RESOLVER, GObject)
 
-GBRIDGE_AVAILABLE_IN_ALL
+GBRIDGE_AVAILABLE_IN_1_0
 GbridgeThreadedResolver *gbridge_threaded_resolver_new (GbridgeIOLoop *loop);
 
 G_END_DECLS

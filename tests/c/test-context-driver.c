@@ -334,7 +334,7 @@ test_context_busy (void)
   g_assert_true (gbridge_context_driver_get_context (driver) == context);
   g_assert_true (gbridge_context_driver_start (driver, &error));
   g_assert_no_error (error);
-  g_assert_true (gbridge_context_driver_is_started (driver));
+  g_assert_true (gbridge_context_driver_is_running (driver));
   g_assert_true (g_main_context_is_owner (context));
   /* The thread-default context, for GIO operations started from callbacks. */
   g_assert_true (g_main_context_get_thread_default () == context);
@@ -344,7 +344,7 @@ test_context_busy (void)
   g_clear_error (&error);
 
   gbridge_context_driver_stop (driver);
-  g_assert_false (gbridge_context_driver_is_started (driver));
+  g_assert_false (gbridge_context_driver_is_running (driver));
   g_assert_false (g_main_context_is_owner (context));
   g_assert_finalize_object (driver);
   g_main_context_unref (context);

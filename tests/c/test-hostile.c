@@ -1075,7 +1075,7 @@ static void
 test_delayed_call_nan (Fixture       *f,
                        gconstpointer  data)
 {
-  GbridgeReactor *reactor = gbridge_reactor_get_for_loop (f->loop);
+  GbridgeReactor *reactor = gbridge_reactor_ref_for_loop (f->loop);
   GbridgeDelayedCall *call;
   GbridgeDelayedCall *never;
   guint calls = 0;

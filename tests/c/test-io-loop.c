@@ -219,7 +219,7 @@ test_add_callback_fifo (Fixture       *f,
                         gconstpointer  data)
 {
   add_log_callback (f, "a");
-  g_assert_true (gbridge_io_loop_spawn_callback (f->loop, log_cb, log_entry (f, "b"), log_entry_free));
+  g_assert_true (gbridge_io_loop_add_callback (f->loop, log_cb, log_entry (f, "b"), log_entry_free));
   add_log_callback (f, "c");
   run_pending (f);
   assert_log (f, "a b c");
@@ -940,7 +940,7 @@ test_timeout_order (Fixture       *f,
 
   gbridge_io_loop_call_at (f->loop, 1005.0, log_cb, log_entry (f, "a5"), log_entry_free);
   gbridge_io_loop_call_later (f->loop, 5.0, log_cb, log_entry (f, "b5"), log_entry_free);
-  gbridge_io_loop_add_timeout (f->loop, 1003.0, log_cb, log_entry (f, "c3"), log_entry_free);
+  gbridge_io_loop_call_at (f->loop, 1003.0, log_cb, log_entry (f, "c3"), log_entry_free);
   gbridge_io_loop_call_at (f->loop, 1005.0, log_cb, log_entry (f, "d5"), log_entry_free);
   gbridge_io_loop_call_later (f->loop, -1.0, log_cb, log_entry (f, "now"), log_entry_free);
   gbridge_io_loop_call_at (f->loop, 1004.0, log_cb, log_entry (f, "e4"), log_entry_free);

@@ -97,10 +97,10 @@ test_basic (Fixture       *f,
 {
   const double expected[] = { 1010, 1020, 1030, 1040, 1050 };
 
-  f->pc = gbridge_periodic_callback_new (f->loop, 10000, record_cb, f, count_destroy);
+  f->pc = gbridge_periodic_callback_new (f->loop, 10.0, record_cb, f, count_destroy);
   g_assert_false (gbridge_periodic_callback_is_running (f->pc));
   g_assert_true (gbridge_periodic_callback_get_loop (f->pc) == f->loop);
-  g_assert_cmpfloat (gbridge_periodic_callback_get_callback_time (f->pc), ==, 10000);
+  g_assert_cmpfloat (gbridge_periodic_callback_get_interval (f->pc), ==, 10.0);
 
   gbridge_periodic_callback_start (f->pc);
   g_assert_true (gbridge_periodic_callback_is_running (f->pc));
@@ -138,7 +138,7 @@ test_overrun (Fixture       *f,
 
   f->sleeps = sleeps;
   f->n_sleeps = G_N_ELEMENTS (sleeps);
-  f->pc = gbridge_periodic_callback_new (f->loop, 10000, record_cb, f, NULL);
+  f->pc = gbridge_periodic_callback_new (f->loop, 10.0, record_cb, f, NULL);
   gbridge_periodic_callback_start (f->pc);
   run_calls (f, G_N_ELEMENTS (expected), 1.0);
   assert_times (f, expected, G_N_ELEMENTS (expected));
@@ -156,7 +156,7 @@ test_jitter (Fixture       *f,
   double next = 1000.0;
   gboolean varied = FALSE;
 
-  f->pc = gbridge_periodic_callback_new (f->loop, period * 1000, record_cb, f, NULL);
+  f->pc = gbridge_periodic_callback_new (f->loop, period, record_cb, f, NULL);
   gbridge_periodic_callback_set_jitter (f->pc, jitter);
   g_assert_cmpfloat (gbridge_periodic_callback_get_jitter (f->pc), ==, jitter);
   gbridge_periodic_callback_set_seed (f->pc, 4242);
@@ -201,7 +201,7 @@ test_restart_from_callback (Fixture       *f,
 {
   const double expected[] = { 1001, 1002, 1003 };
 
-  f->pc = gbridge_periodic_callback_new (f->loop, 1000, restart_cb, f, NULL);
+  f->pc = gbridge_periodic_callback_new (f->loop, 1.0, restart_cb, f, NULL);
   gbridge_periodic_callback_start (f->pc);
   for (guint i = 0; i < 3; i++)
     {
@@ -219,7 +219,7 @@ test_loop_keeps_it (Fixture       *f,
 {
   GbridgePeriodicCallback *pc;
 
-  pc = gbridge_periodic_callback_new (f->loop, 1000, record_cb, f, count_destroy);
+  pc = gbridge_periodic_callback_new (f->loop, 1.0, record_cb, f, count_destroy);
   gbridge_periodic_callback_start (f->pc = pc);
   /* The caller lets go; the running callback lives on. */
   g_object_unref (pc);
@@ -242,7 +242,7 @@ test_real_clock (Fixture       *f,
   double t0;
 
   real.times = g_array_new (FALSE, FALSE, sizeof (double));
-  pc = gbridge_periodic_callback_new (loop, 2, record_cb, &real, NULL);
+  pc = gbridge_periodic_callback_new (loop, 0.002, record_cb, &real, NULL);
   t0 = gbridge_io_loop_time (loop);
   gbridge_periodic_callback_start (pc);
   while (real.times->len < 3)
@@ -260,7 +260,7 @@ test_real_clock (Fixture       *f,
 /* One rule for the period, in the constructor and the setter: finite and
  * greater than 0, or a programmer error that changes nothing. */
 static void
-test_callback_time_must_be_finite (Fixture       *f,
+test_interval_must_be_finite (Fixture       *f,
                                    gconstpointer  data)
 {
   const double bad[] = { INFINITY, -INFINITY, NAN, 0, -1 };
@@ -268,24 +268,24 @@ test_callback_time_must_be_finite (Fixture       *f,
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
-      g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*CALLBACK_TIME_IS_VALID*");
+      g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*INTERVAL_IS_VALID*");
       pc = gbridge_periodic_callback_new (f->loop, bad[i], record_cb, f, count_destroy);
       g_test_assert_expected_messages ();
       g_assert_null (pc);
     }
 
-  f->pc = gbridge_periodic_callback_new (f->loop, 250, record_cb, f, NULL);
+  f->pc = gbridge_periodic_callback_new (f->loop, 0.25, record_cb, f, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
-      g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*CALLBACK_TIME_IS_VALID*");
-      gbridge_periodic_callback_set_callback_time (f->pc, bad[i]);
+      g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*INTERVAL_IS_VALID*");
+      gbridge_periodic_callback_set_interval (f->pc, bad[i]);
       g_test_assert_expected_messages ();
-      g_assert_cmpfloat (gbridge_periodic_callback_get_callback_time (f->pc), ==, 250);
+      g_assert_cmpfloat (gbridge_periodic_callback_get_interval (f->pc), ==, 0.25);
     }
 
   /* The largest finite period is accepted. */
-  gbridge_periodic_callback_set_callback_time (f->pc, G_MAXDOUBLE);
-  g_assert_cmpfloat (gbridge_periodic_callback_get_callback_time (f->pc), ==, G_MAXDOUBLE);
+  gbridge_periodic_callback_set_interval (f->pc, G_MAXDOUBLE);
+  g_assert_cmpfloat (gbridge_periodic_callback_get_interval (f->pc), ==, G_MAXDOUBLE);
 }
 
 static void
@@ -309,7 +309,7 @@ test_keeps_loop_alive (Fixture       *f,
   GbridgeIOLoop *loop = f->loop;
   GbridgePeriodicCallback *pc;
 
-  pc = gbridge_periodic_callback_new (f->loop, 1000, stop_from_callback_cb, f, count_destroy);
+  pc = gbridge_periodic_callback_new (f->loop, 1.0, stop_from_callback_cb, f, count_destroy);
   g_object_add_weak_pointer (G_OBJECT (pc), (gpointer *) &f->pc);
   g_object_add_weak_pointer (G_OBJECT (loop), (gpointer *) &f->loop);
   f->pc = pc;
@@ -348,7 +348,7 @@ main (int   argc,
   TEST ("restart-from-callback", test_restart_from_callback);
   TEST ("loop-keeps-it", test_loop_keeps_it);
   TEST ("real-clock", test_real_clock);
-  TEST ("callback-time/must-be-finite", test_callback_time_must_be_finite);
+  TEST ("interval/must-be-finite", test_interval_must_be_finite);
   TEST ("keeps-loop-alive", test_keeps_loop_alive);
 
   return g_test_run ();

@@ -126,7 +126,7 @@ fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
   f->loop = gbridge_io_loop_new ();
-  f->reactor = gbridge_reactor_get_for_loop (f->loop);
+  f->reactor = gbridge_reactor_ref_for_loop (f->loop);
   f->log = g_string_new (NULL);
   f->destroyed = 0;
   g_assert_true (g_unix_open_pipe (f->fds, FD_CLOEXEC, NULL));
@@ -213,7 +213,7 @@ static void
 test_one_per_loop (Fixture       *f,
                    gconstpointer  data)
 {
-  GbridgeReactor *again = gbridge_reactor_get_for_loop (f->loop);
+  GbridgeReactor *again = gbridge_reactor_ref_for_loop (f->loop);
 
   g_assert_true (again == f->reactor);
   g_assert_true (gbridge_reactor_get_loop (again) == f->loop);
@@ -887,8 +887,8 @@ thread_main (gpointer data)
 {
   Fixture *f = data;
 
-  gbridge_reactor_call_from_thread (f->reactor, log_entry, entry (f, "thread"), entry_free);
-  gbridge_reactor_call_from_thread (f->reactor, stop_reactor, f->reactor, NULL);
+  gbridge_io_loop_add_callback (f->loop, log_entry, entry (f, "thread"), entry_free);
+  gbridge_io_loop_add_callback (f->loop, stop_reactor, f->reactor, NULL);
   return NULL;
 }
 

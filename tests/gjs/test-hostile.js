@@ -38,7 +38,6 @@ function udpPair() {
 // Each kind arms @loop so that @cb runs once from that kind of callback.
 const kinds = {
     add_callback: (loop, cb) => loop.add_callback(cb),
-    spawn_callback: (loop, cb) => loop.spawn_callback(cb),
     call_later: (loop, cb) => loop.call_later(0, cb),
     fd_handler: (loop, cb) => {
         const [receiver, sender] = udpPair();
@@ -52,7 +51,7 @@ const kinds = {
         sender.send_to(receiver.get_local_address(), new TextEncoder().encode('x'), null);
     },
     periodic_callback: (loop, cb) => {
-        const pc = Gbridge.PeriodicCallback.new(loop, 1, () => {
+        const pc = Gbridge.PeriodicCallback.new(loop, 0.001, () => {
             pc.stop();
             cb();
         });

@@ -90,7 +90,7 @@ loop.add_callback(() => {
 let repeats = 0;
 loop.add_repeating_callback(() => ++repeats < 3);
 
-const periodic = Gbridge.PeriodicCallback.new(loop, 1.0, () => {
+const periodic = Gbridge.PeriodicCallback.new(loop, 0.001, () => {
     ticks++;
     if (ticks === 3) {
         periodic.stop();

@@ -15,7 +15,7 @@ const {check, bailOut, watchdog, finish} = imports.tap;
 watchdog(10000);
 
 const loop = Gbridge.IOLoop.new_for_context(null);
-const reactor = Gbridge.Reactor.get_for_loop(loop);
+const reactor = Gbridge.Reactor.ref_for_loop(loop);
 const log = [];
 
 // The reactor stops once the last delayed call and the datagram are both

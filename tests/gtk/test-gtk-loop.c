@@ -341,7 +341,7 @@ test_fairness_gtk_busy (Fixture       *f,
   ticker.fd = fds[1];
   g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
                                               pipe_readable, &ticker.n_reads, NULL, NULL));
-  periodic = gbridge_periodic_callback_new (f->loop, 10, tick_and_write, &ticker, NULL);
+  periodic = gbridge_periodic_callback_new (f->loop, 0.01, tick_and_write, &ticker, NULL);
   gbridge_periodic_callback_start (periodic);
 
   run_until (ticker_counted, &ticker);

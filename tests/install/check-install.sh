@@ -61,7 +61,7 @@ loop.add_callback(lambda: ran.append("python"))
 loop.call_later(0.001, loop.stop)
 loop.start()
 assert ran == ["python"], ran
-assert Gbridge.MAJOR_VERSION == 0
+assert Gbridge.MAJOR_VERSION == 1
 # The override is active: run_sync takes Tornado's arguments.
 assert loop.run_sync(lambda: Gbridge.Future.new_resolved(2**40), timeout=5) == 2**40
 print("python: imported the installed Gbridge, its override and gbridge, and ran a loop")

@@ -14,7 +14,9 @@ main (void)
   GbridgeIOLoop *loop = gbridge_io_loop_new ();
   int ran = 0;
 
-  g_assert_true (GBRIDGE_CHECK_VERSION (0, 1, 0));
+  g_assert_true (GBRIDGE_CHECK_VERSION (1, 0, 0));
+  g_assert_false (GBRIDGE_CHECK_VERSION (1, 1, 0));
+  g_assert_cmpint (GBRIDGE_VERSION_MIN_REQUIRED, ==, GBRIDGE_VERSION_1_0);
   gbridge_io_loop_call_later (loop, 0.001, done, &ran, NULL);
   g_assert_true (gbridge_io_loop_start (loop, NULL));
   g_assert_cmpint (ran, ==, 1);

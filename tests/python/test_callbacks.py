@@ -3,6 +3,7 @@
 # Every function that takes a callback accepts a Python callable, and the
 # closure lives exactly as long as the registration.
 
+import datetime
 import gc
 import os
 import signal
@@ -223,10 +224,10 @@ def test_periodic_callback(loop):
             loop.stop()
 
     ticks = []
-    pc = Gbridge.PeriodicCallback.new(loop, 1.0, tick)
+    pc = Gbridge.PeriodicCallback.new(loop, 0.001, tick)
     assert not pc.is_running()
     assert pc.get_loop() == loop
-    assert pc.get_callback_time() == 1.0
+    assert pc.get_interval() == 0.001
     pc.start()
     assert pc.is_running()
     run_loop(loop)
@@ -242,7 +243,7 @@ def test_periodic_callback_passes_user_data(loop):
         loop.stop()
 
     seen = []
-    pc = Gbridge.PeriodicCallback.new(loop, 1.0, tick, 'a', 'b')
+    pc = Gbridge.PeriodicCallback.new(loop, 0.001, tick, 'a', 'b')
     pc.start()
     run_loop(loop)
     assert seen == [('a', 'b')]
@@ -346,6 +347,34 @@ def test_periodic_callback_time_must_be_finite(loop, period):
     # default period.
     with pytest.raises(TypeError, match='constructor returned NULL'):
         Gbridge.PeriodicCallback.new(loop, period, lambda: None)
-    pc = Gbridge.PeriodicCallback.new(loop, 250.0, lambda: None)
-    pc.set_callback_time(period)
-    assert pc.get_callback_time() == 250.0
+    pc = Gbridge.PeriodicCallback.new(loop, 0.25, lambda: None)
+    pc.set_interval(period)
+    assert pc.get_interval() == 0.25
+
+
+def test_periodic_callback_time_is_tornados_milliseconds(loop):
+    # C takes seconds; the Python attribute keeps Tornado's milliseconds.
+    pc = Gbridge.PeriodicCallback.new(loop, 0.25, lambda: None)
+    assert pc.callback_time == 250.0
+    pc.callback_time = 40
+    assert pc.get_interval() == 0.04
+    assert pc.props.interval == 0.04
+    pc.callback_time = datetime.timedelta(seconds=2)
+    assert pc.get_interval() == 2.0
+    for bad in (0, -5, float('nan'), float('inf'), 'x'):
+        with pytest.raises(ValueError):
+            pc.callback_time = bad
+    assert pc.get_interval() == 2.0
+
+
+def test_add_timeout_takes_a_timedelta(loop):
+    # Tornado's add_timeout: a deadline on the loop's clock, or a timedelta.
+    loop.use_virtual_clock(100.0)
+    seen = []
+    loop.add_timeout(datetime.timedelta(seconds=5), lambda: seen.append(loop.time()))
+    loop.add_timeout(103.0, lambda: seen.append(loop.time()))
+    for step, expected in ((4.0, [104.0]), (2.0, [104.0, 106.0])):
+        loop.advance_clock(step)
+        loop.add_callback(loop.stop)
+        run_loop(loop)
+        assert seen == expected

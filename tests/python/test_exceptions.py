@@ -113,7 +113,7 @@ def test_exception_in_periodic_callback(loop, capfd):
         raise Boom('boom from a python callback')
 
     ticks = []
-    pc = Gbridge.PeriodicCallback.new(loop, 1.0, tick)
+    pc = Gbridge.PeriodicCallback.new(loop, 0.001, tick)
     pc.start()
     run_loop(loop)
     # The periodic callback keeps ticking although every tick raised.

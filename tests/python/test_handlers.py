@@ -170,7 +170,7 @@ def test_running_periodic_callback_outlives_the_python_reference(loop):
         if len(ticks) == 3:
             loop.stop()
 
-    Gbridge.PeriodicCallback.new(loop, 1.0, tick).start()
+    Gbridge.PeriodicCallback.new(loop, 0.001, tick).start()
     gc.collect()
     run_loop(loop)
     assert ticks == [1, 1, 1]
@@ -186,7 +186,7 @@ def test_periodic_callback_restarted_from_its_callback(loop):
         pc.stop()
         pc.start()
 
-    pc = Gbridge.PeriodicCallback.new(loop, 1000.0, tick)
+    pc = Gbridge.PeriodicCallback.new(loop, 1.0, tick)
     pc.start()
     loop.advance_clock(1.5)
     run_one_iteration(loop)

@@ -88,7 +88,7 @@ def _arm_periodic(loop, cb, fds):
     def tick():
         pc.stop()
         cb()
-    pc = Gbridge.PeriodicCallback.new(loop, 1.0, tick)
+    pc = Gbridge.PeriodicCallback.new(loop, 0.001, tick)
     pc.start()
     # The periodic callback keeps itself alive while running; keep the
     # wrapper too, for the stop() in tick.
@@ -706,7 +706,7 @@ _EMFILE_SCRIPT = textwrap.dedent('''
                 keep += [r, w]
                 loops[-1].add_handler(r, Gbridge.IOEvents.READ, lambda *a: None)
             elif what == 'reactors':
-                reactor = Gbridge.Reactor.get_for_loop(loops[i % 10])
+                reactor = Gbridge.Reactor.ref_for_loop(loops[i % 10])
                 keep.append(reactor)
                 keep.append(reactor.call_later(0, lambda: None))
                 r, w = os.pipe()
@@ -782,7 +782,7 @@ class PyDescriptor(GObject.Object, Gbridge.Descriptor):
 
 @pytest.fixture
 def reactor(loop):
-    return Gbridge.Reactor.get_for_loop(loop)
+    return Gbridge.Reactor.ref_for_loop(loop)
 
 
 @pytest.fixture
@@ -1087,7 +1087,7 @@ def test_twisted_context_driver_stopped_from_inside_a_dispatched_source():
 # 7. Bad numbers elsewhere
 
 def test_periodic_callback_infinite_period(loop):
-    # One rule with set_callback_time(): a period must be finite and > 0; a
+    # One rule with set_interval(): a period must be finite and > 0; a
     # programmer error, so no object (and no silent 1000 ms default).
     with pytest.raises(TypeError, match='constructor returned NULL'):
         Gbridge.PeriodicCallback.new(loop, math.inf, lambda: None)

@@ -5,10 +5,12 @@
 
 import os
 
+import pytest
+
 import gi
 
 gi.require_version('Gbridge', '1')
-from gi.repository import GObject, Gbridge  # noqa: E402
+from gi.repository import GLib, GObject, Gbridge  # noqa: E402
 
 
 def _first_path_entry(var):
@@ -45,9 +47,19 @@ def test_types_are_registered():
     assert GObject.type_is_a(Gbridge.IOLoop.__gtype__, GObject.Object.__gtype__)
     assert GObject.type_is_a(Gbridge.PeriodicCallback.__gtype__,
                              GObject.Object.__gtype__)
-    assert Gbridge.IOEvents.READ == 1
-    assert Gbridge.IOEvents.WRITE == 4
-    assert Gbridge.IOEvents.ERROR == 8
+    assert Gbridge.IOEvents.READ == 0x001
+    assert Gbridge.IOEvents.WRITE == 0x004
+    assert Gbridge.IOEvents.ERROR == 0x018
+
+
+def test_io_events_are_tornados_and_glibs_numbers():
+    # The same numbers pass between Tornado code and gbridge unchanged.
+    tornado_ioloop = pytest.importorskip('tornado.ioloop')
+    for name in ('READ', 'WRITE', 'ERROR'):
+        assert int(getattr(Gbridge.IOEvents, name)) == getattr(tornado_ioloop.IOLoop, name)
+    assert Gbridge.IOEvents.READ == GLib.IOCondition.IN
+    assert Gbridge.IOEvents.WRITE == GLib.IOCondition.OUT
+    assert Gbridge.IOEvents.ERROR == GLib.IOCondition.ERR | GLib.IOCondition.HUP
 
 
 def test_new_loop_is_idle():

@@ -109,7 +109,7 @@ def test_timer_added_by_a_timer_is_not_run_in_the_same_batch(loop):
 def test_periodic_callback_on_a_fixed_grid(loop):
     loop.use_virtual_clock(100.0)
     ticks = []
-    pc = Gbridge.PeriodicCallback.new(loop, 1000.0, lambda: ticks.append(loop.time()))
+    pc = Gbridge.PeriodicCallback.new(loop, 1.0, lambda: ticks.append(loop.time()))
     pc.start()
     for _ in range(4):
         run_one_iteration(loop)
@@ -135,7 +135,7 @@ def test_periodic_callback_skips_missed_cycles(loop):
             # and 104 are skipped, the grid stays at whole seconds.
             loop.advance_clock(2.5)
 
-    pc = Gbridge.PeriodicCallback.new(loop, 1000.0, tick)
+    pc = Gbridge.PeriodicCallback.new(loop, 1.0, tick)
     pc.start()
     loop.advance_clock(1.0)
     run_one_iteration(loop)
@@ -159,7 +159,7 @@ def _jittered_ticks(seed, jitter):
     loop = Gbridge.IOLoop.new()
     loop.use_virtual_clock(0.0)
     ticks = []
-    pc = Gbridge.PeriodicCallback.new(loop, 1000.0, lambda: ticks.append(loop.time()))
+    pc = Gbridge.PeriodicCallback.new(loop, 1.0, lambda: ticks.append(loop.time()))
     pc.set_jitter(jitter)
     pc.set_seed(seed)
     assert pc.get_jitter() == jitter

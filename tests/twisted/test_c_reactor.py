@@ -33,7 +33,7 @@ class PipeReader(GObject.Object, Gbridge.Descriptor):
 
 @pytest.fixture
 def reactor(loop):
-    return Gbridge.Reactor.get_for_loop(loop)
+    return Gbridge.Reactor.ref_for_loop(loop)
 
 
 @pytest.fixture
@@ -102,14 +102,14 @@ def test_before_trigger_returns_a_future(loop, reactor):
     assert log == ["before", "resolve", "during"]
 
 
-def test_run_stop_and_call_from_thread(reactor):
+def test_run_stop_and_callbacks_from_a_thread(reactor):
     import threading
 
     log = []
 
     def worker():
-        reactor.call_from_thread(log.append, "thread")
-        reactor.call_from_thread(reactor.stop)
+        reactor.get_loop().add_callback(log.append, "thread")
+        reactor.get_loop().add_callback(reactor.stop)
 
     reactor.call_when_running(lambda: threading.Thread(target=worker).start())
     reactor.run(False)

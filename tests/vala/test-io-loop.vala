@@ -130,7 +130,7 @@ test_periodic_callback_virtual_clock ()
   double[] ticks = {};
 
   loop.use_virtual_clock (10.0);
-  var pc = new Gbridge.PeriodicCallback (loop, 1000.0, () => {
+  var pc = new Gbridge.PeriodicCallback (loop, 1.0, () => {
     ticks += loop.time ();
   });
   pc.start ();

@@ -86,7 +86,7 @@ main (void)
   gbridge_io_loop_add_handler (app.loop, app.pipe[0], GBRIDGE_IO_EVENTS_READ,
                                on_readable, &app, NULL, &error);
   gbridge_io_loop_call_later (app.loop, 0.05, on_timer, &app, NULL);
-  ticker = gbridge_periodic_callback_new (app.loop, 20 /* ms */, on_tick, &app, NULL);
+  ticker = gbridge_periodic_callback_new (app.loop, 0.02 /* s */, on_tick, &app, NULL);
   gbridge_periodic_callback_start (ticker);
 
   /* Tornado's run_sync: run the loop until the future is done (5 s at most). */

@@ -21,7 +21,7 @@ function sleep(seconds, value) {
 
 async function main() {
     let ticks = 0;
-    const ticker = Gbridge.PeriodicCallback.new(loop, 20, () => ticks++);
+    const ticker = Gbridge.PeriodicCallback.new(loop, 0.02, () => ticks++);
     ticker.start();
 
     print('timer said:', await sleep(0.1, 'hello'));

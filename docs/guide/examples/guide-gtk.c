@@ -71,7 +71,7 @@ on_activate (GtkApplication *app,
   gtk_window_set_child (ui->window, GTK_WIDGET (ui->label));
   gtk_window_present (ui->window);
 
-  ui->clock = gbridge_periodic_callback_new (loop, 100, on_clock, ui, NULL);
+  ui->clock = gbridge_periodic_callback_new (loop, 0.1, on_clock, ui, NULL);
   gbridge_periodic_callback_start (ui->clock);
 
   sum = gbridge_future_run_in_thread (loop, slow_sum, NULL, NULL);

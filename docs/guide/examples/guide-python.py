@@ -12,8 +12,8 @@ from gi.repository import Gbridge, GLib  # noqa: E402
 loop = Gbridge.IOLoop.new()          # a private context; get_default() for GLib's
 ticks = []
 
-# A periodic callback every 20 ms, as Tornado's PeriodicCallback.
-ticker = Gbridge.PeriodicCallback.new(loop, 20, lambda: ticks.append(loop.time()))
+# A periodic callback every 20 ms (0.02 s), as Tornado's PeriodicCallback.
+ticker = Gbridge.PeriodicCallback.new(loop, 0.02, lambda: ticks.append(loop.time()))
 ticker.start()
 
 # An fd handler on a pipe, woken by a timer.

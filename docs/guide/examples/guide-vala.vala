@@ -31,7 +31,7 @@ main ()
   var ticks = 0;
   var answer = 0;
 
-  var ticker = new Gbridge.PeriodicCallback (loop, 20, () => { ticks++; });
+  var ticker = new Gbridge.PeriodicCallback (loop, 0.02, () => { ticks++; });
   ticker.start ();
 
   compute_later.begin (loop, (obj, res) => {

@@ -205,7 +205,7 @@ class GbridgeReactor(posixbase.PosixReactorBase):
             loop = Gbridge.IOLoop.new()
         self._loop = loop
         self._context = loop.get_context()
-        self._greactor = Gbridge.Reactor.get_for_loop(loop)
+        self._greactor = Gbridge.Reactor.ref_for_loop(loop)
         self._reads = set()
         self._writes = set()
         self._descriptors = {}
@@ -286,7 +286,7 @@ class GbridgeReactor(posixbase.PosixReactorBase):
     # Threads and wake-ups go through the C reactor's callback queue.
 
     def wakeUp(self):
-        self._greactor.call_from_thread(self.runUntilCurrent)
+        self._loop.add_callback(self.runUntilCurrent)
 
     def runUntilCurrent(self):
         if self.threadCallQueue:

@@ -7,6 +7,11 @@
   arguments and re-raises what ``func`` raised.
 - ``Gbridge.IOLoop.call_later`` / ``call_at`` / ``add_timeout`` raise
   ``ValueError`` for a NaN time instead of a GLib critical.
+- ``Gbridge.PeriodicCallback.callback_time`` is Tornado's attribute, in
+  milliseconds.
+- Tornado's ``IOLoop.add_timeout`` (a deadline or a ``datetime.timedelta``)
+  and ``spawn_callback``, which the C API leaves to ``call_at()``,
+  ``call_later()`` and ``add_callback()``.
 - A Python ``Gbridge.Descriptor`` whose ``do_get_fd`` raises or returns
   something other than an int reports the exception and gives -1 (which the
   reactor refuses), not PyGObject's 0 for a failed vfunc (stdin).
@@ -15,6 +20,7 @@
 """
 
 import contextlib
+import datetime
 import functools
 import sys
 
@@ -126,10 +132,17 @@ class IOLoop(Gbridge.IOLoop):
             raise ValueError('Invalid value NaN (not a number)')
         return Gbridge.IOLoop.call_at(self, when, callback, *user_data)
 
+    # Tornado's names that the C API does not repeat.
     def add_timeout(self, deadline, callback, *user_data):
-        if deadline != deadline:
-            raise ValueError('Invalid value NaN (not a number)')
-        return Gbridge.IOLoop.add_timeout(self, deadline, callback, *user_data)
+        """Tornado's ``add_timeout``: ``deadline`` is a time on the loop's
+        clock, as for ``call_at()``, or a ``datetime.timedelta`` from now."""
+        if isinstance(deadline, datetime.timedelta):
+            return self.call_later(deadline.total_seconds(), callback, *user_data)
+        return self.call_at(deadline, callback, *user_data)
+
+    def spawn_callback(self, callback, *user_data):
+        """Tornado's ``spawn_callback``: the same as ``add_callback()``."""
+        return self.add_callback(callback, *user_data)
 
     def run_sync(self, func, timeout=None):
         """Tornado's ``IOLoop.run_sync``: starts the loop, calls ``func()``,
@@ -176,6 +189,28 @@ class IOLoop(Gbridge.IOLoop):
 
 IOLoop = override(IOLoop)
 __all__.append('IOLoop')
+
+
+class PeriodicCallback(Gbridge.PeriodicCallback):
+    """Adds Tornado's ``callback_time`` attribute, in milliseconds (a number
+    or a ``datetime.timedelta``) as in Tornado; the C API's interval,
+    ``get_interval()`` and ``new(loop, interval, func)``, is in seconds."""
+
+    @property
+    def callback_time(self):
+        return self.get_interval() * 1000.0
+
+    @callback_time.setter
+    def callback_time(self, value):
+        if isinstance(value, datetime.timedelta):
+            value = value.total_seconds() * 1000.0
+        if not (isinstance(value, (int, float)) and 0 < value < float('inf')):
+            raise ValueError('Periodic callback must have a positive, finite callback_time')
+        self.set_interval(value / 1000.0)
+
+
+PeriodicCallback = override(PeriodicCallback)
+__all__.append('PeriodicCallback')
 
 
 class Descriptor(Gbridge.Descriptor):
