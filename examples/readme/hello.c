@@ -1,16 +1,13 @@
 #include <unistd.h>
 #include <gbridge/gbridge.h>
 
+static int fds[2];
+
 static void
 on_tick (gpointer user_data)
 {
   g_print ("tick\n");
-}
-
-static void
-write_hello (gpointer fd)
-{
-  if (write (GPOINTER_TO_INT (fd), "hello", 5) != 5)
+  if (write (fds[1], "hello", 5) != 5)
     g_printerr ("write failed\n");
 }
 
@@ -27,16 +24,14 @@ on_readable (int fd, GbridgeIOEvents events, gpointer loop)
 int
 main (void)
 {
-  GbridgeIOLoop *loop = gbridge_io_loop_get_default ();  /* GLib's default context */
+  GbridgeIOLoop *loop = gbridge_io_loop_get_default ();  /* on GLib's default context */
   g_autoptr(GbridgePeriodicCallback) ticker =
     gbridge_periodic_callback_new (loop, 0.1 /* seconds */, on_tick, NULL, NULL);
   g_autoptr(GError) error = NULL;
-  int fds[2];
 
   if (pipe (fds) != 0)
     return 1;
   gbridge_io_loop_add_handler (loop, fds[0], GBRIDGE_IO_EVENTS_READ, on_readable, loop, NULL, &error);
-  gbridge_io_loop_call_later (loop, 0.35, write_hello, GINT_TO_POINTER (fds[1]), NULL);
   gbridge_periodic_callback_start (ticker);
   return gbridge_io_loop_start (loop, &error) ? 0 : 1;  /* or GLib's or GTK's main loop */
 }
