@@ -26,11 +26,9 @@ from gi.repository import GLib  # noqa: E402
 import gbridge.asyncio as gba  # noqa: E402
 
 
-@pytest.fixture(params=['native', 'pygobject'])
-def loop(request, monkeypatch):
-    """A loop on the default context, through ctypes or through PyGObject."""
-    if request.param == 'pygobject':
-        monkeypatch.setattr(gba, '_native', None)
+@pytest.fixture
+def loop():
+    """A loop on the default context."""
     loop = gba.new_event_loop()
     yield loop
     loop.close()

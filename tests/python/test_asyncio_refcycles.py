@@ -14,10 +14,8 @@ import pytest
 import gbridge.asyncio as gba
 
 
-@pytest.fixture(params=['native', 'pygobject'])
-def no_gc(request, monkeypatch):
-    if request.param == 'pygobject':
-        monkeypatch.setattr(gba, '_native', None)
+@pytest.fixture
+def no_gc():
     gc.collect()
     gc.disable()
     try:

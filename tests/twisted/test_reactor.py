@@ -160,6 +160,51 @@ def test_call_from_thread_wakes_the_reactor(reactor):
     assert log == ["worker"]
 
 
+def test_one_implementation_of_each_concept(reactor):
+    """Wake-ups are the C loop's callback queue (no self-pipe waker, so a
+    fresh reactor watches no fd); triggers, the thread pool and signals are
+    Twisted's (the C reactor's versions stay unused)."""
+    from twisted.python.threadpool import ThreadPool
+
+    assert reactor.waker is None
+    assert reactor.getReaders() == []
+    assert reactor.gbridge_reactor.get_readers() == []
+    assert isinstance(reactor.getThreadPool(), ThreadPool)
+    seen = []
+    reactor.callWhenRunning(
+        lambda: seen.append(reactor.gbridge_reactor.is_running()))
+    reactor.callWhenRunning(reactor.stop)
+    run(reactor)
+    # Twisted's startup event ran, and did not also start the C reactor.
+    assert seen == [False]
+
+
+def test_failing_delayed_call_is_logged_and_the_reactor_goes_on(reactor):
+    from twisted.python import log as twisted_log
+
+    errors = []
+
+    def observer(event):
+        if event.get("isError"):
+            errors.append(event)
+
+    def fail():
+        raise ZeroDivisionError("in a delayed call")
+
+    after = []
+    reactor.callLater(0, fail)
+    reactor.callLater(0.01, after.append, "next")
+    reactor.callLater(0.02, reactor.stop)
+    twisted_log.addObserver(observer)
+    try:
+        run(reactor)
+    finally:
+        twisted_log.removeObserver(observer)
+    assert after == ["next"]
+    failures = [e["failure"] for e in errors if e.get("failure") is not None]
+    assert [f.type for f in failures] == [ZeroDivisionError]
+
+
 def test_call_in_thread(reactor):
     d = defer.Deferred()
     result = []
@@ -257,3 +302,28 @@ print("ran")
                          env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
     assert out.returncode == 0, out.stdout
     assert out.stdout.split() == ["refused", "ran"]
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_signal_stops_a_running_reactor(signame):
+    """Twisted's signal handlers stop reactor.run() while GLib waits in
+    poll(): a signal wakes the context through Python's wakeup fd."""
+    code = """
+import os, signal, sys, threading
+import gbridge.twisted
+from twisted.internet import error
+r = gbridge.twisted.GbridgeReactor()
+events = []
+r.addSystemEventTrigger("before", "shutdown", events.append, "shutdown")
+# From another thread once running, so that the main thread sits in poll().
+r.callWhenRunning(lambda: threading.Timer(
+    0.2, os.kill, (os.getpid(), signal.%s)).start())
+guard = r.callLater(30, lambda: (events.append("timed out"), r.stop()))
+r.run()
+print(" ".join(events))
+""" % signame
+    out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, timeout=60,
+                         env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    assert out.returncode == 0, out.stdout
+    assert out.stdout.split() == ["shutdown"], out.stdout

@@ -157,42 +157,22 @@ def _exit_interpreter(status):
     os._exit(status)
 
 
-# The soname the GIR names as Gbridge's shared library (the fallback when
-# GIRepository cannot say).
+# The soname of the library PyGObject loads for the Gbridge typelib (the
+# GIR's shared-library).
 _GBRIDGE_SONAME = 'libgbridge-1.so.0'
 
 
-def _gbridge_shared_libraries():
-    """The shared libraries of the Gbridge typelib, from the GIRepository
-    PyGObject uses: libgirepository-1.0 (namespace GIRepository 2.0) up to
-    PyGObject 3.50, GLib's girepository-2.0 (GIRepository 3.0) from 3.52.
-    Requiring the other one would fail (or load a second GI repository)."""
-    try:
-        if gi.version_info >= (3, 52):
-            gi.require_version('GIRepository', '3.0')
-            from gi.repository import GIRepository
-            repo = GIRepository.Repository.dup_default()
-            repo.require('Gbridge', '1', 0)   # already loaded: no-op
-            return list(repo.get_shared_libraries('Gbridge') or [])
-        gi.require_version('GIRepository', '2.0')
-        from gi.repository import GIRepository
-        libs = GIRepository.Repository.get_default().get_shared_library('Gbridge')
-        return libs.split(',') if libs else []
-    except (ValueError, ImportError, AttributeError, TypeError, GLib.Error):
-        return []
-
-
 def _load_gbridge_library(ctypes):
-    """libgbridge through ctypes: the very library PyGObject loaded."""
-    error = None
-    for name in _gbridge_shared_libraries() + [_GBRIDGE_SONAME]:
-        try:
-            lib = ctypes.PyDLL(name)
-            lib.gbridge_io_loop_add_callback   # the right library
-            return lib
-        except (OSError, AttributeError) as e:
-            error = e
-    raise OSError('libgbridge not found: %s' % error)
+    """libgbridge through ctypes: the very library PyGObject loaded.
+
+    Once PyGObject has loaded it (wherever it found it: LD_LIBRARY_PATH, a
+    GIRepository library path), the dynamic linker hands the loaded object
+    to any dlopen() of its soname, so no GIRepository lookup (whose
+    namespace version depends on PyGObject's) is needed."""
+    Gbridge.IOLoop.__gtype__   # makes PyGObject load the library now
+    lib = ctypes.PyDLL(_GBRIDGE_SONAME)
+    lib.gbridge_io_loop_add_callback   # the right library
+    return lib
 
 
 class _Native:
@@ -203,7 +183,7 @@ class _Native:
     handlers go through three C-callable thunks made once per process
     instead, with an integer key as user data that names the loop (so a
     callback that arrives after its loop is gone finds nothing, and never a
-    freed thunk).  Without ctypes, PyGObject is used.
+    freed thunk).
     """
 
     def __init__(self):
@@ -286,10 +266,7 @@ class _Native:
         raise _os_error(code, message.decode('utf-8', 'replace') if message else '')
 
 
-try:
-    _native = _Native()
-except Exception:  # no ctypes, no libgbridge by that name: PyGObject it is
-    _native = None
+_native = _Native()
 
 
 class _GbridgeSelector(selectors._BaseSelectorImpl):
@@ -299,35 +276,25 @@ class _GbridgeSelector(selectors._BaseSelectorImpl):
     select(): gbridge calls the loop's fd handler instead.
     """
 
-    def __init__(self, io_loop, handler, native=None):
+    def __init__(self, io_loop, ptr, loop_key):
         super().__init__()
         self._io_loop = io_loop
-        self._handler = handler
-        self._native = native     # (io_loop pointer, loop key) or None
+        self._ptr = ptr             # the io_loop's C pointer, for ctypes
+        self._loop_key = loop_key   # names the asyncio loop to _native.on_fd
 
     def register(self, fileobj, events, data=None):
         key = super().register(fileobj, events, data)
         try:
-            if self._native is not None:
-                ptr, loop_key = self._native
-                _native.handler(ptr, key.fd, int(_gb_events(events)), loop_key)
-            else:
-                self._io_loop.add_handler(key.fd, _gb_events(events), self._handler)
-        except GLib.Error as e:
-            super().unregister(fileobj)
-            raise _os_error(e.code, e.message) from None
+            _native.handler(self._ptr, key.fd, int(_gb_events(events)), self._loop_key)
         except OSError:
             super().unregister(fileobj)
             raise
         return key
 
     def _remove_handler(self, fd):
-        if self._native is not None:
-            # Through ctypes: also works in a loop's __del__ at interpreter
-            # shutdown, when PyGObject can no longer import what it needs.
-            _native.remove_handler(self._native[0], fd)
-        else:
-            self._io_loop.remove_handler(fd)
+        # Through ctypes: also works in a loop's __del__ at interpreter
+        # shutdown, when PyGObject can no longer import what it needs.
+        _native.remove_handler(self._ptr, fd)
 
     def unregister(self, fileobj):
         key = super().unregister(fileobj)
@@ -431,39 +398,19 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         # reference in a C closure).  So the callbacks reach the loop through
         # a weak reference (the ctypes thunks through a key).
         ref = weakref.ref(self)
-        native = None
-        if _native is not None:
-            native = _native.register(self, io_loop)
-            ptr, key = native
-            add, add_repeating = _native.add_callback, _native.add_repeating
-            drain, drain_remote = _native.drain, _native.drain_remote
-            self._schedule_drain = lambda: add_repeating(ptr, drain, key, None)
-            self._schedule_drain_remote = lambda: add(ptr, drain_remote, key, None)
-        else:
-            def drain(*unused):
-                loop = ref()
-                return loop is not None and loop._drain()
-
-            def drain_remote(*unused):
-                loop = ref()
-                if loop is not None:
-                    loop._drain_remote()
-
-            self._schedule_drain = lambda: io_loop.add_repeating_callback(drain)
-            self._schedule_drain_remote = lambda: io_loop.add_callback(drain_remote)
+        ptr, key = _native.register(self, io_loop)
+        add, add_repeating = _native.add_callback, _native.add_repeating
+        drain, drain_remote = _native.drain, _native.drain_remote
+        self._schedule_drain = lambda: add_repeating(ptr, drain, key, None)
+        self._schedule_drain_remote = lambda: add(ptr, drain_remote, key, None)
 
         def on_timeout(*unused):
             loop = ref()
             if loop is not None:
                 loop._on_timeout()
 
-        def on_fd(fd, events, *unused):
-            loop = ref()
-            if loop is not None:
-                loop._on_fd(fd, int(events))
-
         self._on_timeout_cb = on_timeout
-        selector = _GbridgeSelector(io_loop, on_fd, native)
+        selector = _GbridgeSelector(io_loop, ptr, key)
         self._fd_to_key = selector._fd_to_key   # the same dict, for _on_fd
         super().__init__(selector)
 
@@ -598,7 +545,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                 # the model.
                 _report_from_glib(exc)
 
-    def _drain(self, *unused):
+    def _drain(self):
         """The repeating gbridge callback that runs the ready deque.
 
         gbridge queues it again before each call (so a nested main loop
@@ -619,10 +566,10 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         self._drain_pending = False
         return False
 
-    def _drain_remote(self, *unused):
+    def _drain_remote(self):
         self._iterate()
 
-    def _on_timeout(self, *unused):
+    def _on_timeout(self):
         self._timeout_when = None
         self._iterate()
 
@@ -709,7 +656,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             self._current_handle = None
             handle = None    # no cycle through a failed task's traceback
 
-    def _on_fd(self, fd, ev, *unused):
+    def _on_fd(self, fd, ev):
         # The hottest path: gbridge calls it for every ready fd, @ev an int.
         key = self._fd_to_key.get(fd)
         if key is None:
@@ -758,10 +705,6 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             self._io_loop.stop()
         else:
             self._io_loop.get_context().wakeup()
-
-    def _process_events(self, event_list):
-        # Nothing to do: gbridge calls _on_fd.
-        pass
 
     def _run_once(self):
         """One iteration of the GLib main context (for code that calls it)."""

@@ -20,10 +20,22 @@ private ``GMainContext``), which is what Twisted's own test suite builds for
 every test; a short-lived reactor is cleaned up with
 ``fireSystemEvent('shutdown')`` and ``disconnectAll()``.
 
-System events, ``callInThread`` (Twisted's ``ThreadPool``, which
-``getThreadPool()`` and the name resolver share) and signal handling stay
-Twisted's own, in Python, so that Deferreds returned by triggers and the
-thread pool's life cycle behave exactly as on Twisted's other reactors.
+Who owns what (one implementation of each, never both):
+
+- C ``Gbridge.Reactor``: delayed calls (its timer heap), readers and
+  writers (its epoll set), waiting (``iterate()``) and wake-ups (the loop's
+  thread-safe callback queue; no self-pipe waker).  This module keeps only
+  the index from Twisted's objects to the C handles, which
+  ``getDelayedCalls()``, ``getReaders()`` and ``getWriters()`` return.
+- Twisted's ``ReactorBase`` in Python: system event triggers (a ``before``
+  trigger returning a Deferred, ``callWhenRunning``, the life cycle of
+  ``run``/``stop``/``crash``), the ``callFromThread`` queue, the thread pool
+  (``twisted.python.threadpool.ThreadPool``, so ``deferToThread`` and
+  ``blockingCallFromThread`` work) and signal handling (SIGINT, SIGTERM,
+  SIGCHLD).  The C reactor's versions of these (``gbridge_reactor_run()``,
+  ``_add_system_event_trigger()``, ``_call_in_thread()``) serve C, GJS and
+  Vala; this reactor never calls them, so C triggers added to the C reactor
+  under it do not fire with Twisted's events.
 
 The other way round, :class:`TwistedContextDriver` runs a ``GMainContext``
 (and so every ``Gbridge.IOLoop`` and GLib source on it) inside an already
@@ -256,7 +268,8 @@ class GbridgeReactor(posixbase.PosixReactorBase):
             call.func(*call.args, **call.kw)
         except BaseException:
             log.deferr()
-            if hasattr(call, "creator"):
+            # Twisted 22.4 sets creator only in debug mode, later ones to None.
+            if getattr(call, "creator", None):
                 e = "\n C: previous exception occurred in a DelayedCall created here:\n C:"
                 e += "".join(call.creator).rstrip().replace("\n", "\n C:")
                 log.msg(e + "\n")
@@ -283,30 +296,18 @@ class GbridgeReactor(posixbase.PosixReactorBase):
         # The C reactor wakes the context for its own timers.
         return None
 
-    # Threads and wake-ups go through the C reactor's callback queue.
+    # Wake-ups go through the loop's thread-safe callback queue, which wakes
+    # the context; Twisted's runUntilCurrent() then runs callFromThread's
+    # queue and a pending shutdown (its timed-call part finds nothing: the
+    # delayed calls are the C reactor's).
+
+    def installWaker(self):
+        # No self-pipe: wakeUp() needs none.  Signals still wake the context
+        # through Twisted's SIGCHLD waker, Python's wakeup fd.
+        pass
 
     def wakeUp(self):
         self._loop.add_callback(self.runUntilCurrent)
-
-    def runUntilCurrent(self):
-        if self.threadCallQueue:
-            count = 0
-            total = len(self.threadCallQueue)
-            for (f, a, kw) in self.threadCallQueue:
-                try:
-                    f(*a, **kw)
-                except BaseException:
-                    log.err()
-                count += 1
-                if count == total:
-                    break
-            del self.threadCallQueue[:count]
-            if self.threadCallQueue:
-                self.wakeUp()
-
-        if self._justStopped:
-            self._justStopped = False
-            self.fireSystemEvent("shutdown")
 
     # IReactorCore
 
