@@ -9,10 +9,13 @@
 #include "gbridge-io-loop-private.h"
 #include "gbridge-resolver-private.h"
 
-#include <ares.h>
 #include <glib/gi18n-lib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+
+#ifdef HAVE_CARES
+# include <ares.h>
+# include <netinet/in.h>
+# include <sys/socket.h>
+#endif
 
 /**
  * SECTION:gbridge-ares-resolver
@@ -43,6 +46,13 @@
  * c-ares cannot stop a single query: a cancelled or timed out lookup
  * finishes at once for its caller, while c-ares forgets the query when its
  * answer or its own last retry comes. The resolver lives until then.
+ *
+ * gbridge can be built without c-ares (`-Dares=disabled`). The type and its
+ * functions stay, so the ABI is the same: gbridge_ares_resolver_new() and
+ * g_initable_init() then fail with %GBRIDGE_RESOLVER_ERROR_UNAVAILABLE, and
+ * every lookup of a resolver made with g_object_new() fails the same way.
+ * gbridge_resolver_get_default() is a #GbridgeThreadedResolver in every
+ * build.
  */
 
 /**
@@ -63,7 +73,9 @@ struct _GbridgeAresResolver
   guint          tries;
   guint          max_queries;
 
+#ifdef HAVE_CARES
   ares_channel   channel;
+#endif
   gboolean       have_channel;
   GHashTable    *sockets;
   guint64        timer;
@@ -114,6 +126,7 @@ gbridge_ares_resolver_dispose (GObject *object)
 {
   GbridgeAresResolver *self = (GbridgeAresResolver *) object;
 
+#ifdef HAVE_CARES
   if (self->have_channel)
     {
       GHashTableIter iter;
@@ -129,6 +142,7 @@ gbridge_ares_resolver_dispose (GObject *object)
         gbridge_io_loop_remove_handler (self->loop, GPOINTER_TO_INT (key));
       g_hash_table_remove_all (self->sockets);
     }
+#endif
   stop_timer (self);
 
   while (!g_queue_is_empty (&self->waiting))
@@ -318,6 +332,8 @@ gbridge_ares_resolver_init (GbridgeAresResolver *self)
   g_queue_init (&self->waiting);
 }
 
+#ifdef HAVE_CARES
+
 static void schedule_timer (GbridgeAresResolver *self);
 
 static void
@@ -478,6 +494,20 @@ gbridge_ares_resolver_initable_init (GInitable     *initable,
   return TRUE;
 }
 
+#else /* !HAVE_CARES */
+
+static gboolean
+gbridge_ares_resolver_initable_init (GInitable     *initable,
+                                     GCancellable  *cancellable,
+                                     GError       **error)
+{
+  g_set_error_literal (error, GBRIDGE_RESOLVER_ERROR, GBRIDGE_RESOLVER_ERROR_UNAVAILABLE,
+                       _("gbridge was built without c-ares"));
+  return FALSE;
+}
+
+#endif /* HAVE_CARES */
+
 static void
 initable_iface_init (GInitableIface *iface)
 {
@@ -492,6 +522,8 @@ query_free (Query *query)
   g_free (query->host);
   g_free (query);
 }
+
+#ifdef HAVE_CARES
 
 static GInetAddress *
 address_from_sockaddr (const struct sockaddr *sa)
@@ -681,6 +713,30 @@ gbridge_ares_resolver_lookup (GbridgeResolver *resolver,
   return future;
 }
 
+#else /* !HAVE_CARES */
+
+/* A resolver made with g_object_new() fails every lookup as it fails
+ * g_initable_init(), "localhost" too: nothing works without c-ares. */
+static GbridgeFuture *
+gbridge_ares_resolver_lookup (GbridgeResolver *resolver,
+                              const char      *host,
+                              guint16          port,
+                              GSocketFamily    family)
+{
+  GbridgeAresResolver *self = GBRIDGE_ARES_RESOLVER (resolver);
+  GbridgeFuture *future = gbridge_future_new_for_loop (self->loop);
+  g_autoptr(GError) error = NULL;
+
+  g_initable_init (G_INITABLE (self), NULL, &error);
+  gbridge_future_take_failure (future,
+                               _gbridge_resolver_error_new (GBRIDGE_RESOLVER_ERROR_UNAVAILABLE, host,
+                                                            error->message),
+                               NULL);
+  return future;
+}
+
+#endif /* HAVE_CARES */
+
 static void
 resolver_iface_init (GbridgeResolverInterface *iface)
 {
@@ -699,7 +755,8 @@ resolver_iface_init (GbridgeResolverInterface *iface)
  * #GbridgeAresResolver:attempt-timeout and #GbridgeAresResolver:tries too.
  *
  * Returns: (transfer full): a new #GbridgeAresResolver, or %NULL when c-ares
- *   cannot start or @servers is not a valid list
+ *   cannot start, @servers is not a valid list, or gbridge was built without
+ *   c-ares (%GBRIDGE_RESOLVER_ERROR_UNAVAILABLE)
  *
  * Since: 1.0
  */

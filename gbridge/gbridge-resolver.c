@@ -40,7 +40,8 @@
  * gbridge ships three implementations: #GbridgeThreadedResolver (GLib's
  * #GResolver, getaddrinfo() in worker threads; the default),
  * #GbridgeAresResolver (c-ares, no threads: its sockets and retry timers live
- * on the loop) and #GbridgeOverrideResolver (fixed answers for some names,
+ * on the loop; in a gbridge built without c-ares it fails to construct with
+ * %GBRIDGE_RESOLVER_ERROR_UNAVAILABLE) and #GbridgeOverrideResolver (fixed answers for some names,
  * for tests and split-horizon setups, in front of another resolver).
  *
  * |[<!-- language="C" -->
@@ -123,6 +124,10 @@ _gbridge_resolver_error_new (GbridgeResolverError  code,
     case GBRIDGE_RESOLVER_ERROR_INVALID_ARGUMENT:
       return g_error_new (GBRIDGE_RESOLVER_ERROR, code,
                           _("Invalid host name “%s”"), host);
+
+    case GBRIDGE_RESOLVER_ERROR_UNAVAILABLE:
+      return g_error_new (GBRIDGE_RESOLVER_ERROR, code,
+                          _("Cannot resolve “%s”: %s"), host, detail);
 
     case GBRIDGE_RESOLVER_ERROR_FAILED:
     default:
@@ -295,7 +300,8 @@ _gbridge_resolver_lookup_localhost (GbridgeIOLoop *loop,
  *
  * Gets the process-wide default resolver: a #GbridgeThreadedResolver whose
  * futures belong to the calling thread's current loop (or the default loop)
- * at each call. It is never finalized.
+ * at each call, in every build of gbridge (with or without c-ares). It is
+ * never finalized.
  *
  * Returns: (transfer none): the default #GbridgeResolver
  *

@@ -36,6 +36,9 @@ G_BEGIN_DECLS
  * @GBRIDGE_RESOLVER_ERROR_INVALID_ARGUMENT: the host cannot be looked up at
  *   all: it is empty, or an IPv6 literal names an unknown interface
  *   (`fe80::1%nosuch`). Since: 1.0
+ * @GBRIDGE_RESOLVER_ERROR_UNAVAILABLE: this build of gbridge lacks what the
+ *   resolver needs: a #GbridgeAresResolver in a gbridge built without
+ *   c-ares. Use a #GbridgeThreadedResolver instead. Since: 1.0
  *
  * Errors reported by #GbridgeResolver in the %GBRIDGE_RESOLVER_ERROR domain.
  * Every message names the host that was looked up. A cancelled lookup
@@ -50,6 +53,7 @@ typedef enum
   GBRIDGE_RESOLVER_ERROR_TIMED_OUT,
   GBRIDGE_RESOLVER_ERROR_FAILED,
   GBRIDGE_RESOLVER_ERROR_INVALID_ARGUMENT,
+  GBRIDGE_RESOLVER_ERROR_UNAVAILABLE,
 } GbridgeResolverError;
 
 #define GBRIDGE_TYPE_RESOLVER (gbridge_resolver_get_type ())

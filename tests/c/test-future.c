@@ -5,6 +5,8 @@
 
 #include <gbridge/gbridge.h>
 
+#include "gbridge-test.h"
+
 #include "gbridge-test-tsan.h"
 
 #include <gio/gio.h>
@@ -28,15 +30,13 @@ fixture_setup (Fixture       *f,
   f->log = g_string_new (NULL);
 }
 
-static void run_pending (Fixture *f);
-
 static void
 fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
   /* Work still queued (a dispatch holds its future, the future its loop)
    * is dropped by close(), as an application's shutdown would. */
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   if (!gbridge_io_loop_is_closed (f->loop))
     g_assert_true (gbridge_io_loop_close (f->loop, FALSE, NULL));
   g_assert_finalize_object (f->loop);
@@ -45,13 +45,6 @@ fixture_teardown (Fixture       *f,
 
 #define TEST(path, func) \
   g_test_add ("/Gbridge/Future/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
-
-static void
-run_pending (Fixture *f)
-{
-  while (g_main_context_iteration (f->context, FALSE))
-    ;
-}
 
 static void
 set_flag (GbridgeFuture *future,
@@ -220,7 +213,7 @@ test_done_callbacks_order (Fixture       *f,
 
   gbridge_future_add_done_callback (future, log_cb, entry_new (f, "a"), entry_free);
   gbridge_future_add_done_callback (future, log_cb, entry_new (f, "b"), entry_free);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   g_assert_cmpstr (f->log->str, ==, "");
 
   f->in_complete = TRUE;
@@ -239,7 +232,7 @@ test_done_callbacks_order (Fixture       *f,
   /* Added to a done future: a later iteration too. */
   gbridge_future_add_done_callback (future, log_cb, entry_new (f, "d"), entry_free);
   g_assert_cmpstr (f->log->str, ==, "abc");
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   g_assert_cmpstr (f->log->str, ==, "abcd");
   g_assert_cmpuint (f->destroyed, ==, 4);
 }
@@ -289,7 +282,7 @@ test_dropped_pending (Fixture       *f,
   gbridge_future_add_done_callback (future, log_cb, entry_new (f, "a"), entry_free);
   gbridge_future_add_completion_notify (future, log_cb, entry_new (f, "b"), entry_free);
   g_assert_finalize_object (future);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   g_assert_cmpstr (f->log->str, ==, "");
   g_assert_cmpuint (f->destroyed, ==, 2);
 }
@@ -398,7 +391,7 @@ test_all (Fixture       *f,
   gbridge_future_resolve (in[2], int_value (&v, 30), NULL);
   g_value_unset (&v);
   gbridge_future_resolve (in[0], int_value (&v, 10), NULL);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   g_assert_false (gbridge_future_is_done (all));
   gbridge_future_resolve (in[1], NULL, NULL);
   iterate_until (f, all);
@@ -451,7 +444,7 @@ test_cancel_combined (Fixture       *f,
     in[i] = gbridge_future_new_for_loop (f->loop);
   first = gbridge_future_first (in, 2);
   gbridge_future_cancel (first);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   g_assert_true (gbridge_future_is_cancelled (in[0]));
   g_assert_true (gbridge_future_is_cancelled (in[1]));
 
@@ -523,14 +516,14 @@ test_with_timeout (Fixture       *f,
   fast_t = gbridge_future_with_timeout (fast, 5.0);
 
   gbridge_io_loop_advance_clock (f->loop, 1.0);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   gbridge_future_resolve (fast, int_value (&v, 3), NULL);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   g_assert_cmpint (future_int (fast_t), ==, 3);
   g_assert_false (gbridge_future_is_done (slow_t));
 
   gbridge_io_loop_advance_clock (f->loop, 4.0);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   g_assert_null (gbridge_future_get_value (slow_t, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_true (gbridge_future_is_cancelled (slow));
@@ -563,14 +556,14 @@ test_add_future_other_loop (Fixture       *f,
   gbridge_io_loop_add_future (f->loop, future, log_cb, entry_new (f, "a"), entry_free);
   gbridge_future_resolve (future, NULL, NULL);
   /* Runs on this loop, although nothing runs the future's own loop. */
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   g_assert_cmpstr (f->log->str, ==, "a");
   g_assert_cmpuint (f->destroyed, ==, 1);
 
   /* Already done: still a later iteration. */
   gbridge_io_loop_add_future (f->loop, future, log_cb, entry_new (f, "b"), entry_free);
   g_assert_cmpstr (f->log->str, ==, "a");
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   g_assert_cmpstr (f->log->str, ==, "ab");
   g_assert_true (gbridge_io_loop_close (other, FALSE, NULL));
 }
@@ -1119,7 +1112,7 @@ test_run_sync_last_ref_in_worker (Fixture       *f,
   g_assert_true (gbridge_io_loop_run_sync (f->loop, return_completed_by_worker, &last, 10,
                                            NULL, &error));
   g_assert_no_error (error);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
 
   worker = g_steal_pointer (&last_ref_thread);
   __atomic_store_n (&last.go, 1, __ATOMIC_RELAXED);

@@ -12,6 +12,8 @@
 
 #include <gbridge/gbridge.h>
 
+#include "gbridge-test.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
@@ -64,19 +66,6 @@ unref_teardown (Fixture       *f,
 #define TEST(path, func) \
   g_test_add ("/Gbridge/IOLoop/hostile/" path, Fixture, NULL, fixture_setup, func, \
               fixture_teardown)
-
-/* Helpers */
-
-static void
-make_pipe (int fds[2])
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
-  g_assert_no_error (error);
-  g_assert_true (g_unix_set_fd_nonblocking (fds[0], TRUE, NULL));
-  g_assert_true (g_unix_set_fd_nonblocking (fds[1], TRUE, NULL));
-}
 
 static int
 make_regular_file (const char *contents)
@@ -180,7 +169,7 @@ test_closed_remove_update (Fixture       *f,
   Reentry r = { f, -1, TRUE, TRUE, NULL };
   int fds[2];
 
-  make_pipe (fds);
+  gbridge_test_make_pipe (fds);
   r.fd = fds[0];
   g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
                                               nothing_handler, &r, reentry_destroy, NULL));
@@ -197,8 +186,7 @@ test_closed_remove_update (Fixture       *f,
   g_assert_false (gbridge_io_loop_update_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
                                                   &error));
   g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED);
-  close (fds[0]);
-  close (fds[1]);
+  gbridge_test_close_pipe (fds);
 }
 
 static void
@@ -208,7 +196,7 @@ test_finalize_remove_update (Fixture       *f,
   Reentry r = { f, -1, TRUE, TRUE, NULL };
   int fds[2];
 
-  make_pipe (fds);
+  gbridge_test_make_pipe (fds);
   r.fd = fds[0];
   g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
                                               nothing_handler, &r, reentry_destroy, NULL));
@@ -220,8 +208,7 @@ test_finalize_remove_update (Fixture       *f,
   g_assert_false (r.updated);
   g_assert_error (r.update_error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED);
   g_clear_error (&r.update_error);
-  close (fds[0]);
-  close (fds[1]);
+  gbridge_test_close_pipe (fds);
 }
 
 /* 2. A closed number reused while the old file stays open */
@@ -234,7 +221,7 @@ watch_pipe_then_close_number (Fixture *f,
 {
   int keep;
 
-  make_pipe (old);
+  gbridge_test_make_pipe (old);
   g_assert_true (gbridge_io_loop_add_handler (f->loop, old[0], GBRIDGE_IO_EVENTS_READ,
                                               logging_handler, f, count_destroy, NULL));
   keep = dup (old[0]);
@@ -292,8 +279,7 @@ test_dup_closed_number_reused (Fixture       *f,
 
   close (keep);
   close (old[1]);
-  close (sv[0]);
-  close (sv[1]);
+  gbridge_test_close_pipe (sv);
 }
 
 /* As the docs ask: the handler removed after the close, before the number
@@ -327,8 +313,7 @@ test_dup_closed_then_removed (Fixture       *f,
 
   close (keep);
   close (old[1]);
-  close (sv[0]);
-  close (sv[1]);
+  gbridge_test_close_pipe (sv);
 }
 
 /* The same with the old file kept open by a child process instead of a
@@ -343,8 +328,8 @@ test_fork_shared_closed_then_removed (Fixture       *f,
   int status;
   pid_t pid;
 
-  make_pipe (old);
-  make_pipe (hold);
+  gbridge_test_make_pipe (old);
+  gbridge_test_make_pipe (hold);
   number = old[0];
   g_assert_true (gbridge_io_loop_add_handler (f->loop, number, GBRIDGE_IO_EVENTS_READ,
                                               logging_handler, f, count_destroy, NULL));
@@ -412,7 +397,7 @@ test_regular_file_number_taken_by_other_loop (Fixture       *f,
 
   /* The other loop's epoll set, made now, so that it does not take the
    * number closed below either. */
-  make_pipe (fds);
+  gbridge_test_make_pipe (fds);
   g_assert_true (gbridge_io_loop_add_handler (other, fds[0], GBRIDGE_IO_EVENTS_READ,
                                               logging_handler, f, NULL, NULL));
   g_assert_true (gbridge_io_loop_add_handler (f->loop, fd, GBRIDGE_IO_EVENTS_READ,
@@ -429,8 +414,7 @@ test_regular_file_number_taken_by_other_loop (Fixture       *f,
   g_assert_true (gbridge_io_loop_remove_handler (other, copy));
   g_assert_true (gbridge_io_loop_remove_handler (other, fds[0]));
   close (copy);
-  close (fds[0]);
-  close (fds[1]);
+  gbridge_test_close_pipe (fds);
 }
 
 /* A socket's handler removed after its number was closed while a dup kept
@@ -462,8 +446,7 @@ test_dup_closed_removed_readded (Fixture       *f,
 
   g_assert_true (gbridge_io_loop_remove_handler (f->loop, sv[0]));
   g_assert_cmpuint (f->destroyed, ==, 2);
-  close (sv[0]);
-  close (sv[1]);
+  gbridge_test_close_pipe (sv);
   close (copy);
 }
 
@@ -518,39 +501,12 @@ parent_destroy (gpointer data)
   p->f->destroyed++;
 }
 
-static gboolean
-guard_cb (gpointer data)
-{
-  gboolean *expired = data;
-
-  *expired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* Iterates until *@done or a generous guard expires (not a timing
- * assertion: a broken loop would otherwise hang the test). */
-static void
-iterate_until (GMainContext *context,
-               gboolean     (*done) (gpointer),
-               gpointer       data)
-{
-  gboolean expired = FALSE;
-  GSource *guard = g_timeout_source_new_seconds (10);
-
-  g_source_set_callback (guard, guard_cb, &expired, NULL);
-  g_source_attach (guard, context);
-  while (!expired && !done (data))
-    g_main_context_iteration (context, TRUE);
-  g_source_destroy (guard);
-  g_source_unref (guard);
-}
-
 /* Sets up the parent's loop: a handler on @fds[0] and a timer. */
 static void
 parent_setup (Parent *p,
               int     fds[2])
 {
-  make_pipe (fds);
+  gbridge_test_make_pipe (fds);
   g_assert_true (gbridge_io_loop_add_handler (p->f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
                                               seen_read_handler, p, parent_destroy, NULL));
   gbridge_io_loop_call_later (p->f->loop, 0.05, seen_timer_cb, p, NULL);
@@ -570,13 +526,12 @@ parent_check (Parent *p,
   g_assert_cmpint (WEXITSTATUS (status), ==, 0);
 
   g_assert_cmpint (write (fds[1], "x", 1), ==, 1);
-  iterate_until (p->f->context, seen_all, p);
+  gbridge_test_iterate_until (p->f->context, seen_all, p);
   g_assert_true (p->seen.timer);
   g_assert_cmpuint (p->seen.reads, ==, 1);
   g_assert_true (gbridge_io_loop_remove_handler (p->f->loop, fds[0]));
   g_assert_cmpuint (p->f->destroyed, ==, 1);
-  close (fds[0]);
-  close (fds[1]);
+  gbridge_test_close_pipe (fds);
 }
 
 static void
@@ -641,7 +596,7 @@ child_goes_on (GbridgeIOLoop *loop,
   gbridge_io_loop_call_later (loop, 0.01, seen_timer_cb, &c, NULL);
   if (write (fds[1], "x", 1) != 1)
     return 4;
-  iterate_until (gbridge_io_loop_get_context (loop), seen_all, &c);
+  gbridge_test_iterate_until (gbridge_io_loop_get_context (loop), seen_all, &c);
   if (!c.timer)
     return 5;
   if (c.reads != 1)
@@ -680,12 +635,11 @@ test_fork_explicit (Fixture       *f,
   g_assert_true (gbridge_io_loop_fork (f->loop, &error));
   g_assert_no_error (error);
   g_assert_cmpint (write (fds[1], "x", 1), ==, 1);
-  iterate_until (f->context, seen_all, &p);
+  gbridge_test_iterate_until (f->context, seen_all, &p);
   g_assert_true (p.seen.timer);
   g_assert_cmpuint (p.seen.reads, ==, 1);
   g_assert_true (gbridge_io_loop_remove_handler (f->loop, fds[0]));
-  close (fds[0]);
-  close (fds[1]);
+  gbridge_test_close_pipe (fds);
 
   g_assert_true (gbridge_io_loop_close (f->loop, FALSE, NULL));
   g_assert_true (gbridge_io_loop_fork (f->loop, &error));
@@ -790,8 +744,8 @@ test_close_inside (Fixture       *f,
   int pending[2];
   guint n = 0;
 
-  make_pipe (c.fds);
-  make_pipe (pending);
+  gbridge_test_make_pipe (c.fds);
+  gbridge_test_make_pipe (pending);
   g_object_add_weak_pointer (G_OBJECT (f->loop), (gpointer *) &weak);
 
   switch (c.kind)
@@ -858,8 +812,7 @@ test_close_inside (Fixture       *f,
     g_assert_cmpint (fcntl (c.fds[0], F_GETFD), ==, -1);
   close (c.fds[1]);
   if (pending[0] >= 0)
-    close (pending[0]);
-  close (pending[1]);
+    gbridge_test_close_pipe (pending);
   g_main_context_unref (context);
 }
 
@@ -893,7 +846,7 @@ test_destroy_notify_closes (Fixture       *f,
   int pending[2];
   guint64 timer;
 
-  make_pipe (pending);
+  gbridge_test_make_pipe (pending);
   timer = gbridge_io_loop_call_later (f->loop, 3600, never_called, &d, destroy_closes);
   arm_pending (f, pending[0]);
 
@@ -903,8 +856,7 @@ test_destroy_notify_closes (Fixture       *f,
     g_assert_null (f->loop);
   else
     g_assert_true (gbridge_io_loop_is_closed (loop));
-  close (pending[0]);
-  close (pending[1]);
+  gbridge_test_close_pipe (pending);
 }
 
 /* Many threads add callbacks while the loop runs a little and is closed:

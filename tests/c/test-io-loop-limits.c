@@ -8,6 +8,8 @@
 
 #include <gbridge/gbridge.h>
 
+#include "gbridge-test.h"
+
 #include "gbridge-test-i18n.h"
 
 #include <errno.h>
@@ -30,13 +32,6 @@ count_cb (gpointer data)
   (*(guint *) data)++;
 }
 
-static void
-run_pending (GbridgeIOLoop *loop)
-{
-  while (g_main_context_iteration (gbridge_io_loop_get_context (loop), FALSE))
-    ;
-}
-
 /* Advancing by huge steps saturates at the documented maximum: the time
  * never wraps to a negative value, and timeouts still run in order. */
 static void
@@ -54,7 +49,7 @@ test_virtual_clock_saturates (void)
       gbridge_io_loop_advance_clock (loop, 1e300);
       g_assert_cmpfloat (gbridge_io_loop_time (loop), ==, CLOCK_MAX);
     }
-  run_pending (loop);
+  gbridge_test_run_pending (loop);
   g_assert_cmpuint (early, ==, 1);
 
   gbridge_io_loop_advance_clock (loop, INFINITY);
@@ -76,7 +71,7 @@ test_virtual_clock_saturates (void)
   gbridge_io_loop_call_later (loop, 2.5, count_cb, &late, NULL);
   gbridge_io_loop_advance_clock (loop, 2.5);
   g_assert_cmpfloat (gbridge_io_loop_time (loop), ==, 1002.5);
-  run_pending (loop);
+  gbridge_test_run_pending (loop);
   g_assert_cmpuint (late, ==, 1);
 
   g_assert_finalize_object (loop);

@@ -7,6 +7,8 @@
 
 #include <gbridge/gbridge.h>
 
+#include "gbridge-test.h"
+
 #include "gbridge-test-i18n.h"
 
 #include <errno.h>
@@ -115,30 +117,9 @@ add_log_callback (Fixture    *f,
 }
 
 static void
-run_pending (Fixture *f)
-{
-  while (g_main_context_iteration (f->context, FALSE))
-    ;
-}
-
-static void
 stop_cb (gpointer data)
 {
   gbridge_io_loop_stop (data);
-}
-
-static void
-fail_cb (gpointer data)
-{
-  g_error ("watchdog: %s", (const char *) data);
-}
-
-/* A far-away timeout that fails the test if the loop hangs. */
-static guint64
-add_watchdog (Fixture    *f,
-              const char *what)
-{
-  return gbridge_io_loop_call_later (f->loop, 30.0, fail_cb, (gpointer) what, NULL);
 }
 
 static void
@@ -148,17 +129,6 @@ start_loop (Fixture *f)
 
   g_assert_true (gbridge_io_loop_start (f->loop, &error));
   g_assert_no_error (error);
-}
-
-static void
-make_pipe (int fds[2])
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
-  g_assert_no_error (error);
-  g_assert_true (g_unix_set_fd_nonblocking (fds[0], TRUE, NULL));
-  g_assert_true (g_unix_set_fd_nonblocking (fds[1], TRUE, NULL));
 }
 
 /* A regular file: epoll refuses it, so the loop watches it with poll(),
@@ -189,7 +159,7 @@ static void
 test_add_callback_wakeup (Fixture       *f,
                           gconstpointer  data)
 {
-  add_watchdog (f, "add_callback from the loop did not wake it");
+  gbridge_test_add_watchdog (f->loop, "add_callback from the loop did not wake it");
   gbridge_io_loop_call_later (f->loop, 0.0, add_stop_from_timeout_cb, f, NULL);
   start_loop (f);
 }
@@ -208,7 +178,7 @@ test_add_callback_other_thread (Fixture       *f,
 {
   GThread *thread;
 
-  add_watchdog (f, "add_callback from another thread did not wake the loop");
+  gbridge_test_add_watchdog (f->loop, "add_callback from another thread did not wake the loop");
   thread = g_thread_new ("producer", add_stop_thread, f->loop);
   start_loop (f);
   g_thread_join (thread);
@@ -221,7 +191,7 @@ test_add_callback_fifo (Fixture       *f,
   add_log_callback (f, "a");
   g_assert_true (gbridge_io_loop_add_callback (f->loop, log_cb, log_entry (f, "b"), log_entry_free));
   add_log_callback (f, "c");
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "a b c");
   g_assert_cmpuint (f->destroyed, ==, 3);
 }
@@ -332,7 +302,7 @@ test_repeating_nested (Fixture       *f,
   Repeater r = { f, 0, 0, 2, 1, outer_continues, 0 };
 
   g_assert_true (gbridge_io_loop_add_repeating_callback (f->loop, repeat_cb, &r, repeater_destroy));
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, outer_continues ? "r ( r x ) r" : "r ( r x )");
   g_assert_cmpuint (r.calls, ==, outer_continues ? 3 : 2);
   g_assert_cmpuint (r.destroyed_in_call, ==, 1);   /* x's, not ours */
@@ -363,7 +333,8 @@ test_repeating_close (Fixture       *f,
   GThread *thread;
 
   /* From another thread: it wakes the loop. */
-  add_watchdog (f, "add_repeating_callback from another thread did not wake the loop");
+  gbridge_test_add_watchdog (f->loop,
+                             "add_repeating_callback from another thread did not wake the loop");
   thread = g_thread_new ("producer", add_repeating_stop_thread, f->loop);
   start_loop (f);
   g_thread_join (thread);
@@ -496,7 +467,7 @@ test_handler_add_twice (Fixture       *f,
   g_autoptr(GError) error = NULL;
   int fds[2];
 
-  make_pipe (fds);
+  gbridge_test_make_pipe (fds);
   g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
                                               read_handler, f, count_destroy, &error));
   g_assert_no_error (error);
@@ -507,13 +478,12 @@ test_handler_add_twice (Fixture       *f,
   g_assert_cmpuint (f->destroyed, ==, 1);
 
   g_assert_cmpint (write (fds[1], "x", 1), ==, 1);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "read");
 
   g_assert_true (gbridge_io_loop_remove_handler (f->loop, fds[0]));
   g_assert_cmpuint (f->destroyed, ==, 2);
-  close (fds[0]);
-  close (fds[1]);
+  gbridge_test_close_pipe (fds);
 }
 
 static void
@@ -522,11 +492,10 @@ test_handler_remove_without_add (Fixture       *f,
 {
   int fds[2];
 
-  make_pipe (fds);
+  gbridge_test_make_pipe (fds);
   g_assert_false (gbridge_io_loop_remove_handler (f->loop, fds[0]));
   g_assert_false (gbridge_io_loop_remove_handler (f->loop, 12345));
-  close (fds[0]);
-  close (fds[1]);
+  gbridge_test_close_pipe (fds);
 }
 
 static void
@@ -537,9 +506,8 @@ test_handler_bad_fd (Fixture       *f,
   g_autoptr(GError) error2 = NULL;
   int fds[2];
 
-  make_pipe (fds);
-  close (fds[0]);
-  close (fds[1]);
+  gbridge_test_make_pipe (fds);
+  gbridge_test_close_pipe (fds);
   g_assert_false (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
                                                read_handler, f, count_destroy, &error));
   g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_BAD_FD);
@@ -593,20 +561,19 @@ test_handler_remove_other_ready (Fixture       *f,
         }
       else
         {
-          make_pipe (ro.fds[i]);
+          gbridge_test_make_pipe (ro.fds[i]);
           g_assert_cmpint (write (ro.fds[i][1], "x", 1), ==, 1);
         }
       g_assert_true (gbridge_io_loop_add_handler (f->loop, ro.fds[i][0], GBRIDGE_IO_EVENTS_READ,
                                                   remove_other_handler, &ro, remove_other_destroy, NULL));
     }
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   g_assert_cmpuint (ro.calls[0] + ro.calls[1], ==, 1);
   g_assert_cmpuint (ro.destroyed, ==, 2);
 
   for (guint i = 0; i < 2; i++)
     {
-      close (ro.fds[i][0]);
-      close (ro.fds[i][1]);
+      gbridge_test_close_pipe (ro.fds[i]);
     }
 }
 
@@ -666,9 +633,9 @@ test_handler_ready_again (Fixture       *f,
   Relay at_q = { f, "q", -1, FALSE };
   Relay from_timer = { f, "t", -1, FALSE };
 
-  make_pipe (p);
-  make_pipe (q);
-  make_pipe (w);
+  gbridge_test_make_pipe (p);
+  gbridge_test_make_pipe (q);
+  gbridge_test_make_pipe (w);
   to_q.to = q[1];
   g_assert_true (gbridge_io_loop_add_handler (f->loop, p[0], GBRIDGE_IO_EVENTS_READ,
                                               relay_handler, &to_q, NULL, NULL));
@@ -728,11 +695,11 @@ test_handler_update (Fixture       *f,
 {
   int fds[2];
 
-  make_pipe (fds);
+  gbridge_test_make_pipe (fds);
   /* The write end of an empty pipe is writable, never readable. */
   g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[1], GBRIDGE_IO_EVENTS_READ,
                                               log_events_handler, f, NULL, NULL));
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "");
 
   g_assert_true (gbridge_io_loop_update_handler (f->loop, fds[1], GBRIDGE_IO_EVENTS_WRITE, NULL));
@@ -744,7 +711,7 @@ test_handler_update (Fixture       *f,
   assert_log (f, "W W");
 
   g_assert_true (gbridge_io_loop_update_handler (f->loop, fds[1], GBRIDGE_IO_EVENTS_NONE, NULL));
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "W W");
 
   /* Hang-up is reported as ERROR even when not asked for. */
@@ -762,16 +729,15 @@ test_handler_closed_while_registered (Fixture       *f,
 {
   int fds[2];
 
-  make_pipe (fds);
+  gbridge_test_make_pipe (fds);
   g_assert_cmpint (write (fds[1], "x", 1), ==, 1);
   g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
                                               log_events_handler, f, count_destroy, NULL));
-  close (fds[0]);
-  close (fds[1]);
+  gbridge_test_close_pipe (fds);
 
   /* epoll forgets a closed file by itself: no callback, and the loop goes
    * idle instead of spinning. The handler stays until removed. */
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "");
   g_assert_false (g_main_context_iteration (f->context, FALSE));
   g_assert_cmpuint (f->destroyed, ==, 0);
@@ -791,7 +757,7 @@ test_handler_closed_regular_file (Fixture       *f,
 
   /* poll() reports the closed fd as invalid: one ERROR, then the handler is
    * gone, and the loop goes idle instead of spinning. */
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "E");
   g_assert_cmpuint (f->destroyed, ==, 1);
   g_assert_false (gbridge_io_loop_remove_handler (f->loop, fd));
@@ -805,18 +771,17 @@ test_handler_fd_reuse (Fixture       *f,
   int fds[2];
   int fds2[2];
 
-  make_pipe (fds);
+  gbridge_test_make_pipe (fds);
   g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
                                               log_events_handler, f, count_destroy, NULL));
   /* Closed while registered, and the number handed out again. */
-  close (fds[0]);
-  close (fds[1]);
-  make_pipe (fds2);
+  gbridge_test_close_pipe (fds);
+  gbridge_test_make_pipe (fds2);
   g_assert_cmpint (fds2[0], ==, fds[0]);
   g_assert_cmpint (write (fds2[1], "x", 1), ==, 1);
 
   /* The old handler never hears of the new file. */
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "");
 
   /* Removing it is fine, and the number can be registered anew. */
@@ -824,13 +789,12 @@ test_handler_fd_reuse (Fixture       *f,
   g_assert_cmpuint (f->destroyed, ==, 1);
   g_assert_true (gbridge_io_loop_add_handler (f->loop, fds2[0], GBRIDGE_IO_EVENTS_READ,
                                               read_handler, f, count_destroy, NULL));
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "read");
   g_assert_true (gbridge_io_loop_remove_handler (f->loop, fds2[0]));
   g_assert_cmpuint (f->destroyed, ==, 2);
 
-  close (fds2[0]);
-  close (fds2[1]);
+  gbridge_test_close_pipe (fds2);
 }
 
 static void
@@ -848,7 +812,7 @@ test_handler_regular_file (Fixture       *f,
   assert_log (f, "R R");
   g_assert_true (gbridge_io_loop_remove_handler (f->loop, fd));
   g_assert_cmpuint (f->destroyed, ==, 1);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "R R");
   close (fd);
 }
@@ -878,7 +842,7 @@ test_handler_many (Fixture       *f,
 
   for (guint i = 0; i < G_N_ELEMENTS (m); i++)
     {
-      make_pipe (m[i].fds);
+      gbridge_test_make_pipe (m[i].fds);
       g_assert_true (gbridge_io_loop_add_handler (f->loop, m[i].fds[0], GBRIDGE_IO_EVENTS_READ,
                                                   many_handler, &m[i], NULL, NULL));
     }
@@ -887,14 +851,13 @@ test_handler_many (Fixture       *f,
     {
       for (guint i = 0; i < G_N_ELEMENTS (m); i++)
         g_assert_cmpint (write (m[i].fds[1], "x", 1), ==, 1);
-      run_pending (f);
+      gbridge_test_run_pending (f->loop);
     }
   for (guint i = 0; i < G_N_ELEMENTS (m); i++)
     {
       g_assert_cmpuint (m[i].calls, ==, rounds);
       g_assert_true (gbridge_io_loop_remove_handler (f->loop, m[i].fds[0]));
-      close (m[i].fds[0]);
-      close (m[i].fds[1]);
+      gbridge_test_close_pipe (m[i].fds);
     }
 }
 
@@ -926,7 +889,7 @@ test_timeout_remove_from_timeout (Fixture       *f,
   gbridge_io_loop_call_at (f->loop, 101.0, remove_timeout_cb, &rt, NULL);
   rt.other = gbridge_io_loop_call_at (f->loop, 101.0, log_cb, log_entry (f, "removed"), log_entry_free);
   gbridge_io_loop_advance_clock (f->loop, 5.0);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "remover");
   g_assert_cmpuint (f->destroyed, ==, 1);
 }
@@ -945,16 +908,16 @@ test_timeout_order (Fixture       *f,
   gbridge_io_loop_call_later (f->loop, -1.0, log_cb, log_entry (f, "now"), log_entry_free);
   gbridge_io_loop_call_at (f->loop, 1004.0, log_cb, log_entry (f, "e4"), log_entry_free);
 
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "now");
 
   gbridge_io_loop_advance_clock (f->loop, 3.5);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "now c3");
 
   /* Equal deadlines run in the order they were added. */
   gbridge_io_loop_advance_clock (f->loop, 10.0);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "now c3 e4 a5 b5 d5");
   g_assert_cmpuint (f->destroyed, ==, 6);
 }
@@ -970,7 +933,7 @@ test_timeout_remove_after_fire (Fixture       *f,
   handle = gbridge_io_loop_call_later (f->loop, 1.0, log_cb, log_entry (f, "t"), log_entry_free);
   g_assert_cmpuint (handle, !=, 0);
   gbridge_io_loop_advance_clock (f->loop, 1.0);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "t");
   g_assert_cmpuint (f->destroyed, ==, 1);
 
@@ -1015,7 +978,7 @@ test_timeout_heap (Fixture       *f,
       guint before = f->log->len;
 
       gbridge_io_loop_advance_clock (f->loop, 1.0);
-      run_pending (f);
+      gbridge_test_run_pending (f->loop);
       for (guint i = before; i < f->log->len; i++)
         {
           g_assert_cmpfloat (t, >=, last);
@@ -1062,7 +1025,7 @@ test_timeout_real_clock (Fixture       *f,
 
   /* Monotonic, in seconds. */
   g_assert_cmpfloat (fabs (before - g_get_monotonic_time () / 1e6), <, 1.0);
-  add_watchdog (f, "a 5 ms timer never fired");
+  gbridge_test_add_watchdog (f->loop, "a 5 ms timer never fired");
   rt.deadline = before + 0.005;
   gbridge_io_loop_call_at (f->loop, rt.deadline, real_timer_cb, &rt, NULL);
   start_loop (f);
@@ -1094,7 +1057,7 @@ static void
 test_start_reentrant (Fixture       *f,
                       gconstpointer  data)
 {
-  add_watchdog (f, "start re-entrancy");
+  gbridge_test_add_watchdog (f->loop, "start re-entrancy");
   g_assert_false (gbridge_io_loop_is_running (f->loop));
   gbridge_io_loop_add_callback (f->loop, reentrant_start_cb, f, NULL);
   start_loop (f);
@@ -1126,8 +1089,8 @@ test_close_destroy_notifies (Fixture       *f,
   int fds[2];
   int fds2[2];
 
-  make_pipe (fds);
-  make_pipe (fds2);
+  gbridge_test_make_pipe (fds);
+  gbridge_test_make_pipe (fds2);
   add_log_callback (f, "cb");
   gbridge_io_loop_call_later (f->loop, 10, log_cb, log_entry (f, "t"), log_entry_free);
   gbridge_io_loop_call_later (f->loop, 20, log_cb, log_entry (f, "t2"), log_entry_free);
@@ -1172,7 +1135,7 @@ test_finalize_destroy_notifies (Fixture       *f,
   GbridgeIOLoop *loop = gbridge_io_loop_new ();
   int fds[2];
 
-  make_pipe (fds);
+  gbridge_test_make_pipe (fds);
   gbridge_io_loop_add_callback (loop, log_cb, log_entry (f, "cb"), log_entry_free);
   gbridge_io_loop_call_later (loop, 10, log_cb, log_entry (f, "t"), log_entry_free);
   g_assert_true (gbridge_io_loop_add_handler (loop, fds[0], GBRIDGE_IO_EVENTS_READ,
@@ -1182,8 +1145,7 @@ test_finalize_destroy_notifies (Fixture       *f,
   assert_log (f, "");
   /* Without all_fds, the descriptors stay open. */
   g_assert_cmpint (fcntl (fds[0], F_GETFD), !=, -1);
-  close (fds[0]);
-  close (fds[1]);
+  gbridge_test_close_pipe (fds);
 }
 
 /* Current and default loops */
@@ -1312,8 +1274,8 @@ test_nested (Fixture       *f,
 {
   Nested n = { f, g_main_loop_new (f->context, FALSE), };
 
-  make_pipe (n.fds);
-  add_watchdog (f, "nested loop starved gbridge");
+  gbridge_test_make_pipe (n.fds);
+  gbridge_test_add_watchdog (f->loop, "nested loop starved gbridge");
   gbridge_io_loop_add_callback (f->loop, nested_modal_cb, &n, NULL);
   /* Queued in the same batch as the modal callback: must not wait for it. */
   add_log_callback (f, "same-batch");
@@ -1321,8 +1283,7 @@ test_nested (Fixture       *f,
   start_loop (f);
   assert_log (f, "modal{ same-batch inner-cb timer fd }");
   g_main_loop_unref (n.nested);
-  close (n.fds[0]);
-  close (n.fds[1]);
+  gbridge_test_close_pipe (n.fds);
 }
 
 /* Signals */
@@ -1380,7 +1341,7 @@ test_fairness_lower_priority (Fixture       *f,
   FloodData d = { f, 0, FALSE };
   g_autoptr(GSource) idle = g_idle_source_new ();
 
-  add_watchdog (f, "an idle source starved by a callback flood");
+  gbridge_test_add_watchdog (f->loop, "an idle source starved by a callback flood");
   g_source_set_callback (idle, flood_idle_cb, &d, NULL);
   g_source_attach (idle, f->context);
   gbridge_io_loop_add_callback (f->loop, flood_cb, &d, NULL);
@@ -1398,7 +1359,7 @@ test_fairness_lower_priority (Fixture       *f,
   while (!d.idle_ran)
     g_main_context_iteration (f->context, TRUE);
   g_assert_cmpuint (d.n_calls, >, 0);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
 }
 
 /* Yielding to lower-priority sources never leaves an iteration empty: with
@@ -1445,13 +1406,13 @@ test_signal_handler (Fixture       *f,
   g_assert_no_error (error);
 
   raise (SIGUSR1);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "SIGUSR1");
 
   /* Two deliveries before the loop looks: one call. */
   raise (SIGUSR1);
   raise (SIGUSR1);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "SIGUSR1 SIGUSR1");
 
   /* Another loop cannot take it while this one has it. */
@@ -1472,7 +1433,7 @@ test_signal_handler (Fixture       *f,
   sigaction (SIGUSR1, NULL, &after);
   g_assert_true (after.sa_handler == SIG_IGN);
   raise (SIGUSR1);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   assert_log (f, "SIGUSR1 SIGUSR1");
 
   /* Now the other loop may take it. */
@@ -1526,7 +1487,7 @@ test_add_callback_from_signal (Fixture       *f,
   sigemptyset (&action.sa_mask);
   sigaction (SIGUSR2, &action, &previous);
 
-  add_watchdog (f, "callback from a signal handler never ran");
+  gbridge_test_add_watchdog (f->loop, "callback from a signal handler never ran");
   raise (SIGUSR2);
   gbridge_io_loop_add_callback (f->loop, log_cb, log_entry (f, "after"), log_entry_free);
   g_assert_true (g_main_context_iteration (f->context, TRUE));
@@ -1536,10 +1497,10 @@ test_add_callback_from_signal (Fixture       *f,
   for (guint i = 0; i < 256; i++)
     g_assert_true (gbridge_io_loop_add_callback_from_signal (f->loop, from_signal_cb, "r"));
   g_assert_false (gbridge_io_loop_add_callback_from_signal (f->loop, from_signal_cb, "r"));
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   g_assert_cmpuint (f->log->len, ==, 2 + 256);
   g_assert_true (gbridge_io_loop_add_callback_from_signal (f->loop, from_signal_cb, "r"));
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   g_assert_cmpuint (f->log->len, ==, 2 + 257);
 
   sigaction (SIGUSR2, &previous, NULL);
@@ -1572,7 +1533,7 @@ test_translated_error (Fixture       *f,
   if (!gbridge_test_have_locales ())
     return;
 
-  make_pipe (fds);
+  gbridge_test_make_pipe (fds);
   if (g_test_subprocess ())
     {
       gbridge_test_use_locale (t->locale);
@@ -1592,8 +1553,7 @@ test_translated_error (Fixture       *f,
   g_test_trap_assert_stdout_unmatched ("*already has a handler*");
   g_test_trap_assert_stdout (exists_pattern);
   g_test_trap_assert_stdout (closed_pattern);
-  close (fds[0]);
-  close (fds[1]);
+  gbridge_test_close_pipe (fds);
 }
 
 int

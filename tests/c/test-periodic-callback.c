@@ -5,6 +5,8 @@
 
 #include <gbridge/gbridge.h>
 
+#include "gbridge-test.h"
+
 #include <math.h>
 
 typedef struct
@@ -61,13 +63,6 @@ count_destroy (gpointer data)
   f->destroyed++;
 }
 
-static void
-run_pending (Fixture *f)
-{
-  while (g_main_context_iteration (f->context, FALSE))
-    ;
-}
-
 /* Steps the virtual clock until @n calls were made. */
 static void
 run_calls (Fixture *f,
@@ -77,7 +72,7 @@ run_calls (Fixture *f,
   while (f->times->len < n)
     {
       gbridge_io_loop_advance_clock (f->loop, step);
-      run_pending (f);
+      gbridge_test_run_pending (f->loop);
     }
 }
 
@@ -105,7 +100,7 @@ test_basic (Fixture       *f,
   gbridge_periodic_callback_start (f->pc);
   g_assert_true (gbridge_periodic_callback_is_running (f->pc));
   /* Not called at start: one period later. */
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   g_assert_cmpuint (f->times->len, ==, 0);
 
   run_calls (f, G_N_ELEMENTS (expected), 1.0);
@@ -114,7 +109,7 @@ test_basic (Fixture       *f,
   gbridge_periodic_callback_stop (f->pc);
   g_assert_false (gbridge_periodic_callback_is_running (f->pc));
   gbridge_io_loop_advance_clock (f->loop, 100);
-  run_pending (f);
+  gbridge_test_run_pending (f->loop);
   g_assert_cmpuint (f->times->len, ==, G_N_ELEMENTS (expected));
 
   g_assert_finalize_object (g_steal_pointer (&f->pc));
@@ -206,7 +201,7 @@ test_restart_from_callback (Fixture       *f,
   for (guint i = 0; i < 3; i++)
     {
       gbridge_io_loop_advance_clock (f->loop, 1.0);
-      run_pending (f);
+      gbridge_test_run_pending (f->loop);
     }
   g_assert_cmpuint (f->times->len, ==, 3);
   assert_times (f, expected, 3);

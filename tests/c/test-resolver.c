@@ -5,7 +5,9 @@
  * The c-ares resolver is tested against a real DNS server: dnsmasq, started
  * by this program as the user running it, on 127.0.0.1 and a free port, as
  * the authority of the zone "test". When dnsmasq is missing or cannot start,
- * the tests that need it are skipped and say why.
+ * the tests that need it are skipped and say why. In a gbridge built without
+ * c-ares (-Dares=disabled) the c-ares tests skip, saying so, and
+ * ares/unavailable checks what such a build does instead.
  */
 
 #include "config.h"
@@ -25,6 +27,12 @@
 
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
+
+#ifdef HAVE_CARES
+# define BUILT_WITH_CARES TRUE
+#else
+# define BUILT_WITH_CARES FALSE
+#endif
 
 #define N_MANY    24
 #define N_NAMES   1000
@@ -210,9 +218,22 @@ stop_dnsmasq (void)
   g_clear_pointer (&dns.skip_reason, g_free);
 }
 
+/* Skips the calling test, and returns FALSE, in a build without c-ares. */
+static gboolean
+need_ares (void)
+{
+  if (BUILT_WITH_CARES)
+    return TRUE;
+  g_test_skip ("gbridge was built without c-ares (-Dares=disabled)");
+  return FALSE;
+}
+
+/* dnsmasq serves the c-ares tests only. */
 static gboolean
 need_dnsmasq (void)
 {
+  if (!need_ares ())
+    return FALSE;
   if (dns.servers != NULL)
     return TRUE;
   g_test_skip (dns.skip_reason);
@@ -473,7 +494,8 @@ test_literal_family (Fixture       *f,
 /* The same table for every implementation */
 
 /* A resolver of each kind that never reaches a working server: what it
- * answers, it answers without the network. */
+ * answers, it answers without the network. NULL, the test skipped, for
+ * c-ares in a build without it. */
 static GbridgeResolver *
 offline_resolver (Fixture    *f,
                   const char *kind)
@@ -483,6 +505,8 @@ offline_resolver (Fixture    *f,
 
   if (g_str_equal (kind, "threaded"))
     return GBRIDGE_RESOLVER (gbridge_threaded_resolver_new (f->loop));
+  if (!need_ares ())
+    return NULL;
 
   /* Port 9 (discard): nothing answers, and c-ares gives up quickly. */
   resolver = g_initable_new (GBRIDGE_TYPE_ARES_RESOLVER, NULL, &error,
@@ -505,6 +529,9 @@ test_special_names (Fixture       *f,
   g_autoptr(GbridgeFuture) future = NULL;
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) found = NULL;
+
+  if (resolver == NULL)
+    return;
 
   /* ::1 first, as RFC 6724 orders them. */
   found = resolve (f, resolver, "localhost", 80, G_SOCKET_FAMILY_INVALID, 5, &error);
@@ -561,6 +588,8 @@ test_scoped_literal (Fixture       *f,
   guint lo = if_nametoindex ("lo");
   g_autoptr(GbridgeFuture) future = NULL;
 
+  if (resolver == NULL)
+    return;
   g_assert_cmpuint (lo, >, 0);
   g_assert_cmpuint (resolve_scope_id (f, resolver, "fe80::1%lo", "fe80::1"), ==, lo);
   g_assert_cmpuint (resolve_scope_id (f, resolver, "[fe80::1%lo]", "fe80::1"), ==, lo);
@@ -779,6 +808,8 @@ test_ares_literal_no_query (Fixture       *f,
   g_autoptr(GbridgeFuture) future = NULL;
   g_autoptr(GError) error = NULL;
 
+  if (!need_ares ())
+    return;
   /* A server where nothing listens: a literal never asks it. */
   resolver = gbridge_ares_resolver_new (f->loop, "127.0.0.1:9", &error);
   g_assert_no_error (error);
@@ -798,6 +829,8 @@ test_ares_bad_servers (Fixture       *f,
   g_autoptr(GbridgeAresResolver) resolver = NULL;
   g_autoptr(GError) error = NULL;
 
+  if (!need_ares ())
+    return;
   resolver = gbridge_ares_resolver_new (f->loop, "not a server", &error);
   g_assert_null (resolver);
   g_assert_error (error, GBRIDGE_RESOLVER_ERROR, GBRIDGE_RESOLVER_ERROR_FAILED);
@@ -1129,16 +1162,55 @@ test_resolve_async (Fixture       *f,
   g_assert_finalize_object (g_steal_pointer (&resolver));
 }
 
-/* Translations: the language, and its message for "no address". */
+/* Built without c-ares: the type is there and its construction fails saying
+ * why; one made with g_object_new(), as bindings do, fails every lookup the
+ * same way (literals need no resolver); the default resolver works. */
+static void
+test_ares_unavailable (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(GbridgeAresResolver) ares = NULL;
+  g_autoptr(GError) error = NULL;
+  GbridgeResolver *resolver;
+  GStrv found;
+
+  ares = gbridge_ares_resolver_new (f->loop, "127.0.0.1:53", &error);
+  g_assert_null (ares);
+  g_assert_error (error, GBRIDGE_RESOLVER_ERROR, GBRIDGE_RESOLVER_ERROR_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, "c-ares"));
+  g_clear_error (&error);
+
+  resolver = g_object_new (GBRIDGE_TYPE_ARES_RESOLVER, "loop", f->loop, NULL);
+  g_assert_true (gbridge_resolver_get_loop (resolver) == f->loop);
+  found = resolve (f, resolver, "localhost", 80, G_SOCKET_FAMILY_INVALID, 5, &error);
+  g_assert_null (found);
+  g_assert_error (error, GBRIDGE_RESOLVER_ERROR, GBRIDGE_RESOLVER_ERROR_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, "“localhost”"));
+  g_assert_nonnull (strstr (error->message, "c-ares"));
+  g_clear_error (&error);
+  assert_resolves (f, resolver, "192.0.2.1", 80, G_SOCKET_FAMILY_INVALID, 5,
+                   "192.0.2.1:80", NULL);
+  g_assert_finalize_object (resolver);
+
+  g_assert_true (GBRIDGE_IS_THREADED_RESOLVER (gbridge_resolver_get_default ()));
+  assert_resolves (f, gbridge_resolver_get_default (), "localhost", 80, G_SOCKET_FAMILY_IPV4, 10,
+                   "127.0.0.1:80", NULL);
+}
+
+/* Translations: the language, its message for "no address" and, in a
+ * build without c-ares, for that. */
 
 typedef struct
 {
   const char *locale;
   const char *not_found;
+  const char *unavailable;
 } Translation;
 
-static const Translation german = { "de_DE.UTF-8", "Keine Adresse für „192.0.2.7“ gefunden" };
-static const Translation french = { "fr_FR.UTF-8", "Aucune adresse trouvée pour « 192.0.2.7 »" };
+static const Translation german = { "de_DE.UTF-8", "Keine Adresse für „192.0.2.7“ gefunden",
+                                    "gbridge wurde ohne c-ares gebaut" };
+static const Translation french = { "fr_FR.UTF-8", "Aucune adresse trouvée pour « 192.0.2.7 »",
+                                    "gbridge a été compilé sans c-ares" };
 
 static void
 test_translated_error (Fixture       *f,
@@ -1146,6 +1218,7 @@ test_translated_error (Fixture       *f,
 {
   const Translation *t = data;
   g_autofree char *pattern = g_strdup_printf ("*%s*", t->not_found);
+  g_autofree char *unavailable_pattern = g_strdup_printf ("*%s*", t->unavailable);
 
   if (!gbridge_test_have_locales ())
     return;
@@ -1161,6 +1234,13 @@ test_translated_error (Fixture       *f,
       g_assert_error (gbridge_future_get_failure (future), GBRIDGE_RESOLVER_ERROR,
                       GBRIDGE_RESOLVER_ERROR_NOT_FOUND);
       g_print ("%s\n", gbridge_future_get_failure (future)->message);
+      if (!BUILT_WITH_CARES)
+        {
+          g_autoptr(GError) error = NULL;
+
+          g_assert_null (gbridge_ares_resolver_new (f->loop, NULL, &error));
+          g_print ("%s\n", error->message);
+        }
       return;
     }
 
@@ -1168,6 +1248,11 @@ test_translated_error (Fixture       *f,
   g_test_trap_assert_passed ();
   g_test_trap_assert_stdout_unmatched ("*No address found*");
   g_test_trap_assert_stdout (pattern);
+  if (!BUILT_WITH_CARES)
+    {
+      g_test_trap_assert_stdout_unmatched ("*built without*");
+      g_test_trap_assert_stdout (unavailable_pattern);
+    }
 }
 
 int
@@ -1203,6 +1288,8 @@ main (int   argc,
   TEST ("ares/cancel", test_ares_cancel);
   TEST ("ares/max-queries", test_ares_max_queries);
   TEST ("ares/thousand", test_ares_thousand);
+  if (!BUILT_WITH_CARES)
+    TEST ("ares/unavailable", test_ares_unavailable);
   TEST ("override", test_override);
   TEST ("override/ares", test_override_ares);
   TEST ("resolve-async", test_resolve_async);
@@ -1211,7 +1298,7 @@ main (int   argc,
   g_test_add ("/Gbridge/Resolver/translated-error/fr", Fixture, &french,
               fixture_setup, test_translated_error, fixture_teardown);
 
-  if (!g_test_subprocess ())
+  if (BUILT_WITH_CARES && !g_test_subprocess ())
     start_dnsmasq ();
   ret = g_test_run ();
   stop_dnsmasq ();

@@ -7,6 +7,8 @@
 
 #include <gbridge/gbridge.h>
 
+#include "gbridge-test.h"
+
 #include <signal.h>
 
 typedef struct
@@ -39,15 +41,6 @@ fixture_teardown (Fixture       *f,
 
 #define TEST(path, func) \
   g_test_add ("/Gbridge/Signal/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
-
-static void
-run_pending (GbridgeIOLoop *loop)
-{
-  GMainContext *context = gbridge_io_loop_get_context (loop);
-
-  while (g_main_context_iteration (context, FALSE))
-    ;
-}
 
 static void
 on_sigusr1 (int      signum,
@@ -96,18 +89,18 @@ test_two_loops (Fixture       *f,
     {
       raise (SIGUSR1);
       raise (SIGUSR2);
-      run_pending (first);
-      run_pending (second);
+      gbridge_test_run_pending (first);
+      gbridge_test_run_pending (second);
       g_assert_cmpuint (f->a_calls, ==, round);
       g_assert_cmpuint (f->b_calls, ==, round);
     }
 
   /* Iterating the other loop only never consumes this loop's signal. */
   raise (SIGUSR1);
-  run_pending (f->b);
-  run_pending (f->b);
+  gbridge_test_run_pending (f->b);
+  gbridge_test_run_pending (f->b);
   g_assert_cmpuint (f->a_calls, ==, 3);
-  run_pending (f->a);
+  gbridge_test_run_pending (f->a);
   g_assert_cmpuint (f->a_calls, ==, 4);
 }
 
@@ -128,13 +121,13 @@ test_removed_not_inherited (Fixture       *f,
   g_assert_true (gbridge_io_loop_add_signal_handler (f->b, SIGUSR1, on_sigusr1, f, NULL, &error));
   g_assert_no_error (error);
   raise (SIGUSR2);
-  run_pending (f->b);
-  run_pending (f->a);
+  gbridge_test_run_pending (f->b);
+  gbridge_test_run_pending (f->a);
   g_assert_cmpuint (f->b_calls, ==, 1);
   g_assert_cmpuint (f->a_calls, ==, 0);
 
   raise (SIGUSR1);
-  run_pending (f->b);
+  gbridge_test_run_pending (f->b);
   g_assert_cmpuint (f->a_calls, ==, 1);
   g_assert_true (gbridge_io_loop_remove_signal_handler (f->b, SIGUSR1));
 }

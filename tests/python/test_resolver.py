@@ -3,8 +3,10 @@
 # The resolvers from Python: literals, the threaded resolver on localhost, the
 # override resolver, and the c-ares resolver against a dnsmasq this module
 # starts on a free port (the tests that need it skip, saying why, when
-# dnsmasq is missing or cannot start).
+# dnsmasq is missing or cannot start). In a gbridge built without c-ares
+# (-Dares=disabled) the c-ares tests skip and test_ares_unavailable runs.
 
+import os
 import shutil
 import socket
 import subprocess
@@ -19,9 +21,17 @@ from gi.repository import Gio, GLib, GObject, Gbridge  # noqa: E402
 
 ERROR_DOMAIN = 'gbridge-resolver-error-quark'
 
+# Set by tests/meson.build from the build's configuration, not guessed from
+# what the library does: a build that lost c-ares by mistake fails.
+HAVE_ARES = os.environ.get('GBRIDGE_TEST_HAVE_CARES', '1') == '1'
+needs_ares = pytest.mark.skipif(not HAVE_ARES,
+                                reason='gbridge was built without c-ares (-Dares=disabled)')
+
 
 @pytest.fixture(scope='module')
 def dnsmasq():
+    if not HAVE_ARES:
+        pytest.skip('gbridge was built without c-ares (-Dares=disabled)')
     binary = shutil.which('dnsmasq') or shutil.which('dnsmasq', path='/usr/sbin')
     if binary is None:
         pytest.skip('dnsmasq is not installed (Debian package dnsmasq-base)')
@@ -128,11 +138,35 @@ def test_ares_from_properties(loop, dnsmasq):
         == ['192.0.2.1:80']
 
 
+@needs_ares
 def test_bad_servers_raise(loop):
     with pytest.raises(GLib.Error) as info:
         Gbridge.AresResolver.new(loop, 'not a server')
     assert info.value.domain == ERROR_DOMAIN
     assert 'not a server' in info.value.message
+
+
+@pytest.mark.skipif(HAVE_ARES, reason='gbridge was built with c-ares')
+def test_ares_unavailable(loop):
+    # The type is there; constructing it fails, saying why.
+    with pytest.raises(GLib.Error) as info:
+        Gbridge.AresResolver.new(loop, None)
+    assert info.value.matches(Gbridge.resolver_error_quark(), Gbridge.ResolverError.UNAVAILABLE)
+    assert 'c-ares' in info.value.message
+    # Built from properties, it fails every lookup the same way.
+    resolver = Gbridge.AresResolver(loop=loop)
+    error = failure(loop, resolver.resolve('localhost', 80, Gio.SocketFamily.INVALID, 5))
+    assert error.matches(Gbridge.resolver_error_quark(), Gbridge.ResolverError.UNAVAILABLE)
+    assert 'localhost' in error.message
+    # The default resolver works, on the calling thread's current loop.
+    default = Gbridge.Resolver.get_default()
+    assert isinstance(default, Gbridge.ThreadedResolver)
+    loop.make_current()
+    try:
+        assert addresses(loop, default.resolve('localhost', 80, Gio.SocketFamily.IPV4, 10)) \
+            == ['127.0.0.1:80']
+    finally:
+        Gbridge.IOLoop.clear_current()
 
 
 class FixedResolver(GObject.Object, Gbridge.Resolver):
@@ -186,7 +220,7 @@ SPECIAL_NAMES = [
 ]
 
 
-@pytest.mark.parametrize('kind', ['threaded', 'ares'])
+@pytest.mark.parametrize('kind', ['threaded', pytest.param('ares', marks=needs_ares)])
 def test_resolvers_agree_on_special_names(loop, kind):
     resolver = offline_resolver(loop, kind)
     for host, family, expected in SPECIAL_NAMES:
@@ -196,7 +230,7 @@ def test_resolvers_agree_on_special_names(loop, kind):
                          Gbridge.ResolverError.INVALID_ARGUMENT)
 
 
-@pytest.mark.parametrize('kind', ['threaded', 'ares'])
+@pytest.mark.parametrize('kind', ['threaded', pytest.param('ares', marks=needs_ares)])
 def test_scoped_literal_keeps_its_interface(loop, kind):
     resolver = offline_resolver(loop, kind)
     for host, scope_id in [('fe80::1%lo', socket.if_nametoindex('lo')),
