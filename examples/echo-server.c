@@ -82,7 +82,7 @@ client_flush (Client *client)
 
       if (n < 0 && errno == EINTR)
         continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      if (n < 0 && g_io_error_from_errno (errno) == G_IO_ERROR_WOULD_BLOCK)
         break;
       if (n < 0)
         return FALSE;

@@ -12,7 +12,7 @@
 #include <gio/gio.h>
 
 #include "gbridge-version.h"
-#include "gbridge-io-loop.h"
+#include "gbridge-types.h"
 
 G_BEGIN_DECLS
 
@@ -71,33 +71,6 @@ typedef enum
 
 GBRIDGE_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (GbridgeFuture, gbridge_future, GBRIDGE, FUTURE, GObject)
-
-/**
- * GbridgeFutureCallback:
- * @future: the future, which is done
- * @user_data: the data given with the callback
- *
- * A done-callback, see gbridge_future_add_done_callback() and
- * gbridge_io_loop_add_future().
- *
- * Since: 1.0
- */
-typedef void (*GbridgeFutureCallback) (GbridgeFuture *future,
-                                       gpointer       user_data);
-
-/**
- * GbridgeFutureFunc:
- * @user_data: the data given with the function
- *
- * A function that starts some work and returns a future of its outcome, see
- * gbridge_io_loop_run_sync().
- *
- * Returns: (transfer full) (nullable): a future, or %NULL when the work is
- *   already done and has no value
- *
- * Since: 1.0
- */
-typedef GbridgeFuture *(*GbridgeFutureFunc) (gpointer user_data);
 
 /**
  * GbridgeThreadFunc:
@@ -246,19 +219,5 @@ GBRIDGE_AVAILABLE_IN_1_0
 GValue             *gbridge_future_wait_finish         (GbridgeFuture         *self,
                                                         GAsyncResult          *result,
                                                         GError               **error);
-
-GBRIDGE_AVAILABLE_IN_1_0
-gboolean            gbridge_io_loop_run_sync           (GbridgeIOLoop         *self,
-                                                        GbridgeFutureFunc      func,
-                                                        gpointer               user_data,
-                                                        double                 timeout,
-                                                        GValue                *value,
-                                                        GError               **error);
-GBRIDGE_AVAILABLE_IN_1_0
-void                gbridge_io_loop_add_future         (GbridgeIOLoop         *self,
-                                                        GbridgeFuture         *future,
-                                                        GbridgeFutureCallback  func,
-                                                        gpointer               user_data,
-                                                        GDestroyNotify         destroy);
 
 G_END_DECLS

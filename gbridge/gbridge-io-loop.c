@@ -5,24 +5,14 @@
 
 #include "config.h"
 
-#include "gbridge-io-loop.h"
-#include "gbridge-fd-set-private.h"
-#include "gbridge-signal-private.h"
-#include "gbridge-timer-heap-private.h"
+#include "gbridge-io-loop-impl-private.h"
 
 #include <errno.h>
-#include <math.h>
-#include <pthread.h>
-#include <string.h>
-#include <sys/types.h>
 #include <unistd.h>
 
 #include <glib/gi18n-lib.h>
 #include <glib-unix.h>
 
-#ifdef HAVE_TIMERFD
-# include <sys/timerfd.h>
-#endif
 #ifdef HAVE_EVENTFD
 # include <sys/eventfd.h>
 #endif
@@ -112,105 +102,11 @@
  * Since: 1.0
  */
 
-typedef struct _Callback Callback;
-
-struct _Callback
-{
-  Callback        *next;
-  GbridgeCallback  func;
-  gpointer         user_data;
-  GDestroyNotify   destroy;
-};
-
-/* A repeating callback is a Callback whose func is NULL, whose user_data is
- * this and whose destroy is repeat_free(): the common Callback stays small.
- * It is queued again before each call, so a nested main loop started from
- * func runs it again. in_calls counts the calls on the stack, listed says
- * whether its Callback is in one of the loop's lists, and removed that the
- * latest call returned G_SOURCE_REMOVE. */
-typedef struct
-{
-  GSourceFunc     func;
-  gpointer        user_data;
-  GDestroyNotify  destroy;
-  guint           in_calls;
-  guint           listed : 1;
-  guint           removed : 1;
-} Repeat;
-
-typedef struct
-{
-  Callback *head;
-  Callback *tail;
-} CallbackList;
-
 typedef struct
 {
   GSource        source;
   GbridgeIOLoop *loop;
 } LoopSource;
-
-struct _GbridgeIOLoop
-{
-  GObject parent_instance;
-
-  GMainContext *context;
-  GSource      *source;
-  GSource      *yield_source;   /* see YIELD_AFTER_USEC */
-
-  /* Callbacks. next_local is only touched by the thread dispatching the
-   * loop; remote is shared and guarded by remote_lock. */
-  CallbackList     batch;
-  CallbackList     next_local;
-  pthread_mutex_t  remote_lock;
-  CallbackList     remote;
-  gint             remote_pending;
-  Callback        *free_callbacks;
-  guint            n_free_callbacks;
-
-  /* add_callback_from_signal() cannot allocate or lock: a lock-free ring. */
-  GbridgeSignalRing ring;
-
-  /* Timers */
-  GbridgeTimerHeap timers;
-  GArray          *due;       /* handles of the timers due in this iteration */
-  guint            due_pos;
-  int              timer_fd;
-  gpointer         timer_tag;
-  /* Only in the child of a fork(): a wake-up descriptor of the loop's own
-   * (see after_fork()); -1 before. Closed by finalize only, since other
-   * threads may write to it until then. */
-  int              wake_fd;
-  gpointer         wake_tag;
-  gint64           armed_deadline;
-  gint64           virtual_now;
-  guint            virtual_clock : 1;
-
-  /* File descriptors */
-  GbridgeFdSet fds;
-  GArray      *ready;     /* GbridgeReadyFd found in this iteration */
-  guint        ready_pos;
-
-  /* Signals */
-  gint signals_pending;
-
-  /* Fairness towards lower-priority sources (GTK's redraw, idles): the
-   * start of the current run of back-to-back busy iterations, and whether
-   * this GLib iteration is one where the work waits at the lowest priority. */
-  gint64   busy_since;
-  gboolean yielding;
-
-  /* fork(): the fork_generation and the process the kernel objects (epoll
-   * set, timerfd) were made for. */
-  guint fork_generation;
-  pid_t pid;
-
-  guint dispatch_depth;
-  guint n_collects;     /* collects of ready descriptors so far, for INLINE_FD_ROUNDS */
-  gint  running;
-  gint  stop_requested;
-  gint  closed;
-};
 
 enum {
   PROP_0,
@@ -233,252 +129,19 @@ G_DEFINE_FINAL_TYPE (GbridgeIOLoop, gbridge_io_loop, G_TYPE_OBJECT)
  */
 G_DEFINE_QUARK (gbridge-io-loop-error-quark, gbridge_io_loop_error)
 
-/* The loop whose source this thread is dispatching right now: callbacks it
- * adds to that loop need no lock. */
-static __thread GbridgeIOLoop *dispatching_loop;
+/* See gbridge-io-loop-impl-private.h. */
+__thread GbridgeIOLoop *_gbridge_io_loop_dispatching;
 
 static GPrivate current_loop = G_PRIVATE_INIT (g_object_unref);
 
 static void gbridge_io_loop_close_internal (GbridgeIOLoop *self,
                                             gboolean       all_fds);
 
-/* fork() */
-
-/* Bumped in the child of every fork() that runs the pthread_atfork()
- * handlers: a loop made in another generation shares its kernel objects
- * with the parent. Only the forking thread exists in the child. */
-static volatile guint fork_generation;
-
-static void
-on_fork_child (void)
-{
-  fork_generation++;
-}
-
-/* Gives up the kernel objects shared with the parent for new ones. */
-static gboolean
-after_fork (GbridgeIOLoop  *self,
-            GError        **error)
-{
-  int err = 0;
-
-  self->fork_generation = fork_generation;
-  self->pid = getpid ();
-  if (g_atomic_int_get (&self->closed))
-    return TRUE;
-
-  /* The next prepare arms a new timerfd. Closing this one drops only the
-   * child's reference: the parent's stays armed. */
-  if (self->timer_fd >= 0)
-    {
-      if (self->timer_tag != NULL)
-        g_source_remove_unix_fd (self->source, self->timer_tag);
-      self->timer_tag = NULL;
-      close (self->timer_fd);
-      self->timer_fd = -1;
-      self->armed_deadline = G_MAXINT64;
-    }
-
-#ifdef HAVE_EVENTFD
-  /* GLib's wake-up descriptor of the context is shared with the parent
-   * too, and whichever process reads it first takes a wake-up: another
-   * thread's gbridge_io_loop_add_callback() could go unnoticed here while
-   * this process sleeps in poll(). Wake this loop through a descriptor of
-   * its own from now on. */
-  {
-    int old_fd = g_atomic_int_get (&self->wake_fd);
-    int fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-
-    if (self->wake_tag != NULL)
-      g_source_remove_unix_fd (self->source, self->wake_tag);
-    self->wake_tag = fd >= 0 ? g_source_add_unix_fd (self->source, fd, G_IO_IN) : NULL;
-    g_atomic_int_set (&self->wake_fd, fd);
-    if (old_fd >= 0)
-      close (old_fd);
-  }
-#endif
-
-  if (!_gbridge_fd_set_after_fork (&self->fds, &err))
-    {
-      g_set_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_FAILED,
-                   _("Cannot create a new epoll set for the loop after fork(): %s"),
-                   g_strerror (err));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* Wakes the context up, from any thread or a signal handler. */
-static void
-wake_context (GbridgeIOLoop *self)
-{
-#ifdef HAVE_EVENTFD
-  int fd = g_atomic_int_get (&self->wake_fd);
-
-  if (fd >= 0)
-    {
-      guint64 one = 1;
-
-      if (write (fd, &one, sizeof one) == sizeof one)
-        return;
-    }
-#endif
-  g_main_context_wakeup (self->context);
-}
-
-/* after_fork() where no caller can take an error. */
-static void
-leave_parent (GbridgeIOLoop *self)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!after_fork (self, &error))
-    g_warning ("%s", error->message);
-}
-
-/* At every entry point that touches the loop's kernel objects. */
-static inline void
-check_fork (GbridgeIOLoop *self)
-{
-  if (G_UNLIKELY (self->fork_generation != fork_generation))
-    leave_parent (self);
-}
-
-/* Callbacks */
-
-static inline void
-callback_list_push (CallbackList *list,
-                    Callback     *cb)
-{
-  cb->next = NULL;
-  if (list->tail != NULL)
-    list->tail->next = cb;
-  else
-    list->head = cb;
-  list->tail = cb;
-}
-
-static inline void
-callback_list_concat (CallbackList *list,
-                      CallbackList *other)
-{
-  if (other->head == NULL)
-    return;
-  if (list->tail != NULL)
-    list->tail->next = other->head;
-  else
-    list->head = other->head;
-  list->tail = other->tail;
-  other->head = other->tail = NULL;
-}
-
-static void
-callback_list_destroy (CallbackList *list)
-{
-  Callback *cb = list->head;
-
-  list->head = list->tail = NULL;
-  while (cb != NULL)
-    {
-      Callback *next = cb->next;
-
-      if (cb->destroy != NULL)
-        cb->destroy (cb->user_data);
-      g_free (cb);
-      cb = next;
-    }
-}
-
-static inline Callback *
-callback_init (Callback        *cb,
-               GbridgeCallback  func,
-               gpointer         user_data,
-               GDestroyNotify   destroy)
-{
-  cb->func = func;
-  cb->user_data = user_data;
-  cb->destroy = destroy;
-  return cb;
-}
-
-static inline Callback *
-callback_new_local (GbridgeIOLoop   *self,
-                    GbridgeCallback  func,
-                    gpointer         user_data,
-                    GDestroyNotify   destroy)
-{
-  Callback *cb = self->free_callbacks;
-
-  if (cb != NULL)
-    {
-      self->free_callbacks = cb->next;
-      self->n_free_callbacks--;
-    }
-  else
-    cb = g_new (Callback, 1);
-  return callback_init (cb, func, user_data, destroy);
-}
-
-static inline void
-callback_free_local (GbridgeIOLoop *self,
-                     Callback      *cb)
-{
-  if (self->n_free_callbacks < 4096)
-    {
-      cb->next = self->free_callbacks;
-      self->free_callbacks = cb;
-      self->n_free_callbacks++;
-    }
-  else
-    g_free (cb);
-}
-
-static inline gint64
-seconds_to_us (double seconds)
-{
-  double us = seconds * G_USEC_PER_SEC;
-
-  if (us >= (double) G_MAXINT64 / 2)
-    return G_MAXINT64 / 2;
-  if (us <= (double) G_MININT64 / 2)
-    return G_MININT64 / 2;
-  return (gint64) llround (us);
-}
-
-static inline gint64
-loop_now_us (GbridgeIOLoop *self)
-{
-  return self->virtual_clock ? self->virtual_now : g_get_monotonic_time ();
-}
-
-/* Runs @destroy on @user_data now, when a callback is refused. */
-static inline void
-refuse (gpointer       user_data,
-        GDestroyNotify destroy)
-{
-  if (destroy != NULL)
-    destroy (user_data);
-}
-
-static void
-set_closed_error (GError **error)
+void
+_gbridge_io_loop_set_closed_error (GError **error)
 {
   g_set_error_literal (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_CLOSED,
                        _("The loop is closed"));
-}
-
-/* A registration on a closed loop is refused: @destroy runs now. */
-static gboolean
-refuse_if_closed (GbridgeIOLoop   *self,
-                  gpointer         user_data,
-                  GDestroyNotify   destroy,
-                  GError         **error)
-{
-  if (!g_atomic_int_get (&self->closed))
-    return FALSE;
-  refuse (user_data, destroy);
-  set_closed_error (error);
-  return TRUE;
 }
 
 /* The source */
@@ -502,45 +165,6 @@ has_due_timer (GbridgeIOLoop *self)
 
   return _gbridge_timer_heap_peek (&self->timers, &deadline) &&
          deadline <= loop_now_us (self);
-}
-
-static void
-arm_timer (GbridgeIOLoop *self,
-           gint64         deadline,
-           gint          *timeout)
-{
-#ifdef HAVE_TIMERFD
-  if (self->timer_fd < 0)
-    {
-      self->timer_fd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-      if (self->timer_fd >= 0)
-        self->timer_tag = g_source_add_unix_fd (self->source, self->timer_fd, G_IO_IN);
-    }
-
-  if (self->timer_fd >= 0)
-    {
-      if (deadline != self->armed_deadline)
-        {
-          struct itimerspec its = { { 0, 0 }, { 0, 0 } };
-
-          /* g_get_monotonic_time() reads CLOCK_MONOTONIC too. */
-          its.it_value.tv_sec = deadline / G_USEC_PER_SEC;
-          its.it_value.tv_nsec = (deadline % G_USEC_PER_SEC) * 1000;
-          if (timerfd_settime (self->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
-            self->armed_deadline = deadline;
-        }
-      if (self->armed_deadline == deadline)
-        return;
-    }
-#endif
-
-  /* No timerfd: let GLib wake us, rounding up to whole milliseconds. */
-  {
-    gint64 wait_us = deadline - g_get_monotonic_time ();
-    gint64 wait_ms = (wait_us + 999) / 1000;
-
-    *timeout = (gint) CLAMP (wait_ms, 0, G_MAXINT);
-  }
 }
 
 /* GLib dispatches only the highest-priority ready sources of an iteration,
@@ -594,7 +218,7 @@ loop_source_prepare (GSource *source,
     }
 
   if (!self->virtual_clock && _gbridge_timer_heap_peek (&self->timers, &deadline))
-    arm_timer (self, deadline, timeout);
+    _gbridge_io_loop_arm_timer (self, deadline, timeout);
 
   self->busy_since = 0;
   return FALSE;
@@ -632,43 +256,6 @@ queue_batch_callback (GbridgeIOLoop   *self,
 {
   callback_list_push (&self->batch,
                       callback_new_local (self, func, user_data, destroy));
-}
-
-/* Replaces self->ready with the descriptors that are ready (as GLib's last
- * poll found them or, for an inline round, as epoll finds them now) and
- * stamps them with a new collect number. An inline round drops those the
- * previous collect found ready too: a descriptor that stays ready (a
- * writable socket, a peer that keeps sending) waits for GLib's next poll,
- * which sees it again (epoll is level-triggered), rather than being
- * reported round after round. Returns whether any are left. */
-static gboolean
-collect_ready (GbridgeIOLoop *self,
-               gboolean       inline_round)
-{
-  guint previous = self->n_collects++;
-  guint kept = 0;
-
-  g_array_set_size (self->ready, 0);
-  self->ready_pos = 0;
-  if (inline_round)
-    _gbridge_fd_set_collect_now (&self->fds, self->ready);
-  else
-    _gbridge_fd_set_collect (&self->fds, self->ready);
-
-  for (guint i = 0; i < self->ready->len; i++)
-    {
-      GbridgeReadyFd r = g_array_index (self->ready, GbridgeReadyFd, i);
-      gboolean again = r.handler->last_collect == previous;
-
-      r.handler->last_collect = self->n_collects;
-      if (inline_round && again)
-        _gbridge_handler_unref (r.handler);
-      else
-        g_array_index (self->ready, GbridgeReadyFd, kept++) = r;
-    }
-  if (kept < self->ready->len)
-    g_array_set_size (self->ready, kept);
-  return kept > 0;
 }
 
 static void
@@ -715,63 +302,7 @@ begin_iteration (GbridgeIOLoop *self)
     }
 
   /* Ready file descriptors. */
-  collect_ready (self, FALSE);
-}
-
-static void
-repeat_free (gpointer data)
-{
-  Repeat *r = data;
-
-  if (r->destroy != NULL)
-    r->destroy (r->user_data);
-  g_free (r);
-}
-
-/* Runs the repeating callback @cb just taken off the batch. Returns TRUE
- * when it is done with and the caller frees it. */
-static gboolean
-run_repeating (GbridgeIOLoop *self,
-               Callback      *cb)
-{
-  Repeat *r = cb->user_data;
-  gboolean again;
-
-  r->listed = FALSE;
-  if (r->removed)
-    return r->in_calls == 0;  /* else the call on the stack finishes it */
-
-  /* Queued again before the call: a nested main loop started from it keeps
-   * running it, as it keeps running a callback that re-adds itself. */
-  callback_list_push (&self->next_local, cb);
-  r->listed = TRUE;
-  r->in_calls++;
-  again = r->func (r->user_data);
-  r->in_calls--;
-  r->removed = !again;
-
-  if (!r->listed)
-    {
-      /* A nested loop took it off a list while this call ran. */
-      if (again)
-        {
-          callback_list_push (&self->next_local, cb);
-          r->listed = TRUE;
-          return FALSE;
-        }
-      return r->in_calls == 0;
-    }
-  if (!again && r->in_calls == 0 && self->next_local.head == cb)
-    {
-      /* The usual case: unqueue it now rather than on the next iteration. */
-      self->next_local.head = cb->next;
-      if (self->next_local.head == NULL)
-        self->next_local.tail = NULL;
-      r->listed = FALSE;
-      return TRUE;
-    }
-  /* Still queued: dropped when next reached, if still removed by then. */
-  return FALSE;
+  _gbridge_io_loop_collect_ready (self, FALSE);
 }
 
 static void
@@ -789,7 +320,7 @@ run_iteration (GbridgeIOLoop *self)
 
       if (G_LIKELY (cb->func != NULL))
         cb->func (cb->user_data);
-      else if (!run_repeating (self, cb))
+      else if (!_gbridge_io_loop_run_repeating (self, cb))
         continue;
       if (cb->destroy != NULL)
         cb->destroy (cb->user_data);
@@ -833,11 +364,11 @@ run_iteration (GbridgeIOLoop *self)
 static void
 dispatch_loop (GbridgeIOLoop *self)
 {
-  GbridgeIOLoop *previous = dispatching_loop;
+  GbridgeIOLoop *previous = _gbridge_io_loop_dispatching;
 
   check_fork (self);
   g_object_ref (self);
-  dispatching_loop = self;
+  _gbridge_io_loop_dispatching = self;
   self->dispatch_depth++;
 
   if (self->batch.head == NULL &&
@@ -853,7 +384,7 @@ dispatch_loop (GbridgeIOLoop *self)
    * epoll fd is readable. Only while nothing else is due (callbacks, timers
    * and signals, and the context's other sources, get their usual
    * iteration), and only for descriptors that became ready again since the
-   * previous round (collect_ready()): one that stays ready is reported
+   * previous round (_gbridge_io_loop_collect_ready()): one that stays ready is reported
    * once per GLib iteration, as without these rounds. Only after an
    * iteration that had ready descriptors: one woken by a timer or a
    * callback alone does not pay for an epoll_wait() that finds nothing. */
@@ -865,14 +396,14 @@ dispatch_loop (GbridgeIOLoop *self)
               g_atomic_int_get (&self->closed) ||
               has_pending_work (self) ||
               has_due_timer (self) ||
-              !collect_ready (self, TRUE))
+              !_gbridge_io_loop_collect_ready (self, TRUE))
             break;
           run_iteration (self);
         }
     }
 
   self->dispatch_depth--;
-  dispatching_loop = previous;
+  _gbridge_io_loop_dispatching = previous;
   g_object_unref (self);
 }
 
@@ -1044,7 +575,7 @@ gbridge_io_loop_class_init (GbridgeIOLoopClass *klass)
   object_class->get_property = gbridge_io_loop_get_property;
   object_class->set_property = gbridge_io_loop_set_property;
 
-  pthread_atfork (NULL, NULL, on_fork_child);
+  pthread_atfork (NULL, NULL, _gbridge_io_loop_on_fork_child);
 
   /**
    * GbridgeIOLoop:context:
@@ -1076,7 +607,7 @@ gbridge_io_loop_init (GbridgeIOLoop *self)
   self->timer_fd = -1;
   self->wake_fd = -1;
   self->armed_deadline = G_MAXINT64;
-  self->fork_generation = fork_generation;
+  self->fork_generation = _gbridge_io_loop_fork_generation;
   self->pid = getpid ();
 }
 
@@ -1315,7 +846,7 @@ gbridge_io_loop_start (GbridgeIOLoop  *self,
 
   if (g_atomic_int_get (&self->closed))
     {
-      set_closed_error (error);
+      _gbridge_io_loop_set_closed_error (error);
       return FALSE;
     }
 
@@ -1377,7 +908,7 @@ gbridge_io_loop_stop (GbridgeIOLoop *self)
   g_return_if_fail (GBRIDGE_IS_IO_LOOP (self));
 
   g_atomic_int_set (&self->stop_requested, TRUE);
-  wake_context (self);
+  _gbridge_io_loop_wake_context (self);
 }
 
 /**
@@ -1415,8 +946,8 @@ gbridge_io_loop_close_internal (GbridgeIOLoop *self,
   /* Before closed is set: in the child of a fork(), give up the parent's
    * kernel objects before removing anything from them. Closing is rare
    * enough to also catch a child made without the atfork handlers. */
-  if (self->fork_generation != fork_generation || self->pid != getpid ())
-    leave_parent (self);
+  if (self->fork_generation != _gbridge_io_loop_fork_generation || self->pid != getpid ())
+    _gbridge_io_loop_leave_parent (self);
   g_atomic_int_set (&self->closed, TRUE);
   callback_list_concat (&pending, &self->remote);
   g_atomic_int_set (&self->remote_pending, FALSE);
@@ -1539,607 +1070,3 @@ gbridge_io_loop_is_closed (GbridgeIOLoop *self)
   return g_atomic_int_get (&self->closed);
 }
 
-/**
- * gbridge_io_loop_fork:
- * @self: a #GbridgeIOLoop
- * @error: return location for a #GError
- *
- * Makes the loop private to the calling process, in the child of a fork():
- * gives up the epoll set and the timerfd it shares with the parent, without
- * changing them, and creates its own (and a wake-up descriptor, since the
- * context's belongs to GLib and stays shared), with every file descriptor handler
- * registered again and the timers armed again. Afterwards, nothing the child
- * does to its loop changes the parent's. This is libuv's uv_loop_fork().
- *
- * There is usually no need to call it: the loop does the same by itself the
- * first time the child uses it after a fork() that ran the pthread_atfork()
- * handlers, as fork() and Python's os.fork() do. Call it in a child made
- * without them (a raw clone()) before using the loop. Called when nothing
- * forked, it only replaces the loop's epoll set and timerfd (and its own
- * wake-up descriptor) with new ones.
- *
- * Returns: %TRUE on success, and on a closed loop, which has nothing to give
- *   up; %FALSE with %GBRIDGE_IO_LOOP_ERROR_FAILED if no new epoll set could
- *   be created, in which case the handlers of the descriptors that were in
- *   it are no longer called (remove them)
- *
- * Since: 1.0
- */
-gboolean
-gbridge_io_loop_fork (GbridgeIOLoop  *self,
-                      GError        **error)
-{
-  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  return after_fork (self, error);
-}
-
-/**
- * gbridge_io_loop_add_handler:
- * @self: a #GbridgeIOLoop
- * @fd: an open file descriptor
- * @events: the events to wait for
- * @func: (scope notified) (closure user_data) (destroy destroy): the handler
- * @user_data: data for @func
- * @destroy: (nullable): called on @user_data when the handler is removed
- * @error: return location for a #GError
- *
- * Calls @func whenever @fd is ready for one of @events; error and hang-up
- * are always reported, as %GBRIDGE_IO_EVENTS_ERROR. Readiness is
- * level-triggered: @func is called on every iteration while the condition
- * holds.
- *
- * On Linux every descriptor goes into the loop's one epoll set, which
- * follows the open file, not the number: a descriptor closed while
- * registered simply stops being reported (remove its handler all the same,
- * before its number can be registered again), and a new file that reuses the
- * number is never reported to the old handler, even when the old file stays
- * open elsewhere, through a dup(), a fork() or a descriptor passed over a
- * socket. For that, the loop checks before each call of @func that @fd
- * still names the file it registered (one epoll_ctl() per call), and drops
- * the registration that such a file leaves behind, which epoll can no
- * longer remove by number, by re-creating its epoll set from the live
- * handlers. The alternative, registering a dup() of every descriptor, would
- * cost a descriptor per handler and keep a closed connection open until
- * its handler is removed, and would still need the check.
- *
- * Regular files, which epoll refuses, are watched with poll() instead and
- * are always ready, as poll() reports them; such a descriptor closed while
- * registered, or whose number another file reuses, is reported once as
- * %GBRIDGE_IO_EVENTS_ERROR and its handler removed. The loop keeps a
- * duplicate of each such descriptor to tell its file from another.
- *
- * On failure, @destroy is called on @user_data before returning.
- *
- * Returns: %TRUE on success; %FALSE with @error set if @fd already has a
- *   handler (%GBRIDGE_IO_LOOP_ERROR_EXISTS), is not open
- *   (%GBRIDGE_IO_LOOP_ERROR_BAD_FD), or the loop is closed
- *
- * Since: 1.0
- */
-gboolean
-gbridge_io_loop_add_handler (GbridgeIOLoop    *self,
-                             int               fd,
-                             GbridgeIOEvents   events,
-                             GbridgeIOFunc     func,
-                             gpointer          user_data,
-                             GDestroyNotify    destroy,
-                             GError          **error)
-{
-  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
-  g_return_val_if_fail (fd >= 0, FALSE);
-  g_return_val_if_fail (func != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (refuse_if_closed (self, user_data, destroy, error))
-    return FALSE;
-
-  check_fork (self);
-  if (!_gbridge_fd_set_add (&self->fds, fd, events, func, user_data, destroy, error))
-    {
-      refuse (user_data, destroy);
-      return FALSE;
-    }
-
-  return TRUE;
-}
-
-/**
- * gbridge_io_loop_update_handler:
- * @self: a #GbridgeIOLoop
- * @fd: a file descriptor with a handler
- * @events: the events to wait for from now on
- * @error: return location for a #GError
- *
- * Changes the events the handler of @fd waits for.
- *
- * Returns: %TRUE on success; %FALSE with @error set if @fd has no handler
- *   (%GBRIDGE_IO_LOOP_ERROR_NOT_FOUND) or the loop is closed
- *   (%GBRIDGE_IO_LOOP_ERROR_CLOSED)
- *
- * Since: 1.0
- */
-gboolean
-gbridge_io_loop_update_handler (GbridgeIOLoop    *self,
-                                int               fd,
-                                GbridgeIOEvents   events,
-                                GError          **error)
-{
-  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  /* A closed loop has no fd set any more; a destroy-notify run by the close
-   * or by finalize may still get here. */
-  if (g_atomic_int_get (&self->closed))
-    {
-      set_closed_error (error);
-      return FALSE;
-    }
-
-  check_fork (self);
-  return _gbridge_fd_set_update (&self->fds, fd, events, error);
-}
-
-/**
- * gbridge_io_loop_remove_handler:
- * @self: a #GbridgeIOLoop
- * @fd: a file descriptor
- *
- * Stops watching @fd and calls the handler's destroy-notify (after the
- * handler returns, if it is running). The handler is not called again, even
- * if @fd was already found ready in the current iteration. A descriptor
- * without a handler is no error, and neither is a closed loop, whose
- * handlers are all gone: that includes a destroy-notify that the close (or
- * the loop's finalization) runs.
- *
- * Returns: %TRUE if @fd had a handler
- *
- * Since: 1.0
- */
-gboolean
-gbridge_io_loop_remove_handler (GbridgeIOLoop *self,
-                                int            fd)
-{
-  GbridgeHandler *h;
-
-  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
-
-  if (g_atomic_int_get (&self->closed))
-    return FALSE;
-
-  check_fork (self);
-  h = _gbridge_fd_set_remove (&self->fds, fd);
-  if (h == NULL)
-    return FALSE;
-
-  _gbridge_handler_unref (h);
-  return TRUE;
-}
-
-G_ALWAYS_INLINE static inline gboolean
-add_callback (GbridgeIOLoop   *self,
-              GbridgeCallback  func,
-              gpointer         user_data,
-              GDestroyNotify   destroy)
-{
-  Callback *cb;
-  gboolean was_empty;
-
-  if (dispatching_loop == self)
-    {
-      callback_list_push (&self->next_local,
-                          callback_new_local (self, func, user_data, destroy));
-      return TRUE;
-    }
-
-  cb = callback_init (g_new (Callback, 1), func, user_data, destroy);
-
-  pthread_mutex_lock (&self->remote_lock);
-  if (self->closed)
-    {
-      pthread_mutex_unlock (&self->remote_lock);
-      g_free (cb);
-      refuse (user_data, destroy);
-      return FALSE;
-    }
-  was_empty = self->remote.head == NULL;
-  callback_list_push (&self->remote, cb);
-  if (was_empty)
-    g_atomic_int_set (&self->remote_pending, TRUE);
-  pthread_mutex_unlock (&self->remote_lock);
-
-  /* Only the first callback of a batch needs to wake the context: until the
-   * loop takes the batch, the wake-up is still pending. */
-  if (was_empty)
-    wake_context (self);
-
-  return TRUE;
-}
-
-/**
- * gbridge_io_loop_add_callback:
- * @self: a #GbridgeIOLoop
- * @func: (scope notified) (closure user_data) (destroy destroy): the callback
- * @user_data: data for @func
- * @destroy: (nullable): called on @user_data after @func ran, or when it is
- *   dropped
- *
- * Calls @func on the next iteration of the loop. Callbacks run in the order
- * they were added by each thread; a callback added while callbacks run waits
- * for the next iteration.
- *
- * This is the function to call from other threads: it is thread-safe and
- * wakes the loop. From a callback of the loop it takes no lock.
- *
- * Returns: %TRUE if queued; %FALSE if the loop is closed, in which case
- *   @destroy was called on @user_data
- *
- * Since: 1.0
- */
-gboolean
-gbridge_io_loop_add_callback (GbridgeIOLoop   *self,
-                              GbridgeCallback  func,
-                              gpointer         user_data,
-                              GDestroyNotify   destroy)
-{
-  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
-  g_return_val_if_fail (func != NULL, FALSE);
-
-  return add_callback (self, func, user_data, destroy);
-}
-
-/**
- * gbridge_io_loop_add_repeating_callback:
- * @self: a #GbridgeIOLoop
- * @func: (scope notified) (closure user_data) (destroy destroy): the callback
- * @user_data: data for @func
- * @destroy: (nullable): called on @user_data once @func returned
- *   %G_SOURCE_REMOVE, or when it is dropped
- *
- * Calls @func on the next iteration of the loop, and again on each
- * following iteration for as long as it returns %G_SOURCE_CONTINUE, as a
- * callback that adds itself again with gbridge_io_loop_add_callback() would
- * be called, without the cost of adding it each time. This is for work that
- * comes in bursts, such as another event loop's queue of ready callbacks:
- * while @func is queued the loop does not sleep, so it returns
- * %G_SOURCE_REMOVE once its work is done.
- *
- * @func is queued again before each call, so a nested main loop started
- * from @func calls it again (GLib sources, by default, are not re-entered).
- * A call that returns %G_SOURCE_REMOVE ends the repetition even while an
- * outer call of @func is still running; the last call to return decides.
- *
- * Thread-safe, like gbridge_io_loop_add_callback().
- *
- * Returns: %TRUE if queued; %FALSE if the loop is closed, in which case
- *   @destroy was called on @user_data
- *
- * Since: 1.0
- */
-gboolean
-gbridge_io_loop_add_repeating_callback (GbridgeIOLoop  *self,
-                                        GSourceFunc     func,
-                                        gpointer        user_data,
-                                        GDestroyNotify  destroy)
-{
-  Repeat *r;
-
-  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
-  g_return_val_if_fail (func != NULL, FALSE);
-
-  r = g_new (Repeat, 1);
-  r->func = func;
-  r->user_data = user_data;
-  r->destroy = destroy;
-  r->in_calls = 0;
-  r->listed = TRUE;
-  r->removed = FALSE;
-  return add_callback (self, NULL, r, repeat_free);
-}
-
-/**
- * gbridge_io_loop_add_callback_from_signal: (skip)
- * @self: a #GbridgeIOLoop
- * @func: the callback
- * @user_data: data for @func
- *
- * Calls @func on the next iteration of the loop. Unlike
- * gbridge_io_loop_add_callback(), this is async-signal-safe: it neither
- * allocates memory nor takes a lock, so a plain Unix signal handler may call
- * it. Up to 256 callbacks can wait at once. Bindings use
- * gbridge_io_loop_add_signal_handler() or gbridge_io_loop_add_callback()
- * instead.
- *
- * Returns: %TRUE if queued; %FALSE if the loop is closed or 256 callbacks are
- *   already waiting
- *
- * Since: 1.0
- */
-gboolean
-gbridge_io_loop_add_callback_from_signal (GbridgeIOLoop   *self,
-                                          GbridgeCallback  func,
-                                          gpointer         user_data)
-{
-  int saved_errno = errno;
-  gboolean queued = FALSE;
-
-  if (self != NULL && func != NULL && !g_atomic_int_get (&self->closed))
-    {
-      queued = _gbridge_signal_ring_push (&self->ring, func, user_data);
-      if (queued)
-        wake_context (self);
-    }
-  errno = saved_errno;
-  return queued;
-}
-
-/**
- * gbridge_io_loop_time:
- * @self: a #GbridgeIOLoop
- *
- * Gets the loop's clock: monotonic seconds (g_get_monotonic_time() in
- * seconds), never the wall clock, or the virtual clock of
- * gbridge_io_loop_use_virtual_clock(). Deadlines of
- * gbridge_io_loop_call_at() are on this clock.
- *
- * Returns: the loop's time in seconds
- *
- * Since: 1.0
- */
-double
-gbridge_io_loop_time (GbridgeIOLoop *self)
-{
-  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), 0.0);
-
-  return loop_now_us (self) / (double) G_USEC_PER_SEC;
-}
-
-static guint64
-add_timer_us (GbridgeIOLoop   *self,
-              gint64           deadline,
-              GbridgeCallback  func,
-              gpointer         user_data,
-              GDestroyNotify   destroy)
-{
-  if (self->closed)
-    {
-      refuse (user_data, destroy);
-      return 0;
-    }
-
-  return _gbridge_timer_heap_add (&self->timers, deadline, func, user_data, destroy);
-}
-
-/**
- * gbridge_io_loop_call_at:
- * @self: a #GbridgeIOLoop
- * @when: a deadline on the loop's clock, see gbridge_io_loop_time()
- * @func: (scope notified) (closure user_data) (destroy destroy): the callback
- * @user_data: data for @func
- * @destroy: (nullable): called on @user_data after @func ran, or when the
- *   timeout is removed
- *
- * Calls @func once the loop's clock reaches @when. Timeouts with equal
- * deadlines run in the order they were added.
- *
- * The handle may be ignored: the loop frees the timeout once it ran.
- *
- * Returns: a handle for gbridge_io_loop_remove_timeout(), never 0; 0 if the
- *   loop is closed, in which case @destroy was called on @user_data
- *
- * Since: 1.0
- */
-guint64
-gbridge_io_loop_call_at (GbridgeIOLoop   *self,
-                         double           when,
-                         GbridgeCallback  func,
-                         gpointer         user_data,
-                         GDestroyNotify   destroy)
-{
-  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), 0);
-  g_return_val_if_fail (func != NULL, 0);
-  g_return_val_if_fail (!isnan (when), 0);
-
-  return add_timer_us (self, seconds_to_us (when), func, user_data, destroy);
-}
-
-/**
- * gbridge_io_loop_call_later:
- * @self: a #GbridgeIOLoop
- * @delay: seconds from now; zero or less runs @func on the next iteration
- * @func: (scope notified) (closure user_data) (destroy destroy): the callback
- * @user_data: data for @func
- * @destroy: (nullable): called on @user_data after @func ran, or when the
- *   timeout is removed
- *
- * Calls @func after @delay seconds on the loop's clock.
- *
- * Returns: a handle for gbridge_io_loop_remove_timeout(); 0 if the loop is
- *   closed, in which case @destroy was called on @user_data
- *
- * Since: 1.0
- */
-guint64
-gbridge_io_loop_call_later (GbridgeIOLoop   *self,
-                            double           delay,
-                            GbridgeCallback  func,
-                            gpointer         user_data,
-                            GDestroyNotify   destroy)
-{
-  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), 0);
-  g_return_val_if_fail (func != NULL, 0);
-  g_return_val_if_fail (!isnan (delay), 0);
-
-  return add_timer_us (self, loop_now_us (self) + seconds_to_us (delay),
-                       func, user_data, destroy);
-}
-
-/**
- * gbridge_io_loop_remove_timeout:
- * @self: a #GbridgeIOLoop
- * @timeout: a handle from gbridge_io_loop_call_later() or
- *   gbridge_io_loop_call_at()
- *
- * Cancels a timeout and calls its destroy-notify. Removing a timeout that
- * already ran or was removed does nothing, so a handle may be kept past its
- * timeout's life.
- *
- * Returns: %TRUE if the timeout was pending and is now removed
- *
- * Since: 1.0
- */
-gboolean
-gbridge_io_loop_remove_timeout (GbridgeIOLoop *self,
-                                guint64        timeout)
-{
-  GbridgeTimerCall t;
-
-  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
-
-  if (!_gbridge_timer_heap_remove (&self->timers, timeout, &t))
-    return FALSE;
-  if (t.destroy != NULL)
-    t.destroy (t.user_data);
-
-  return TRUE;
-}
-
-/**
- * gbridge_io_loop_add_signal_handler:
- * @self: a #GbridgeIOLoop
- * @signum: a Unix signal number that can be caught (not `SIGKILL` or
- *   `SIGSTOP`)
- * @func: (scope notified) (closure user_data) (destroy destroy): the handler
- * @user_data: data for @func
- * @destroy: (nullable): called on @user_data when the handler is removed
- * @error: return location for a #GError
- *
- * Calls @func on the loop, as an ordinary callback, each time @signum is
- * delivered; several deliveries between two iterations call it once. The
- * signal's previous disposition is saved and restored by
- * gbridge_io_loop_remove_signal_handler().
- *
- * One loop at a time handles a given signal. Adding a handler for a signal
- * this loop already handles replaces the handler.
- *
- * On failure, @destroy is called on @user_data before returning.
- *
- * Returns: %TRUE on success; %FALSE with @error set if the signal cannot be
- *   caught (%GBRIDGE_IO_LOOP_ERROR_INVALID_SIGNAL), another loop handles it
- *   (%GBRIDGE_IO_LOOP_ERROR_EXISTS), or the loop is closed
- *
- * Since: 1.0
- */
-gboolean
-gbridge_io_loop_add_signal_handler (GbridgeIOLoop      *self,
-                                    int                 signum,
-                                    GbridgeSignalFunc   func,
-                                    gpointer            user_data,
-                                    GDestroyNotify      destroy,
-                                    GError            **error)
-{
-  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
-  g_return_val_if_fail (func != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (refuse_if_closed (self, user_data, destroy, error))
-    return FALSE;
-
-  if (!_gbridge_signal_add (self, self->context, &self->signals_pending, signum,
-                            func, user_data, destroy, error))
-    {
-      refuse (user_data, destroy);
-      return FALSE;
-    }
-
-  return TRUE;
-}
-
-/**
- * gbridge_io_loop_remove_signal_handler:
- * @self: a #GbridgeIOLoop
- * @signum: a Unix signal number
- *
- * Removes the handler of @signum, restores the disposition the signal had
- * before gbridge_io_loop_add_signal_handler(), and calls the handler's
- * destroy-notify.
- *
- * Returns: %TRUE if @self handled @signum
- *
- * Since: 1.0
- */
-gboolean
-gbridge_io_loop_remove_signal_handler (GbridgeIOLoop *self,
-                                       int            signum)
-{
-  g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
-
-  return _gbridge_signal_remove (self, signum);
-}
-
-/**
- * gbridge_io_loop_use_virtual_clock:
- * @self: a #GbridgeIOLoop
- * @now: the time to set the clock to, in seconds, not NaN; beyond
- *   ±`G_MAXINT64 / 2` microseconds it is clamped to that bound
- *
- * Switches the loop to a virtual clock, for tests: gbridge_io_loop_time()
- * returns @now, and the clock moves only when gbridge_io_loop_advance_clock()
- * or this function moves it. Timeouts run once the virtual clock reaches
- * their deadline, so timer arithmetic can be asserted exactly without
- * sleeping. Call it before adding timeouts. Calling it again sets the
- * virtual clock to @now, backwards too.
- *
- * Since: 1.0
- */
-void
-gbridge_io_loop_use_virtual_clock (GbridgeIOLoop *self,
-                                   double         now)
-{
-  g_return_if_fail (GBRIDGE_IS_IO_LOOP (self));
-  g_return_if_fail (!isnan (now));
-
-  self->virtual_clock = TRUE;
-  self->virtual_now = seconds_to_us (now);
-  wake_context (self);
-}
-
-/**
- * gbridge_io_loop_advance_clock:
- * @self: a #GbridgeIOLoop using a virtual clock
- * @seconds: how far to move the clock, in seconds: zero or more, and not
- *   NaN; `INFINITY` moves it to its maximum
- *
- * Moves the virtual clock of gbridge_io_loop_use_virtual_clock() forward;
- * the timeouts that become due run on the next iteration.
- *
- * The virtual clock only moves forward here: a negative or NaN @seconds is
- * a programmer error, and the clock does not move (use
- * gbridge_io_loop_use_virtual_clock() to set it backwards). The clock
- * counts whole microseconds and saturates at its maximum,
- * `G_MAXINT64 / 2` microseconds (about 4.6 × 10^12 seconds, some 146,000
- * years): advancing past it leaves the clock there, never wrapping to a
- * negative time.
- *
- * Since: 1.0
- */
-void
-gbridge_io_loop_advance_clock (GbridgeIOLoop *self,
-                               double         seconds)
-{
-  gint64 step;
-
-  g_return_if_fail (GBRIDGE_IS_IO_LOOP (self));
-  g_return_if_fail (self->virtual_clock);
-  g_return_if_fail (seconds >= 0);  /* false for NaN too */
-
-  /* seconds_to_us() saturates at G_MAXINT64 / 2, and virtual_now is at
-   * least G_MININT64 / 2, so the subtraction cannot overflow. */
-  step = seconds_to_us (seconds);
-  if (step > G_MAXINT64 / 2 - self->virtual_now)
-    self->virtual_now = G_MAXINT64 / 2;
-  else
-    self->virtual_now += step;
-  wake_context (self);
-}

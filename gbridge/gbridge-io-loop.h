@@ -12,6 +12,7 @@
 #include <glib-object.h>
 
 #include "gbridge-version.h"
+#include "gbridge-types.h"
 
 G_BEGIN_DECLS
 
@@ -78,17 +79,6 @@ typedef enum
   GBRIDGE_IO_LOOP_ERROR_INVALID_SIGNAL,
   GBRIDGE_IO_LOOP_ERROR_CONTEXT_BUSY,
 } GbridgeIOLoopError;
-
-/**
- * GbridgeCallback:
- * @user_data: the data given when the callback was added
- *
- * A callback run by #GbridgeIOLoop: a callback added with
- * gbridge_io_loop_add_callback(), a timeout, or a #GbridgePeriodicCallback.
- *
- * Since: 1.0
- */
-typedef void (*GbridgeCallback) (gpointer user_data);
 
 /**
  * GbridgeIOFunc:
@@ -229,5 +219,19 @@ void           gbridge_io_loop_use_virtual_clock     (GbridgeIOLoop     *self,
 GBRIDGE_AVAILABLE_IN_1_0
 void           gbridge_io_loop_advance_clock         (GbridgeIOLoop     *self,
                                                       double             seconds);
+
+GBRIDGE_AVAILABLE_IN_1_0
+gboolean       gbridge_io_loop_run_sync              (GbridgeIOLoop     *self,
+                                                      GbridgeFutureFunc  func,
+                                                      gpointer           user_data,
+                                                      double             timeout,
+                                                      GValue            *value,
+                                                      GError           **error);
+GBRIDGE_AVAILABLE_IN_1_0
+void           gbridge_io_loop_add_future            (GbridgeIOLoop     *self,
+                                                      GbridgeFuture     *future,
+                                                      GbridgeFutureCallback func,
+                                                      gpointer           user_data,
+                                                      GDestroyNotify     destroy);
 
 G_END_DECLS

@@ -9,7 +9,10 @@
 # error "Only <gbridge/gbridge.h> can be included directly."
 #endif
 
-#include "gbridge-io-loop.h"
+#include <glib-object.h>
+
+#include "gbridge-version.h"
+#include "gbridge-types.h"
 
 G_BEGIN_DECLS
 

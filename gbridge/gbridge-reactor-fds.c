@@ -97,18 +97,14 @@ remove_descriptor (GbridgeReactor    *self,
 static GError *
 reason_new (GbridgeReactorError code)
 {
-  switch (code)
-    {
-    case GBRIDGE_REACTOR_ERROR_BAD_FD:
-      return g_error_new_literal (GBRIDGE_REACTOR_ERROR, code,
-                                  _("The file descriptor is not open"));
-    case GBRIDGE_REACTOR_ERROR_CONNECTION_DONE:
-      return g_error_new_literal (GBRIDGE_REACTOR_ERROR, code,
-                                  _("The connection was closed cleanly"));
-    default:
-      return g_error_new_literal (GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_CONNECTION_LOST,
-                                  _("The connection was lost"));
-    }
+  if (code == GBRIDGE_REACTOR_ERROR_BAD_FD)
+    return g_error_new_literal (GBRIDGE_REACTOR_ERROR, code,
+                                _("The file descriptor is not open"));
+  if (code == GBRIDGE_REACTOR_ERROR_CONNECTION_DONE)
+    return g_error_new_literal (GBRIDGE_REACTOR_ERROR, code,
+                                _("The connection was closed cleanly"));
+  return g_error_new_literal (GBRIDGE_REACTOR_ERROR, GBRIDGE_REACTOR_ERROR_CONNECTION_LOST,
+                              _("The connection was lost"));
 }
 
 static void

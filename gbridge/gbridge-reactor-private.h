@@ -6,6 +6,11 @@
 #pragma once
 
 #include "gbridge-reactor.h"
+#include "gbridge-delayed-call.h"
+#include "gbridge-descriptor.h"
+#include "gbridge-future.h"
+#include "gbridge-io-loop.h"
+#include "gbridge-resolver.h"
 #include "gbridge-worker-pool-private.h"
 
 G_BEGIN_DECLS

@@ -12,11 +12,7 @@
 #include <glib-object.h>
 
 #include "gbridge-version.h"
-#include "gbridge-io-loop.h"
-#include "gbridge-future.h"
-#include "gbridge-resolver.h"
-#include "gbridge-delayed-call.h"
-#include "gbridge-descriptor.h"
+#include "gbridge-types.h"
 
 G_BEGIN_DECLS
 

@@ -6,6 +6,8 @@
 #pragma once
 
 #include "gbridge-resolver.h"
+#include "gbridge-future.h"
+#include "gbridge-io-loop.h"
 
 G_BEGIN_DECLS
 

@@ -12,7 +12,7 @@
 #include <gio/gio.h>
 
 #include "gbridge-version.h"
-#include "gbridge-future.h"
+#include "gbridge-types.h"
 
 G_BEGIN_DECLS
 

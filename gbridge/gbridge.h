@@ -10,6 +10,7 @@
 
 #define GBRIDGE_INSIDE
 # include "gbridge-version.h"
+# include "gbridge-types.h"
 # include "gbridge-io-loop.h"
 # include "gbridge-future.h"
 # include "gbridge-periodic-callback.h"

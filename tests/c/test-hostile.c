@@ -769,6 +769,8 @@ test_close_inside (Fixture       *f,
     case KIND_REPEATING:
       gbridge_io_loop_add_repeating_callback (f->loop, closing_repeat, &c, NULL);
       break;
+    default:
+      g_assert_not_reached ();
     }
   /* After the closing one: callbacks added later run later. */
   arm_pending (f, pending[0]);

@@ -201,7 +201,7 @@ add_during_iteration_cb (gpointer data)
 {
   Fixture *f = data;
 
-  g_ptr_array_add (f->log, "first");
+  g_ptr_array_add (f->log, (gpointer) "first");
   add_log_callback (f, "next");
 }
 
@@ -239,16 +239,16 @@ repeat_cb (gpointer data)
   guint call = ++r->calls;
   gboolean again = call < r->remove_at;
 
-  g_ptr_array_add (r->f->log, "r");
+  g_ptr_array_add (r->f->log, (gpointer) "r");
   if (call == 1)
     add_log_callback (r->f, "x");
   if (call == r->nest_at)
     {
       /* A nested loop, as a modal dialog runs: it calls us again. */
       r->depth++;
-      g_ptr_array_add (r->f->log, "(");
+      g_ptr_array_add (r->f->log, (gpointer) "(");
       g_assert_true (g_main_context_iteration (r->f->context, FALSE));
-      g_ptr_array_add (r->f->log, ")");
+      g_ptr_array_add (r->f->log, (gpointer) ")");
       r->depth--;
       r->destroyed_in_call = r->f->destroyed;
       again = r->outer_continues;
@@ -457,7 +457,7 @@ read_handler (int fd, GbridgeIOEvents events, gpointer data)
 
   g_assert_true (events & GBRIDGE_IO_EVENTS_READ);
   g_assert_cmpint (read (fd, &c, 1), ==, 1);
-  g_ptr_array_add (f->log, "read");
+  g_ptr_array_add (f->log, (gpointer) "read");
 }
 
 static void
@@ -583,11 +583,11 @@ log_events_handler (int fd, GbridgeIOEvents events, gpointer data)
   Fixture *f = data;
 
   if (events & GBRIDGE_IO_EVENTS_READ)
-    g_ptr_array_add (f->log, "R");
+    g_ptr_array_add (f->log, (gpointer) "R");
   if (events & GBRIDGE_IO_EVENTS_WRITE)
-    g_ptr_array_add (f->log, "W");
+    g_ptr_array_add (f->log, (gpointer) "W");
   if (events & GBRIDGE_IO_EVENTS_ERROR)
-    g_ptr_array_add (f->log, "E");
+    g_ptr_array_add (f->log, (gpointer) "E");
 }
 
 /* A relay: reads a byte from its fd and writes it on to @to (or, with no
@@ -874,7 +874,7 @@ remove_timeout_cb (gpointer data)
 {
   RemoveTimeout *rt = data;
 
-  g_ptr_array_add (rt->f->log, "remover");
+  g_ptr_array_add (rt->f->log, (gpointer) "remover");
   g_assert_true (gbridge_io_loop_remove_timeout (rt->f->loop, rt->other));
 }
 
@@ -1049,7 +1049,7 @@ reentrant_start_cb (gpointer data)
   g_assert_false (gbridge_io_loop_close (f->loop, FALSE, &error));
   g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_RUNNING);
 
-  g_ptr_array_add (f->log, "checked");
+  g_ptr_array_add (f->log, (gpointer) "checked");
   gbridge_io_loop_stop (f->loop);
 }
 
@@ -1158,7 +1158,7 @@ check_current_cb (gpointer data)
   g_assert_true (gbridge_io_loop_get_current () == f->loop);
   /* A private context is the thread-default one while the loop runs. */
   g_assert_true (g_main_context_get_thread_default () == f->context);
-  g_ptr_array_add (f->log, "current");
+  g_ptr_array_add (f->log, (gpointer) "current");
   gbridge_io_loop_stop (f->loop);
 }
 
@@ -1239,7 +1239,7 @@ nested_quit_handler (int fd, GbridgeIOEvents events, gpointer data)
   char c;
 
   g_assert_cmpint (read (fd, &c, 1), ==, 1);
-  g_ptr_array_add (n->f->log, "fd");
+  g_ptr_array_add (n->f->log, (gpointer) "fd");
   gbridge_io_loop_remove_handler (n->f->loop, fd);
   g_main_loop_quit (n->nested);
 }
@@ -1249,7 +1249,7 @@ nested_timer_cb (gpointer data)
 {
   Nested *n = data;
 
-  g_ptr_array_add (n->f->log, "timer");
+  g_ptr_array_add (n->f->log, (gpointer) "timer");
   g_assert_cmpint (write (n->fds[1], "x", 1), ==, 1);
 }
 
@@ -1258,14 +1258,14 @@ nested_modal_cb (gpointer data)
 {
   Nested *n = data;
 
-  g_ptr_array_add (n->f->log, "modal{");
+  g_ptr_array_add (n->f->log, (gpointer) "modal{");
   gbridge_io_loop_add_callback (n->f->loop, log_cb, log_entry (n->f, "inner-cb"), log_entry_free);
   gbridge_io_loop_call_later (n->f->loop, 0.001, nested_timer_cb, n, NULL);
   g_assert_true (gbridge_io_loop_add_handler (n->f->loop, n->fds[0], GBRIDGE_IO_EVENTS_READ,
                                               nested_quit_handler, n, NULL, NULL));
   /* As a modal dialog would. */
   g_main_loop_run (n->nested);
-  g_ptr_array_add (n->f->log, "}");
+  g_ptr_array_add (n->f->log, (gpointer) "}");
 }
 
 static void
@@ -1294,7 +1294,7 @@ signal_cb (int signum, gpointer data)
   Fixture *f = data;
 
   g_assert_cmpint (signum, ==, SIGUSR1);
-  g_ptr_array_add (f->log, "SIGUSR1");
+  g_ptr_array_add (f->log, (gpointer) "SIGUSR1");
 }
 
 /* A loop that always has work still lets the lower-priority sources of its
@@ -1472,7 +1472,7 @@ static void
 plain_signal_handler (int signum)
 {
   /* Runs in signal context: nothing but async-signal-safe calls. */
-  gbridge_io_loop_add_callback_from_signal (signal_target, from_signal_cb, "from-signal");
+  gbridge_io_loop_add_callback_from_signal (signal_target, from_signal_cb, (gpointer) "from-signal");
 }
 
 static void
@@ -1495,11 +1495,11 @@ test_add_callback_from_signal (Fixture       *f,
 
   /* The ring holds 256; more are refused, not lost silently. */
   for (guint i = 0; i < 256; i++)
-    g_assert_true (gbridge_io_loop_add_callback_from_signal (f->loop, from_signal_cb, "r"));
-  g_assert_false (gbridge_io_loop_add_callback_from_signal (f->loop, from_signal_cb, "r"));
+    g_assert_true (gbridge_io_loop_add_callback_from_signal (f->loop, from_signal_cb, (gpointer) "r"));
+  g_assert_false (gbridge_io_loop_add_callback_from_signal (f->loop, from_signal_cb, (gpointer) "r"));
   gbridge_test_run_pending (f->loop);
   g_assert_cmpuint (f->log->len, ==, 2 + 256);
-  g_assert_true (gbridge_io_loop_add_callback_from_signal (f->loop, from_signal_cb, "r"));
+  g_assert_true (gbridge_io_loop_add_callback_from_signal (f->loop, from_signal_cb, (gpointer) "r"));
   gbridge_test_run_pending (f->loop);
   g_assert_cmpuint (f->log->len, ==, 2 + 257);
 
