@@ -23,12 +23,30 @@ gbridge_version (void)
   return g_strdup (GBRIDGE_VERSION_S);
 }
 
+/* BENCH_GBRIDGE_METRICS=on measures the cost of the loop's metrics:
+ * counters, busy/idle time and lag, and every callback timed for the
+ * slow-callback check (a threshold no callback reaches). bench/run runs the
+ * same cases with it off, interleaved. */
+static void
+metrics_init (GbridgeIOLoop *loop)
+{
+  const char *mode = g_getenv ("BENCH_GBRIDGE_METRICS");
+
+  if (mode == NULL || g_strcmp0 (mode, "off") == 0)
+    return;
+  if (g_strcmp0 (mode, "on") != 0)
+    bench_fail ("BENCH_GBRIDGE_METRICS=%s: on or off", mode);
+  gbridge_io_loop_set_metrics_enabled (loop, TRUE);
+  gbridge_io_loop_set_slow_callback_threshold (loop, 10.0);
+}
+
 static void
 loop_init (Loop   *l,
            guint64 total)
 {
   l->context = g_main_context_new ();
   l->loop = gbridge_io_loop_new_for_context (l->context);
+  metrics_init (l->loop);
   l->count = 0;
   l->total = total;
 }

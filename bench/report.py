@@ -147,6 +147,19 @@ FUTURES = [
 
 PY_FUTURES = "futures 50000 5"
 
+# The loop's metrics on (metrics-enabled, and a slow-callback threshold, so
+# every callback is timed) against off, interleaved in the same run.
+METRICS = [
+    ("10^6 callbacks added by a callback: callbacks per second (higher is better)",
+     "callbacks-batch 1000000 dispatch", "per_second"),
+    ("chain of 2·10^5 callbacks: callbacks per second (higher is better)",
+     "callbacks-chain 200000", "per_second"),
+    ("ping-pong, nothing pending: ns per iteration (lower is better)",
+     "ping-pong 0 0", "ns_per_iteration"),
+    ("10^6 × (schedule one timer, cancel it): ns per pair (lower is better)",
+     "churn-pair 1000000", "ns_per_pair"),
+]
+
 
 def lateness_case(samples):
     for impl, case in samples:
@@ -312,6 +325,23 @@ def build_report(res, meta):
                       "Gbridge.Future ÷ asyncio"],
                      [["created, resolved, callback run", fmt(g), fmt(a),
                        fmt_ratio(ratio(g, a))]]))
+
+    rows = []
+    for label, case, key in METRICS:
+        off = res.median("gbridge-metrics-off", case, key)
+        on = res.median("gbridge-metrics-on", case, key)
+        r = ratio(on, off)
+        if r is not None and key == "per_second":
+            r = 1 / r   # as a cost: on takes this many times as long
+        rows.append([label, fmt(off), fmt(on), fmt_ratio(r)])
+    out.append("\n### The loop's metrics: cost when on\n\n"
+               "`bench-gbridge` with `metrics-enabled` and a "
+               "`slow-callback-threshold` no callback reaches (so every "
+               "callback is timed: two clock readings each) against the same "
+               "binary with both off, the two interleaved in each repetition. "
+               "The cost column is time per operation on ÷ off.\n")
+    out.append(table(["benchmark", "metrics off", "metrics on",
+                      "cost: on ÷ off"], rows))
 
     out.append("\n### Targets\n")
     out.append(table(["target", "measured", "result"], targets))

@@ -79,7 +79,10 @@ _gbridge_io_loop_run_repeating (GbridgeIOLoop *self,
   callback_list_push (&self->next_local, cb);
   r->listed = TRUE;
   r->in_calls++;
-  again = r->func (r->user_data);
+  if (G_UNLIKELY (self->metrics != NULL))
+    again = _gbridge_loop_metrics_run_repeating (self->metrics, r->func, r->user_data);
+  else
+    again = r->func (r->user_data);
   r->in_calls--;
   r->removed = !again;
 

@@ -7,6 +7,7 @@
 
 #include "gbridge-io-loop.h"
 #include "gbridge-fd-set-private.h"
+#include "gbridge-loop-metrics-private.h"
 #include "gbridge-signal-private.h"
 #include "gbridge-timer-heap-private.h"
 
@@ -93,6 +94,10 @@ struct _GbridgeIOLoop
    * set, timerfd) were made for. */
   guint fork_generation;
   pid_t pid;
+
+  /* What the loop measures about itself; NULL while nothing is measured
+   * (gbridge-loop-metrics.c). */
+  GbridgeLoopMetrics *metrics;
 
   guint dispatch_depth;
   guint n_collects;     /* collects of ready descriptors so far, for INLINE_FD_ROUNDS */

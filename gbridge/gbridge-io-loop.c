@@ -221,6 +221,8 @@ loop_source_prepare (GSource *source,
     _gbridge_io_loop_arm_timer (self, deadline, timeout);
 
   self->busy_since = 0;
+  if (G_UNLIKELY (self->metrics != NULL))
+    _gbridge_loop_metrics_wait_begin (self->metrics);
   return FALSE;
 }
 
@@ -229,6 +231,8 @@ loop_source_check (GSource *source)
 {
   GbridgeIOLoop *self = ((LoopSource *) source)->loop;
 
+  if (G_UNLIKELY (self->metrics != NULL))
+    _gbridge_loop_metrics_wait_end (self->metrics);
   check_fork (self);
   if (self->wake_tag != NULL && g_source_query_unix_fd (source, self->wake_tag) != 0)
     {
@@ -266,6 +270,9 @@ begin_iteration (GbridgeIOLoop *self)
   guint64 handle;
   gint64 now;
 
+  if (G_UNLIKELY (self->metrics != NULL))
+    _gbridge_loop_metrics_iteration (self->metrics);
+
   /* Callbacks: ours first, then other threads', then signal contexts'. Per
    * producer this is FIFO: a loop-thread callback added outside a dispatch
    * went to remote before the previous batch was taken. */
@@ -297,6 +304,9 @@ begin_iteration (GbridgeIOLoop *self)
   if (self->timers.len > 0)
     {
       now = loop_now_us (self);
+      if (G_UNLIKELY (self->metrics != NULL))
+        _gbridge_loop_metrics_timers_due (self->metrics, &self->timers, now,
+                                          self->virtual_clock);
       while ((handle = _gbridge_timer_heap_pop_due (&self->timers, now)) != 0)
         g_array_append_val (self->due, handle);
     }
@@ -319,7 +329,12 @@ run_iteration (GbridgeIOLoop *self)
         self->batch.tail = NULL;
 
       if (G_LIKELY (cb->func != NULL))
-        cb->func (cb->user_data);
+        {
+          if (G_UNLIKELY (self->metrics != NULL))
+            _gbridge_loop_metrics_run_callback (self->metrics, cb->func, cb->user_data);
+          else
+            cb->func (cb->user_data);
+        }
       else if (!_gbridge_io_loop_run_repeating (self, cb))
         continue;
       if (cb->destroy != NULL)
@@ -336,7 +351,10 @@ run_iteration (GbridgeIOLoop *self)
       if (!_gbridge_timer_heap_take_due (&self->timers, handle, &t))
         continue;
 
-      t.func (t.user_data);
+      if (G_UNLIKELY (self->metrics != NULL))
+        _gbridge_loop_metrics_run_timer (self->metrics, t.func, t.user_data);
+      else
+        t.func (t.user_data);
       if (t.destroy != NULL)
         t.destroy (t.user_data);
     }
@@ -354,7 +372,13 @@ run_iteration (GbridgeIOLoop *self)
       if (!h->removed && events != 0 && !_gbridge_fd_set_verify (&self->fds, h))
         events = h->nval ? GBRIDGE_IO_EVENTS_ERROR : 0;
       if (!h->removed && events != 0)
-        h->func (h->fd, events, h->user_data);
+        {
+          if (G_UNLIKELY (self->metrics != NULL))
+            _gbridge_loop_metrics_run_handler (self->metrics, h->func, h->fd, events,
+                                               h->user_data);
+          else
+            h->func (h->fd, events, h->user_data);
+        }
       if (!h->removed && h->nval)
         gbridge_io_loop_remove_handler (self, h->fd);
       _gbridge_handler_unref (h);
@@ -398,6 +422,8 @@ dispatch_loop (GbridgeIOLoop *self)
               has_due_timer (self) ||
               !_gbridge_io_loop_collect_ready (self, TRUE))
             break;
+          if (G_UNLIKELY (self->metrics != NULL))
+            _gbridge_loop_metrics_iteration (self->metrics);
           run_iteration (self);
         }
     }
@@ -516,7 +542,8 @@ gbridge_io_loop_get_property (GObject    *object,
       break;
 
     default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      if (!_gbridge_loop_metrics_get_property (self, prop_id, value))
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
 
@@ -535,7 +562,8 @@ gbridge_io_loop_set_property (GObject      *object,
       break;
 
     default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      if (!_gbridge_loop_metrics_set_property (self, prop_id, value))
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
 
@@ -594,6 +622,7 @@ gbridge_io_loop_class_init (GbridgeIOLoopClass *klass)
                          G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
+  _gbridge_loop_metrics_class_init (object_class, N_PROPS);
 }
 
 static void
@@ -609,6 +638,19 @@ gbridge_io_loop_init (GbridgeIOLoop *self)
   self->armed_deadline = G_MAXINT64;
   self->fork_generation = _gbridge_io_loop_fork_generation;
   self->pid = getpid ();
+}
+
+GbridgeLoopMetrics *
+_gbridge_io_loop_get_metrics (GbridgeIOLoop *self)
+{
+  return self->metrics;
+}
+
+void
+_gbridge_io_loop_set_metrics (GbridgeIOLoop      *self,
+                              GbridgeLoopMetrics *metrics)
+{
+  self->metrics = metrics;
 }
 
 /* Public API */

@@ -233,5 +233,20 @@ void           gbridge_io_loop_add_future            (GbridgeIOLoop     *self,
                                                       GbridgeFutureCallback func,
                                                       gpointer           user_data,
                                                       GDestroyNotify     destroy);
+/* Metrics: gbridge-loop-metrics.c */
+GBRIDGE_AVAILABLE_IN_1_0
+void           gbridge_io_loop_set_metrics_enabled   (GbridgeIOLoop     *self,
+                                                      gboolean           enabled);
+GBRIDGE_AVAILABLE_IN_1_0
+gboolean       gbridge_io_loop_get_metrics_enabled   (GbridgeIOLoop     *self);
+GBRIDGE_AVAILABLE_IN_1_0
+void           gbridge_io_loop_set_slow_callback_threshold (GbridgeIOLoop *self,
+                                                      double             seconds);
+GBRIDGE_AVAILABLE_IN_1_0
+double         gbridge_io_loop_get_slow_callback_threshold (GbridgeIOLoop *self);
+GBRIDGE_AVAILABLE_IN_1_0
+void           gbridge_io_loop_report_slow_callback  (GbridgeIOLoop     *self,
+                                                      const char        *name,
+                                                      double             duration);
 
 G_END_DECLS

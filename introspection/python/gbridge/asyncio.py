@@ -98,6 +98,25 @@ def _os_error(code, message):
     return OSError(codes.get(code, errno.EINVAL), message)
 
 
+def _handle_name(handle):
+    """A handle's name for the slow-callback signal, as asyncio's debug
+    mode names it: a task by its repr, else the callback and its source."""
+    from asyncio import format_helpers, tasks
+    callback = handle._callback
+    owner = getattr(callback, '__self__', None)
+    if isinstance(owner, tasks.Task):
+        return repr(owner)
+    try:
+        try:
+            # Python 3.13+ leaves the source out unless debug.
+            return format_helpers._format_callback_source(callback, handle._args,
+                                                          debug=True)
+        except TypeError:
+            return format_helpers._format_callback_source(callback, handle._args)
+    except Exception:
+        return repr(callback)
+
+
 def _report_from_glib(exc):
     """Does with @exc what PyGObject does with an exception that escapes a
     callback GLib dispatched (``GLib.idle_add``, a signal handler): it calls
@@ -410,6 +429,19 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                 loop._on_timeout()
 
         self._on_timeout_cb = on_timeout
+
+        # The io_loop's slow-callback-threshold, kept here (a C call per
+        # iteration would cost more): while above 0, each callback is timed
+        # and the slow ones reported under asyncio's debug-mode name.
+        self._slow_threshold = io_loop.get_slow_callback_threshold()
+
+        def on_threshold(io_loop, *unused):
+            loop = ref()
+            if loop is not None:
+                loop._slow_threshold = io_loop.get_slow_callback_threshold()
+
+        self._threshold_handler = io_loop.connect('notify::slow-callback-threshold',
+                                                  on_threshold)
         selector = _GbridgeSelector(io_loop, ptr, key)
         self._fd_to_key = selector._fd_to_key   # the same dict, for _on_fd
         super().__init__(selector)
@@ -502,7 +534,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                 return
             self._io_loop.remove_timeout(self._timeout_id)
         self._timeout_when = when
-        self._timeout_id = self._io_loop.call_at(when, self._on_timeout_cb)
+        self._timeout_id = self._io_loop._call_at_plain(when, self._on_timeout_cb)
 
     def _disarm_timeout(self):
         if self._timeout_when is not None:
@@ -585,7 +617,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                 self._collect_timers(sched)
             ready = self._ready
             ntodo = len(ready)
-            if self._debug:
+            if self._debug or self._slow_threshold:
                 for _ in range(ntodo):
                     if not ready:
                         break
@@ -649,9 +681,12 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             t0 = self.time()
             handle._run()
             dt = self.time() - t0
-            if dt >= self.slow_callback_duration:
+            if self._debug and dt >= self.slow_callback_duration:
                 _base_events.logger.warning('Executing %s took %.3f seconds',
                                             _base_events._format_handle(handle), dt)
+            threshold = self._slow_threshold
+            if threshold and dt >= threshold:
+                self._io_loop.report_slow_callback(_handle_name(handle), dt)
         finally:
             self._current_handle = None
             handle = None    # no cycle through a failed task's traceback
@@ -670,7 +705,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                 if reader is not None:
                     if reader._cancelled:
                         self._remove_reader(fd)
-                    elif self._debug:
+                    elif self._debug or self._slow_threshold:
                         self._run_debug(reader)
                     else:
                         reader._run()
@@ -682,7 +717,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                 if writer is not None:
                     if writer._cancelled:
                         self._remove_writer(fd)
-                    elif self._debug:
+                    elif self._debug or self._slow_threshold:
                         self._run_debug(writer)
                     else:
                         writer._run()
@@ -788,6 +823,12 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             return
         super().close()
         self._disarm_timeout()
+        handler, self._threshold_handler = self._threshold_handler, 0
+        if handler:
+            try:
+                self._io_loop.disconnect(handler)
+            except Exception:   # at interpreter shutdown
+                pass
         if self._owns_io_loop and not self._io_loop.is_closed():
             self._io_loop.close(False)
 

@@ -17,12 +17,19 @@
   reactor refuses), not PyGObject's 0 for a failed vfunc (stdin).
 - ``Gbridge.IOLoop.start()`` handles Ctrl-C as ``GLib.MainLoop.run()``
   does: the loop stops and ``start()`` raises ``KeyboardInterrupt``.
+- Slow callbacks are named by ``__qualname__``: while the loop's
+  ``slow-callback-threshold`` is above 0, the Python callables given to
+  ``add_callback()``, ``add_repeating_callback()``, ``call_later()``,
+  ``call_at()`` and ``add_handler()`` are timed here and the slow ones
+  reported with ``report_slow_callback()`` (the C loop could only name
+  PyGObject's trampoline).
 """
 
 import contextlib
 import datetime
 import functools
 import sys
+import time
 
 from ..module import get_introspection_module
 from ..overrides import override
@@ -31,6 +38,38 @@ from gi.repository import GLib, GObject
 Gbridge = get_introspection_module('Gbridge')
 
 __all__ = []
+
+
+def _callable_name(callback):
+    """How the slow-callback signal names a Python callable."""
+    name = getattr(callback, '__qualname__', None)
+    if isinstance(name, str):
+        return name
+    func = getattr(callback, 'func', None)     # functools.partial
+    name = getattr(func, '__qualname__', None)
+    if isinstance(name, str):
+        return name
+    return repr(callback)
+
+
+def _timed(loop, callback):
+    """@callback, timed and reported to @loop when slow."""
+    if loop.get_slow_callback_threshold() <= 0:
+        return callback
+    name = _callable_name(callback)
+    monotonic = time.monotonic
+
+    def timed(*args):
+        start = monotonic()
+        try:
+            return callback(*args)
+        finally:
+            duration = monotonic() - start
+            threshold = loop.get_slow_callback_threshold()
+            if threshold > 0 and duration >= threshold:
+                loop.report_slow_callback(name, duration)
+
+    return timed
 
 def _to_gvalue(value):
     """PyGObject turns a Python int into a 32-bit G_TYPE_INT, and fails on
@@ -120,17 +159,36 @@ class IOLoop(Gbridge.IOLoop):
     # descriptor and SIGINT handling, as asyncio does.
     _start_plain = Gbridge.IOLoop.start
 
+    # Without the timing below: for gbridge.asyncio, which times (and
+    # names) each of its own callbacks.
+    _add_callback_plain = Gbridge.IOLoop.add_callback
+    _add_repeating_callback_plain = Gbridge.IOLoop.add_repeating_callback
+    _add_handler_plain = Gbridge.IOLoop.add_handler
+    _call_at_plain = Gbridge.IOLoop.call_at
+
+    # Timed while slow callbacks are looked for, to name them.
+    def add_callback(self, callback, *user_data):
+        return Gbridge.IOLoop.add_callback(self, _timed(self, callback), *user_data)
+
+    def add_repeating_callback(self, callback, *user_data):
+        return Gbridge.IOLoop.add_repeating_callback(self, _timed(self, callback),
+                                                     *user_data)
+
+    def add_handler(self, fd, events, callback, *user_data):
+        return Gbridge.IOLoop.add_handler(self, fd, events, _timed(self, callback),
+                                          *user_data)
+
     # NaN is a programmer error in C (a critical, and the callback is
     # dropped); from Python it is a ValueError, as time.sleep(nan) raises.
     def call_later(self, delay, callback, *user_data):
         if delay != delay:
             raise ValueError('Invalid value NaN (not a number)')
-        return Gbridge.IOLoop.call_later(self, delay, callback, *user_data)
+        return Gbridge.IOLoop.call_later(self, delay, _timed(self, callback), *user_data)
 
     def call_at(self, when, callback, *user_data):
         if when != when:
             raise ValueError('Invalid value NaN (not a number)')
-        return Gbridge.IOLoop.call_at(self, when, callback, *user_data)
+        return Gbridge.IOLoop.call_at(self, when, _timed(self, callback), *user_data)
 
     # Tornado's names that the C API does not repeat.
     def add_timeout(self, deadline, callback, *user_data):
