@@ -98,21 +98,46 @@ signal_closure_marshal (GClosure     *closure,
 }
 
 static void
-signal_closure_invalidated (gpointer  data,
-                            GClosure *closure)
+signal_fail_disposed (gpointer data)
 {
   SignalWait *wait = data;
   GError *failure;
-
-  /* Disconnected after completion: the future is done, nothing happens.
-   * Otherwise the instance's handlers were destroyed (dispose). */
-  if (gbridge_future_is_done (wait->future))
-    return;
 
   failure = g_error_new_literal (GBRIDGE_FUTURE_ERROR,
                                  GBRIDGE_FUTURE_ERROR_DISPOSED,
                                  _("The object was disposed before it emitted the signal"));
   gbridge_future_take_failure (wait->future, failure, NULL);
+}
+
+static void
+signal_disposed_destroy (gpointer data)
+{
+  SignalWait *wait = data;
+
+  /* A closed loop refuses the callback: fail now, there is no later. */
+  if (!gbridge_future_is_done (wait->future))
+    signal_fail_disposed (wait);
+  signal_wait_unref (wait);
+}
+
+static void
+signal_closure_invalidated (gpointer  data,
+                            GClosure *closure)
+{
+  SignalWait *wait = data;
+
+  /* Disconnected after completion: the future is done, nothing happens.
+   * Otherwise the instance's handlers are being destroyed (dispose). */
+  if (gbridge_future_is_done (wait->future))
+    return;
+
+  /* Not from here: g_signal_handlers_destroy() is still walking the
+   * handlers, and a completion notify that disconnects another handler of
+   * the instance (a Python signal_stream closing) would make GLib abort.
+   * The future fails from the loop once dispose is over. */
+  gbridge_io_loop_add_callback (gbridge_future_get_loop (wait->future),
+                                signal_fail_disposed, signal_wait_ref (wait),
+                                signal_disposed_destroy);
 }
 
 static void
@@ -156,7 +181,9 @@ signal_future_done (GbridgeFuture *future,
  * done, whatever completed it: the emission, gbridge_future_cancel(), or
  * anyone else. If @instance is disposed (finalized, or destroyed like a
  * `GtkWidget`) first, its handlers go and the future fails with
- * %GBRIDGE_FUTURE_ERROR_DISPOSED. The handler holds the future, not the
+ * %GBRIDGE_FUTURE_ERROR_DISPOSED, from a callback on the future's loop
+ * once the disposal is over (so that what the failure sets off may touch
+ * the instance's other handlers). The handler holds the future, not the
  * instance.
  *
  * The handler runs with the signal's other handlers, before the class

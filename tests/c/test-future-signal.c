@@ -283,20 +283,58 @@ test_signal_disposed (Fixture       *f,
 {
   GbridgeFuture *future;
   g_autoptr(GError) error = NULL;
-  gboolean done = FALSE;
 
   future = gbridge_future_new_for_signal (f->loop, f->emitter, "ping");
-  gbridge_future_add_done_callback (future, set_flag, &done, NULL);
 
   /* The handler holds the future, not the emitter. */
   g_assert_finalize_object (g_steal_pointer (&f->emitter));
 
+  iterate_until (f, future);
   g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_FAILED);
   g_assert_null (gbridge_future_get_value (future, &error));
   g_assert_error (error, GBRIDGE_FUTURE_ERROR, GBRIDGE_FUTURE_ERROR_DISPOSED);
 
-  while (!done)
-    g_main_context_iteration (f->context, TRUE);
+  run_pending (f);
+  g_assert_finalize_object (future);
+}
+
+static void
+nothing (TestEmitter *emitter,
+         gpointer     data)
+{
+}
+
+static gulong other_handler;
+
+static void
+disconnect_other (GbridgeFuture *future,
+                  gpointer       data)
+{
+  Fixture *f = data;
+
+  if (g_signal_handler_is_connected (f->emitter, other_handler))
+    g_signal_handler_disconnect (f->emitter, other_handler);
+}
+
+static void
+test_signal_disposed_reentrant (Fixture       *f,
+                                gconstpointer  data)
+{
+  GbridgeFuture *future;
+
+  /* What the failure sets off may disconnect the instance's other
+   * handlers (a Python signal_stream closing does): GLib aborts if that
+   * happens while dispose still destroys them, so it must happen later. */
+  other_handler = g_signal_connect (f->emitter, "ping", G_CALLBACK (nothing), NULL);
+  future = gbridge_future_new_for_signal (f->loop, f->emitter, "notify::a");
+  gbridge_future_add_completion_notify (future, disconnect_other, f, NULL);
+
+  g_object_run_dispose (G_OBJECT (f->emitter));
+  iterate_until (f, future);
+  g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_FAILED);
+  g_assert_false (has_handler (f->emitter, "ping"));
+
+  run_pending (f);
   g_assert_finalize_object (future);
 }
 
@@ -663,6 +701,7 @@ main (int   argc,
   TEST ("signal/detail", test_signal_detail);
   TEST ("signal/cancel", test_signal_cancel);
   TEST ("signal/disposed", test_signal_disposed);
+  TEST ("signal/disposed/reentrant", test_signal_disposed_reentrant);
   TEST ("signal/dropped-future", test_signal_dropped_future);
   TEST ("signal/return-value", test_signal_return_value);
   TEST ("signal/other-thread", test_signal_other_thread);
