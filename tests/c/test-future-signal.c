@@ -100,6 +100,20 @@ test_emitter_init (TestEmitter *self)
 {
 }
 
+/* GSignal hands a handler from the connecting thread to the emitting one
+ * under GLib's own GMutex, a futex ThreadSanitizer cannot see in an
+ * uninstrumented GLib: it would report the closure's fields as racing. */
+static gboolean
+skip_cross_thread_signals_under_tsan (void)
+{
+#if defined (__SANITIZE_THREAD__)
+  g_test_skip ("GSignal synchronizes through GLib's futex mutex, invisible to ThreadSanitizer");
+  return TRUE;
+#else
+  return FALSE;
+#endif
+}
+
 /* Fixture */
 
 typedef struct
@@ -407,6 +421,9 @@ test_signal_other_thread (Fixture       *f,
   GbridgeFuture *future;
   GThread *thread;
 
+  if (skip_cross_thread_signals_under_tsan ())
+    return;
+
   future = gbridge_future_new_for_signal (f->loop, f->emitter, "ping");
   thread = g_thread_new ("emitter", emit_ping, f->emitter);
   iterate_until (f, future);
@@ -447,6 +464,9 @@ test_signal_races (Fixture       *f,
 {
   Pinger pinger = { f->emitter, FALSE };
   GThread *thread;
+
+  if (skip_cross_thread_signals_under_tsan ())
+    return;
 
   /* Emission in one thread against cancellation and new waits in this
    * one: each future ends resolved or cancelled, with its handler gone. */
