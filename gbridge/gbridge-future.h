@@ -53,6 +53,8 @@ typedef enum
  *   be completed again
  * @GBRIDGE_FUTURE_ERROR_PENDING: the future is not done yet, so it has no
  *   value
+ * @GBRIDGE_FUTURE_ERROR_DISPOSED: the object whose signal the future waited
+ *   for was disposed first, see gbridge_future_new_for_signal()
  *
  * Errors reported by #GbridgeFuture in the %GBRIDGE_FUTURE_ERROR domain. A
  * cancelled future reports %G_IO_ERROR_CANCELLED and a timed out one
@@ -65,6 +67,7 @@ typedef enum
   GBRIDGE_FUTURE_ERROR_FAILED,
   GBRIDGE_FUTURE_ERROR_ALREADY_DONE,
   GBRIDGE_FUTURE_ERROR_PENDING,
+  GBRIDGE_FUTURE_ERROR_DISPOSED,
 } GbridgeFutureError;
 
 #define GBRIDGE_TYPE_FUTURE (gbridge_future_get_type ())
@@ -209,6 +212,22 @@ void                gbridge_future_async_ready_callback (GObject              *s
 GBRIDGE_AVAILABLE_IN_1_0
 GTask              *gbridge_future_new_task            (GbridgeFuture         *self,
                                                         gpointer               source_object);
+
+GBRIDGE_AVAILABLE_IN_1_0
+GbridgeFuture      *gbridge_future_new_for_signal      (GbridgeIOLoop         *loop,
+                                                        gpointer               instance,
+                                                        const char            *detailed_signal);
+GBRIDGE_AVAILABLE_IN_1_0
+GbridgeFuture      *gbridge_future_new_for_fd          (GbridgeIOLoop         *loop,
+                                                        int                    fd,
+                                                        GbridgeIOEvents        events);
+GBRIDGE_AVAILABLE_IN_1_0
+GbridgeFuture      *gbridge_future_new_for_source      (GbridgeIOLoop         *loop,
+                                                        GSource               *source);
+GBRIDGE_AVAILABLE_IN_1_0
+const GValue       *gbridge_future_get_values          (GbridgeFuture         *self,
+                                                        guint                 *n_values,
+                                                        GError               **error);
 
 GBRIDGE_AVAILABLE_IN_1_0
 void                gbridge_future_wait_async          (GbridgeFuture         *self,

@@ -36,6 +36,10 @@ On the main thread the loop uses the default context
 (``Gbridge.IOLoop.get_default()``); on other threads it makes a private one.
 :func:`run_context_on` does the reverse: it runs a GLib main context on an
 already running asyncio loop (the default one or uvloop).
+
+:func:`wait_signal` awaits the next emission of a GObject signal and
+:class:`signal_stream` iterates over its emissions (``async for``); both
+work on any asyncio loop, Tornado's included.
 """
 
 import asyncio
@@ -55,8 +59,12 @@ gi.require_version('GLib', '2.0')
 gi.require_version('Gbridge', '1')
 from gi.repository import GLib, Gbridge  # noqa: E402
 
+from gbridge._signals import (  # noqa: E402
+    SignalStreamOverflow, signal_stream, wait_signal)
+
 __all__ = ['EventLoop', 'new_event_loop', 'run', 'EventLoopPolicy', 'install',
-           'ContextRunner', 'run_context_on']
+           'ContextRunner', 'run_context_on',
+           'wait_signal', 'signal_stream', 'SignalStreamOverflow']
 
 _GB_READ = int(Gbridge.IOEvents.READ)
 _GB_WRITE = int(Gbridge.IOEvents.WRITE)

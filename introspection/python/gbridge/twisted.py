@@ -37,6 +37,9 @@ Who owns what (one implementation of each, never both):
   Vala; this reactor never calls them, so C triggers added to the C reactor
   under it do not fire with Twisted's events.
 
+:func:`to_deferred` turns a ``Gbridge.Future`` into a Deferred, and
+:func:`wait_signal` gives the next emission of a GObject signal as one.
+
 The other way round, :class:`TwistedContextDriver` runs a ``GMainContext``
 (and so every ``Gbridge.IOLoop`` and GLib source on it) inside an already
 running Twisted reactor of any kind, for example ``epollreactor``.
@@ -61,7 +64,7 @@ from twisted.python import log  # noqa: E402
 from zope.interface import implementer  # noqa: E402
 
 __all__ = ["GbridgeReactor", "GbridgeNameResolver", "install",
-           "TwistedContextDriver"]
+           "TwistedContextDriver", "to_deferred", "wait_signal"]
 
 _NO_FILEDESC = error.ConnectionFdescWentAway("File descriptor lost")
 
@@ -540,3 +543,60 @@ class _FdWatcher:
         self._driver._watchers.pop(self._fd, None)
         # A hang-up or error: GLib's check sees it as such.
         self._driver._on_ready(self._fd, int(Gbridge.IOEvents.ERROR))
+
+
+def to_deferred(future, reactor=None):
+    """Returns a Deferred that fires with the outcome of a ``Gbridge.Future``.
+
+    It fires with the future's value, or fails with its ``GLib.Error``
+    (``CancelledError`` when the future is cancelled), in the reactor's
+    thread, whatever thread completes the future (through
+    ``callFromThread``). Cancelling the Deferred cancels the future.
+    ``reactor`` defaults to the installed one.
+    """
+    from twisted.internet import defer
+
+    if reactor is None:
+        from twisted.internet import reactor
+    if not isinstance(future, Gbridge.Future):
+        raise TypeError("expected a Gbridge.Future, got %r" % (future,))
+
+    def cancel(_deferred):
+        future.cancel()
+
+    deferred = defer.Deferred(cancel)
+
+    def settle():
+        if deferred.called:
+            return    # cancelled: Deferred.cancel() already failed it
+        state = future.get_state()
+        if state == Gbridge.FutureState.RESOLVED:
+            deferred.callback(future.get_value())
+        elif state == Gbridge.FutureState.FAILED:
+            from gbridge import _future_exception
+            deferred.errback(_future_exception(future))
+        else:
+            deferred.errback(defer.CancelledError())
+
+    future.add_completion_notify(lambda _future: reactor.callFromThread(settle))
+    return deferred
+
+
+def wait_signal(obj, detailed_signal, reactor=None):
+    """Returns a Deferred of the next emission of a GObject signal.
+
+    Twisted's twin of ``gbridge.asyncio.wait_signal()``: it fires with the
+    tuple of the signal's arguments after ``obj`` (``()`` for ``clicked``),
+    fails with ``GLib.Error`` ``Gbridge.FutureError.DISPOSED`` if ``obj`` is
+    disposed first, and cancelling it disconnects the handler.
+    """
+    from gbridge._signals import _check_signal
+
+    _check_signal(obj, detailed_signal)
+    if reactor is None:
+        from twisted.internet import reactor
+    loop = getattr(reactor, "gbridge_loop", None)
+    if not isinstance(loop, Gbridge.IOLoop):
+        loop = Gbridge.IOLoop.get_current() or Gbridge.IOLoop.get_default()
+    future = Gbridge.Future.new_for_signal(loop, obj, detailed_signal)
+    return to_deferred(future, reactor).addCallback(tuple)
