@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "gbridge-future-private.h"
+#include "gbridge-io-loop.h"
 #include "gbridge-enums.h"
 
 #include <glib/gi18n-lib.h>

@@ -13,6 +13,32 @@
 
 G_BEGIN_DECLS
 
+/**
+ * GbridgeIOEvents:
+ * @GBRIDGE_IO_EVENTS_NONE: no event
+ * @GBRIDGE_IO_EVENTS_READ: the file descriptor is readable
+ * @GBRIDGE_IO_EVENTS_WRITE: the file descriptor is writable
+ * @GBRIDGE_IO_EVENTS_ERROR: an error or hang-up occurred on the file
+ *   descriptor; always reported, whether asked for or not
+ *
+ * The events a handler added with gbridge_io_loop_add_handler() waits for and
+ * is called with. The values are those of Tornado's `IOLoop.READ` (0x001),
+ * `IOLoop.WRITE` (0x004) and `IOLoop.ERROR` (0x018), so the numbers can be
+ * passed between Tornado code and gbridge unchanged; they are also GLib's
+ * %G_IO_IN, %G_IO_OUT and %G_IO_ERR | %G_IO_HUP. %GBRIDGE_IO_EVENTS_ERROR
+ * is reported with both of its bits set; test it with `events &
+ * GBRIDGE_IO_EVENTS_ERROR`.
+ *
+ * Since: 1.0
+ */
+typedef enum /*< flags >*/
+{
+  GBRIDGE_IO_EVENTS_NONE  = 0,
+  GBRIDGE_IO_EVENTS_READ  = 0x001,
+  GBRIDGE_IO_EVENTS_WRITE = 0x004,
+  GBRIDGE_IO_EVENTS_ERROR = 0x018,
+} GbridgeIOEvents;
+
 /* The types every header names, so that a header that only takes or
  * returns a pointer to another header's type needs nothing but this file,
  * and no two headers include each other. G_DECLARE_FINAL_TYPE and
