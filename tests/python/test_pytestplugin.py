@@ -273,15 +273,17 @@ def write(directory, files, ini_lines=()):
         (directory / name).write_text(textwrap.dedent(text))
 
 
-def run_pytest(directory, *args):
+def run_pytest(directory, *args, env=None):
     """Runs pytest in @directory; returns (exit code, {test id: outcome},
     output).  Any DeprecationWarning is an error there."""
     report = directory / 'report.xml'
     command = [sys.executable, '-B', '-m', 'pytest', '-p', 'no:cacheprovider',
                '-W', 'error::DeprecationWarning', '-rA',
                '--junitxml', str(report), *args]
+    environment = dict(os.environ)
+    environment.update(env or {})
     process = subprocess.run(command, cwd=str(directory), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, timeout=300)
+                             stderr=subprocess.STDOUT, timeout=300, env=environment)
     output = process.stdout.decode('utf-8', 'replace')
     outcomes = {}
     if report.exists():
@@ -301,16 +303,21 @@ def test_mechanism_matches_the_installed_version():
     assert MECHANISM == expected
 
 
-@pytest.mark.parametrize('how', ['conftest', 'command-line'])
+@pytest.mark.parametrize('how', ['conftest', 'command-line', 'debug'])
 def test_tests_run_on_gbridge(tmp_path, how):
     files = {'test_loop.py': TEST_LOOP}
     args = []
-    if how == 'conftest':
-        files['conftest.py'] = CONFTEST
-    else:
+    env = {}
+    if how == 'command-line':
         args = ['-p', 'gbridge.pytest_plugin']
+    else:
+        files['conftest.py'] = CONFTEST
+    if how == 'debug':
+        # asyncio's debug mode (thread checks, slow callback reports) on
+        # every loop, whatever the pytest-asyncio version's own option.
+        env['PYTHONASYNCIODEBUG'] = '1'
     write(tmp_path, files)
-    code, outcomes, output = run_pytest(tmp_path, *args)
+    code, outcomes, output = run_pytest(tmp_path, *args, env=env)
     assert code == 0, output
     assert outcomes == {
         'test_runs_on_gbridge': 'passed',
