@@ -24,8 +24,8 @@ or on the command line (``pytest -p gbridge.pytest_plugin``).  Then:
 
 - anyio's tests (``@pytest.mark.anyio``) get an ``anyio_backend`` fixture
   that runs the asyncio backend on gbridge's loop (``loop_factory`` from
-  anyio 4, the policy before), next to trio when anyio's own fixture would
-  run trio too.  A ``conftest.py`` fixture of that name overrides it; use
+  anyio 4, the policy before), and trio too when it is installed, as
+  anyio's own fixture does.  A ``conftest.py`` fixture of that name overrides it; use
   :func:`anyio_asyncio_backend` for its asyncio value.
 
 - fixtures: ``gbridge_loop`` (async) is the running gbridge event loop of
@@ -96,13 +96,11 @@ def _event_loop():
 
 
 def _anyio_major():
-    import anyio
+    from importlib.metadata import PackageNotFoundError, version
     try:
-        from importlib.metadata import version
         return int(version('anyio').split('.')[0])
-    except Exception:
-        # anyio 4 added loop_factory together with this module.
-        return 4 if hasattr(anyio, 'TypedAttributeLookupError') else 3
+    except (PackageNotFoundError, ValueError):
+        return 4    # not installed as a distribution: a source tree, recent
 
 
 def anyio_asyncio_backend():
@@ -146,7 +144,9 @@ def _anyio_backend(request):
         yield anyio_asyncio_backend()
     finally:
         if previous is not None:
-            asyncio.set_event_loop_policy(previous)
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', DeprecationWarning)
+                asyncio.set_event_loop_policy(previous)
 
 
 async def _gbridge_loop():
