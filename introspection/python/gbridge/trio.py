@@ -39,7 +39,9 @@ in its ``shutdown`` cancels Trio.
 """
 
 import atexit
+import contextlib
 import signal
+import socket
 import sys
 import threading
 
@@ -49,6 +51,7 @@ gi.require_version('GLib', '2.0')
 gi.require_version('Gbridge', '1')
 from gi.repository import GLib, Gbridge  # noqa: E402
 
+import outcome  # noqa: E402  (Trio's own dependency)
 import trio  # noqa: E402
 import trio.lowlevel  # noqa: E402
 
@@ -79,20 +82,44 @@ def _choose_loop(private_off_main_thread):
     return Gbridge.IOLoop.new_for_context(context), True
 
 
-def _host_uses_wakeup_fd():
-    """Whether something (PyGObject's Application.run() and MainLoop.run(),
-    gbridge.asyncio, asyncio) has set Python's signal wakeup fd: then Trio
-    must leave it alone, and that host's wakeup runs Trio's signal
-    handlers."""
+@contextlib.contextmanager
+def _wake_on_signals(loop):
+    """Python's signal wakeup fd, read by a handler on @loop, while run()
+    runs, unless something has one already: a signal then wakes GLib's
+    poll, and Python runs the signal handler (Trio's SIGINT handler, the
+    handlers of ``trio.open_signal_receiver()``) on the main thread."""
     if threading.current_thread() is not threading.main_thread():
-        return False
-    try:
-        fd = signal.set_wakeup_fd(-1)
-    except ValueError:
-        return False
-    if fd != -1:
-        signal.set_wakeup_fd(fd)
-    return fd != -1
+        yield
+        return
+    read, write = socket.socketpair()
+    with read, write:
+        read.setblocking(False)
+        write.setblocking(False)
+        try:
+            old = signal.set_wakeup_fd(write.fileno(), warn_on_full_buffer=False)
+        except ValueError:
+            yield
+            return
+        if old != -1:
+            signal.set_wakeup_fd(old)     # the host's stays
+            yield
+            return
+
+        def drain(*unused):
+            try:
+                while read.recv(4096):
+                    pass
+            except OSError:
+                pass
+
+        loop.add_handler(read.fileno(), Gbridge.IOEvents.READ, drain)
+        try:
+            yield
+        finally:
+            loop.remove_handler(read.fileno())
+            current = signal.set_wakeup_fd(-1)
+            if current != write.fileno():
+                signal.set_wakeup_fd(current)   # someone else's since
 
 
 def _report(run, exc):
@@ -105,10 +132,6 @@ def _report(run, exc):
         pass
     from gbridge.asyncio import _report_from_glib
     _report_from_glib(exc)
-
-
-def _call(fn):
-    fn()
 
 
 class GuestRun:
@@ -160,7 +183,7 @@ class GuestRun:
             # From Trio's I/O thread too: add_callback is thread-safe and
             # wakes the context.  A closed loop drops fn, and Trio, whose
             # GC then warns that the run was abandoned.
-            loop.add_callback(_call, fn)
+            loop.add_callback(self._tick, fn)
 
         options = {}
         if clock is not None:
@@ -173,9 +196,24 @@ class GuestRun:
             self._main, async_fn, args,
             run_sync_soon_threadsafe=run_sync_soon,
             done_callback=self._on_done,
-            host_uses_signal_set_wakeup_fd=_host_uses_wakeup_fd(),
+            # The host's wakeup fd (PyGObject's in MainLoop.run() and
+            # Application.run(), run()'s own) wakes GLib on a signal; Trio's
+            # would be set and restored at times that do not nest with the
+            # host's.
+            host_uses_signal_set_wakeup_fd=True,
             restrict_keyboard_interrupt_to_checkpoints=True,
             **options)
+
+    def _tick(self, fn):
+        try:
+            fn()
+        except BaseException as e:
+            # Trio lets nothing escape a tick but a broken run: end it, so
+            # that whoever waits for it does not wait forever.
+            if self._finished.is_set():
+                _report(self, e)
+            else:
+                self._on_done(outcome.Error(e))
 
     async def _main(self, async_fn, args):
         with trio.CancelScope() as scope:
@@ -365,15 +403,16 @@ def run(async_fn, *args, loop=None, clock=None, instruments=(),
         guest._start(async_fn, args, clock, instruments,
                      strict_exception_groups)
         try:
-            if not nested:
-                guest._stop_loop = True
-                try:
-                    loop._start_plain()
-                finally:
-                    guest._stop_loop = False
-            # Nested in a callback of the context, or the loop was stopped
-            # by someone else: Trio goes on until it finishes.
-            guest._run_until_finished()
+            with _wake_on_signals(loop):
+                if not nested:
+                    guest._stop_loop = True
+                    try:
+                        loop._start_plain()
+                    finally:
+                        guest._stop_loop = False
+                # Nested in a callback of the context, or the loop was
+                # stopped by someone else: Trio goes on until it finishes.
+                guest._run_until_finished()
         except BaseException:
             # Never leave Trio behind half run.
             if not guest.done():
