@@ -56,6 +56,20 @@ def run_with_watchdog(async_fn, *args, **kwargs):
     return result
 
 
+def iterate_until(predicate, timeout=30):
+    """Iterates the default context until predicate() holds (a hang
+    fails after @timeout seconds)."""
+    context = GLib.MainContext.default()
+    deadline = time.monotonic() + timeout
+    source = GLib.timeout_add(100, lambda: True)   # wakes to check the time
+    try:
+        while not predicate():
+            assert time.monotonic() < deadline, 'timed out'
+            context.iteration(True)
+    finally:
+        GLib.source_remove(source)
+
+
 # run(): trio.run()'s shape ---------------------------------------------------
 
 def test_run_returns_the_result_on_the_default_loop():
@@ -299,17 +313,13 @@ def test_start_reports_an_exception_nobody_asked_for(monkeypatch):
     reported = []
     monkeypatch.setattr(sys, 'excepthook',
                         lambda t, v, tb: reported.append(v))
-    main_loop = GLib.MainLoop.new(None, False)
 
     async def main():
         await trio.sleep(0)
-        GLib.idle_add(main_loop.quit)
         raise RuntimeError('unwatched')
 
     run = gbridge.trio.start(main)
-    GLib.timeout_add_seconds(30, main_loop.quit)
-    main_loop.run()
-    assert run.done()
+    iterate_until(run.done)
     assert len(reported) == 1 and str(reported[0]) == 'unwatched'
 
 
