@@ -33,9 +33,15 @@ handler is installed, which Trio does if Python's default handler was in
 place: in ``run()``, the main task gets ``KeyboardInterrupt``, the run
 unwinds (cancelling the other tasks) and ``run()`` raises it.  Raising it at
 any bytecode instead could raise it in the GLib callback that carries a
-Trio tick, and lose the tick.  Under ``Gtk.Application.run()``, PyGObject's
-SIGINT handler is in place: Ctrl-C quits the application, and ``close()``
-in its ``shutdown`` cancels Trio.
+Trio tick, and lose the tick.  Started inside ``Gtk.Application.run()``
+or ``GLib.MainLoop.run()`` (from ``activate``, a callback), Trio finds
+PyGObject's SIGINT handler and leaves it: Ctrl-C quits the loop, and
+``close()`` in the application's ``shutdown`` cancels Trio.
+
+Signals: Trio leaves Python's wakeup fd to the host
+(``host_uses_signal_set_wakeup_fd=True``): PyGObject's ``run()`` methods
+set one, and so does :func:`run`.  Had Trio set its own, it would restore
+the previous one when it finishes, which need not nest with the host's.
 """
 
 import atexit
