@@ -31,7 +31,9 @@ Ctrl-C: Trio receives ``KeyboardInterrupt`` at its next checkpoint
 (``restrict_keyboard_interrupt_to_checkpoints=True``), when its SIGINT
 handler is installed, which Trio does if Python's default handler was in
 place: in ``run()``, the main task gets ``KeyboardInterrupt``, the run
-unwinds (cancelling the other tasks) and ``run()`` raises it.  Raising it at
+unwinds (cancelling the other tasks) and ``run()`` raises it, as
+``trio.run()`` does (in a nursery's exception group when strict exception
+groups are on: ``except* KeyboardInterrupt`` catches it either way).  Raising it at
 any bytecode instead could raise it in the GLib callback that carries a
 Trio tick, and lose the tick.  Started inside ``Gtk.Application.run()``
 or ``GLib.MainLoop.run()`` (from ``activate``, a callback), Trio finds
