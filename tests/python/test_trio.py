@@ -7,7 +7,6 @@
 
 import functools
 import gc
-import os
 import subprocess
 import sys
 import textwrap
