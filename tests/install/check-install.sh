@@ -45,6 +45,11 @@ LD_LIBRARY_PATH=$lib "$destdir/user"
 site=$(dirname "$(find "$destdir" -path '*/gbridge/__init__.py' | head -n1)")
 site=$(dirname "$site")
 [ -f "$site/gi/overrides/Gbridge.py" ] || { echo "missing after install: gi/overrides/Gbridge.py next to $site/gbridge"; exit 1; }
+# Every module of the package (gbridge.asyncio, gbridge.twisted, gbridge.trio).
+for module in "$src"/../../introspection/python/gbridge/*.py; do
+  name=$(basename "$module")
+  [ -f "$site/gbridge/$name" ] || { echo "missing after install: gbridge/$name"; exit 1; }
+done
 
 PYTHONPATH=$site LD_LIBRARY_PATH=$lib GI_TYPELIB_PATH=$lib/girepository-1.0 /usr/bin/python3 - "$site" <<'PY'
 import sys

@@ -3,8 +3,8 @@
 
 The C library is reached through ``from gi.repository import Gbridge``; this
 package holds the Python side of the bridges (``gbridge.asyncio``,
-``gbridge.twisted``) and the future conversions, after Tornado's
-``to_tornado_future`` / ``to_asyncio_future``:
+``gbridge.twisted``, ``gbridge.trio``) and the future conversions, after
+Tornado's ``to_tornado_future`` / ``to_asyncio_future``:
 
 - :func:`to_asyncio_future` turns a ``Gbridge.Future`` into an asyncio
   future on the running (or given) asyncio loop;
