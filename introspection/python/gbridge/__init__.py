@@ -86,6 +86,12 @@ def to_asyncio_future(future, loop=None):
         raise TypeError('expected a Gbridge.Future, got %r' % (future,))
     if loop is None:
         loop = _current_asyncio_loop()
+    return _asyncio_future_of(future, loop, Gbridge.Future.get_value)
+
+
+def _asyncio_future_of(future, loop, value):
+    """The asyncio future on ``loop`` of the ``Gbridge.Future`` ``future``;
+    ``value(future)`` is its result once ``future`` is resolved."""
     result = loop.create_future()
 
     def settle():
@@ -93,7 +99,7 @@ def to_asyncio_future(future, loop=None):
             return
         state = future.get_state()
         if state == Gbridge.FutureState.RESOLVED:
-            result.set_result(future.get_value())
+            result.set_result(value(future))
         elif state == Gbridge.FutureState.FAILED:
             result.set_exception(_future_exception(future))
         else:
@@ -107,7 +113,7 @@ def to_asyncio_future(future, loop=None):
 
     def result_done(fut):
         if fut.cancelled():
-            future.cancel()
+            future.cancel()   # for a signal's future, disconnects the handler
 
     result.add_done_callback(result_done)
     future.add_completion_notify(completed)

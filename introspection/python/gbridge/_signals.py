@@ -60,33 +60,8 @@ def wait_signal(obj, detailed_signal, *, loop=None):
         from gbridge import _current_asyncio_loop
         loop = _current_asyncio_loop()
     future = Gbridge.Future.new_for_signal(_io_loop_of(loop), obj, detailed_signal)
-    result = loop.create_future()
-
-    def settle():
-        if result.done():
-            return
-        state = future.get_state()
-        if state == Gbridge.FutureState.RESOLVED:
-            result.set_result(tuple(future.get_value()))
-        elif state == Gbridge.FutureState.FAILED:
-            from gbridge import _future_exception
-            result.set_exception(_future_exception(future))
-        else:
-            result.cancel()
-
-    def completed(_future):
-        try:
-            loop.call_soon_threadsafe(settle)
-        except RuntimeError:
-            pass  # the asyncio loop is closed: nobody is left to tell
-
-    def result_done(fut):
-        if fut.cancelled():
-            future.cancel()   # disconnects the handler
-
-    result.add_done_callback(result_done)
-    future.add_completion_notify(completed)
-    return result
+    from gbridge import _asyncio_future_of
+    return _asyncio_future_of(future, loop, lambda f: tuple(f.get_value()))
 
 
 class SignalStreamOverflow(RuntimeError):
