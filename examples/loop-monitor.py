@@ -29,6 +29,8 @@ gi.require_version('GdkPixbuf', '2.0')
 gi.require_version('Gbridge', '1')
 from gi.repository import GdkPixbuf, Gio, GLib, Gtk, Gbridge  # noqa: E402
 
+from gtk_screenshot import render_to_png  # noqa: E402  (next to this file)
+
 SAMPLES = 150           # 15 s of history at one sample per 100 ms
 LAG_SCALE = 0.1         # the chart's top is 100 ms of lag
 UTIL_RGB = (0.11, 0.44, 0.85)
@@ -200,41 +202,6 @@ class Monitor(Gtk.Application):
             self.errors.append(f'screenshot failed: {e!r}')
         self.quit()
         return GLib.SOURCE_REMOVE
-
-
-def render_to_png(window, paintable, width, height, path):
-    """Renders the window's last frame and saves it as a PNG. PyGObject
-    before 3.50 cannot marshal a GskRenderNode, so the calls that handle it
-    go through ctypes (as in gtk-demo.py)."""
-    import ctypes
-    gtk = ctypes.CDLL('libgtk-4.so.1')
-    vp = ctypes.c_void_p
-    gtk.gtk_snapshot_new.restype = vp
-    gtk.gtk_snapshot_free_to_node.restype = vp
-    gtk.gtk_snapshot_free_to_node.argtypes = [vp]
-    gtk.gdk_paintable_snapshot.argtypes = [vp, vp, ctypes.c_double, ctypes.c_double]
-    gtk.gsk_renderer_render_texture.restype = vp
-    gtk.gsk_renderer_render_texture.argtypes = [vp, vp, vp]
-    gtk.gsk_render_node_unref.argtypes = [vp]
-    gtk.gdk_texture_save_to_png.argtypes = [vp, ctypes.c_char_p]
-    gtk.g_object_unref.argtypes = [vp]
-    pointer_of = ctypes.pythonapi.PyCapsule_GetPointer
-    pointer_of.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    pointer_of.restype = vp
-
-    snapshot = gtk.gtk_snapshot_new()
-    gtk.gdk_paintable_snapshot(pointer_of(paintable.__gpointer__, None), snapshot,
-                               width, height)
-    node = gtk.gtk_snapshot_free_to_node(snapshot)
-    if not node:
-        return False
-    rect = (ctypes.c_float * 4)(0, 0, width, height)
-    renderer = pointer_of(window.get_native().get_renderer().__gpointer__, None)
-    texture = gtk.gsk_renderer_render_texture(renderer, node, rect)
-    gtk.gsk_render_node_unref(node)
-    saved = bool(gtk.gdk_texture_save_to_png(texture, os.fsencode(path)))
-    gtk.g_object_unref(texture)
-    return saved
 
 
 def check_screenshot(window, paintable, chart, path):
