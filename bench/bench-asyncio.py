@@ -284,8 +284,12 @@ def tornado_echo(loop, connections):
 
 def calibrated(run, target=0.2):
     """Runs with a growing count until a run lasts about @target seconds
-    (wall time, whatever @run measures), after one untimed warm-up."""
+    (wall time, whatever @run measures), after one untimed warm-up of 100;
+    with BENCH_ROUNDS set, that many instead (bench/run counts the
+    syscalls per round this way)."""
     run(100)
+    if os.environ.get('BENCH_ROUNDS'):
+        return run(int(os.environ['BENCH_ROUNDS']))
     n = 1000
     while True:
         t0 = time.perf_counter()

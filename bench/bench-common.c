@@ -291,16 +291,23 @@ run_ping_pong (const BenchImpl *impl,
    * makes 10^4 epoll_ctl () calls in its first iteration), then calibrate:
    * grow the run until it lasts PING_PONG_CALIBRATE_NS. */
   ping_pong_hops (impl, state, &pp, hops, &cpu);
-  for (;;)
+  /* BENCH_HOPS: exactly that many hops after the warm-up, no calibration
+   * (bench/run counts the syscalls per round this way). */
+  if (g_getenv ("BENCH_HOPS") != NULL)
+    hops = MAX (g_ascii_strtoull (g_getenv ("BENCH_HOPS"), NULL, 10), 1);
+  else
     {
-      wall = ping_pong_hops (impl, state, &pp, hops, &cpu);
-      elapsed = use_wall ? wall : cpu;
-      if (elapsed >= PING_PONG_CALIBRATE_NS || hops >= PING_PONG_MAX_HOPS)
-        break;
-      hops *= 4;
+      for (;;)
+        {
+          wall = ping_pong_hops (impl, state, &pp, hops, &cpu);
+          elapsed = use_wall ? wall : cpu;
+          if (elapsed >= PING_PONG_CALIBRATE_NS || hops >= PING_PONG_MAX_HOPS)
+            break;
+          hops *= 4;
+        }
+      hops = CLAMP ((guint64) (PING_PONG_TARGET_NS / ((double) MAX (elapsed, 1) / hops)),
+                    PING_PONG_MIN_HOPS, PING_PONG_MAX_HOPS);
     }
-  hops = CLAMP ((guint64) (PING_PONG_TARGET_NS / ((double) MAX (elapsed, 1) / hops)),
-                PING_PONG_MIN_HOPS, PING_PONG_MAX_HOPS);
 
   wall = ping_pong_hops (impl, state, &pp, hops, &cpu);
   elapsed = use_wall ? wall : cpu;

@@ -420,6 +420,45 @@ def speed_work(res):
     return "\n".join(out) + "\n", targets
 
 
+SYSCALL_NAMES = {"gbridge": "gbridge", "glib": "GLib", "libuv": "libuv",
+                 "aio-gbridge": "gbridge.asyncio", "aio-default": "default loop",
+                 "aio-uvloop": "uvloop"}
+
+
+def syscalls_report(path):
+    """The syscalls per round of the one-fd ping-pong (bench/run counts
+    them with strace -c), or "" if they were not counted."""
+    counts = {}
+    rounds = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                impl, n, name, calls = line.rstrip("\n").split("\t")
+                rounds[impl] = int(n)
+                counts.setdefault(impl, {})[name] = int(calls)
+    except (OSError, ValueError):
+        return ""
+    if not counts:
+        return ""
+    impls = [i for i in SYSCALL_NAMES if i in counts]
+    per = {i: {name: c / rounds[i] for name, c in counts[i].items()} for i in impls}
+    # The syscalls some implementation makes at least 0.2 times per round.
+    names = sorted({name for i in impls for name, v in per[i].items()
+                    if v >= 0.2 and name != "total"},
+                   key=lambda name: -max(per[i].get(name, 0) for i in impls))
+    rows = [[name] + [f"{per[i].get(name, 0):.2f}" for i in impls] for name in names]
+    rows.append(["all syscalls (startup included)"] +
+                [f"{per[i].get('total', 0):.2f}" for i in impls])
+    return ("\n### Where the time goes: syscalls per round of the one-fd ping-pong\n\n"
+            "Counted in this run by `strace -f -c` over "
+            f"{min(rounds.values()):,} rounds or more of one process each (no "
+            "calibration), divided by the number of rounds. Most of a round's "
+            "time is spent in the kernel, so a loop that needs GLib's poll() "
+            "and then its own epoll_wait() per round pays for both (see "
+            "\"Where the time goes\" in `bench/README.md` for a profile).\n\n" +
+            table(["syscall"] + [SYSCALL_NAMES[i] for i in impls], rows) + "\n")
+
+
 def build_report(res, meta):
     global TCP_SECONDS
     TCP_SECONDS = meta.get("tcp_seconds", TCP_SECONDS)
@@ -431,7 +470,7 @@ def build_report(res, meta):
            "gbridge's inline epoll rounds serve without GLib's poll, comes "
            "after them.\n",
            table(["target", "measured", "result"], speed_targets), "",
-           headline]
+           headline, syscalls_report(meta.get("syscalls", ""))]
     pp = {case: {i: res.median(i, case, "ns_per_iteration") for i in IMPLS}
           for _, case in PING_PONG}
     base = pp["ping-pong 0 0"]["gbridge"]
