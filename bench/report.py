@@ -482,9 +482,9 @@ def build_report(res, meta):
             fmt_ratio(ratio(m["gbridge"], base)),
             fmt_ratio(ratio(m["gbridge"], m["glib"])),
             fmt_ratio(ratio(m["gbridge"], m["libuv"]))])
-    out.append("### Two-fd ping-pong in C (two fds each made ready by the other's "
-               "handler: served by the inline rounds): ns per loop iteration "
-               "(lower is better)\n\n"
+    out.append("### Two-fd ping-pong in C: two fds each made ready by the other's "
+               "handler, served by the inline rounds (ns per loop iteration, "
+               "lower is better)\n\n"
                "Each iteration dispatches one ready fd. GLib: one fd source per "
                "pipe, a timeout source per timer, an fd source per idle fd. "
                "Each handler makes the other pipe ready, so gbridge runs up to "
