@@ -140,7 +140,7 @@ def ping_pong(loop, n, timers, shape):
     count = [0]
     peer = None
     if shape == 'peer':
-        peer = benchclient.start_peer(b)
+        peer = benchclient.start_peer(b, a)
         b.close()
         sender = a
         clock = wall

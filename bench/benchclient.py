@@ -18,6 +18,7 @@ TCP_SECONDS = float(os.environ.get('BENCH_TCP_SECONDS', '0.5'))
 PEER = '''
 import os, sys
 fd = int(sys.argv[1])
+os.write(fd, b'r')
 while True:
     b = os.read(fd, 1)
     if not b:
@@ -61,9 +62,17 @@ def finish_client(proc, server_cpu):
     return f'{out.strip()} server_cpu_ns_per_request={server_cpu / total * 1e9:.1f}'
 
 
-def start_peer(sock):
+def start_peer(sock, mine):
     """Starts the peer process on the socket @sock (one end of a
-    socketpair); close your copy of @sock afterwards."""
+    socketpair; close your copy afterwards) and waits until it runs: it
+    sends one byte, read here from @mine, the other end, so that the
+    peer's start-up stays out of the timed rounds."""
     fd = sock.fileno()
-    return subprocess.Popen([sys.executable, '-c', PEER, str(fd)],
+    peer = subprocess.Popen([sys.executable, '-c', PEER, str(fd)],
                             pass_fds=(fd,))
+    blocking = mine.getblocking()
+    mine.setblocking(True)
+    if mine.recv(1) != b'r':
+        raise SystemExit('bench: the peer process did not start')
+    mine.setblocking(blocking)
+    return peer
