@@ -1,37 +1,64 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""asyncio loops compared: gbridge's, the default selector loop, uvloop, gbulb.
+"""asyncio loops compared: gbridge's, the default selector loop, uvloop,
+PyGObject's gi.events and gbulb; and Tornado on gbridge's and the default.
 
     bench-asyncio.py IMPL CASE [ARGS...]
+    bench-asyncio.py versions
 
-IMPL: default | gbridge | uvloop | gbulb.  CASE:
-  call-soon-chain N       one callback in flight, each call_soon()s the next:
+IMPL: gbridge | default | uvloop | gi-events | gbulb.  CASE:
+  call-soon-chain         one callback in flight, each call_soon()s the next:
                           callbacks per second, one loop iteration each
-  call-soon-batch N B     B callbacks in flight: callbacks per second
-  ping-pong TIMERS        socketpair, add_reader on both ends, one byte in
-                          flight; TIMERS idle call_later timers an hour away:
-                          ns per reader call (one per loop iteration)
-  tcp-echo N              loopback TCP, protocol echo server and client, one
-                          message in flight: ns per round trip
-Prints one number.  Runs are calibrated to last about 0.2 s.  Times are
-the process's CPU time (user + system, every thread), not wall time: every
-loop here runs on one thread, so the two agree on an idle machine, and on a
-shared one the CPU time leaves out the time other processes had the core.
+  call-soon-batch B       B callbacks in flight: callbacks per second
+  timer-churn N           N call_later() 1-100 s ahead, then all cancelled in
+                          random order, then one loop iteration (which
+                          drops the cancelled ones): ns per call_later+cancel
+  two-fds TIMERS          a socketpair, add_reader on both ends, each reader
+                          makes the other end ready; TIMERS idle call_later
+                          timers an hour away: ns per reader call
+  one-fd TIMERS           a socketpair, add_reader on one end only; the
+                          reader reads the byte and sends the next from the
+                          other end (not watched), so every round needs a
+                          fresh wait of the loop: ns per round
+  peer                    add_reader on one end of a socketpair; a peer
+                          process does blocking read then write on the
+                          other; the reader reads the byte and sends one
+                          back: ns per round, wall time
+  tcp-streams CONNS       asyncio.start_server echo (StreamReader/Writer)
+  tcp-protocol CONNS      loop.create_server echo with a Protocol
+  tornado CONNS           tornado.tcpserver.TCPServer echo (IOStream) on the
+                          loop (gbridge or default)
+                          The three TCP servers only serve: CONNS
+                          connections from bench-tcp-client, a C program in
+                          another process, one 64-byte request in flight
+                          each: requests per second (the client's wall time)
+                          and the server's CPU time per request (all of its
+                          requests, warm-up included)
 
-    bench-asyncio.py --all RESULTS.md
-
-runs every case for every implementation BENCH_REPS times (default 5),
-interleaved and in rotated order, each in a fresh process, prints the medians
-and ratios and writes them as the asyncio section of RESULTS.md (replacing
-the previous one).  bench/run does this after the C benchmarks.
+Prints key=value pairs on one line, as the C benchmarks do (bench/run runs
+every case, interleaved, in fresh processes).  Exits with status 77 and
+"absent: WHY" on stderr when IMPL is not installed (gi.events needs
+PyGObject 3.50).  Single-threaded cases are timed in the process's CPU time
+(user + system): the loop never waits in them, so it equals the wall time on
+an idle machine and leaves out the time other processes had the core on a
+shared one.  Runs are calibrated to last about 0.2 s.
 """
 
 import asyncio
+import os
+import random
 import socket
 import sys
 import time
 
-clock = time.process_time
+import benchclient
+
+ABSENT = 77
+
+
+def absent(why):
+    print(f'absent: {why}', file=sys.stderr)
+    sys.exit(ABSENT)
 
 
 def make_loop(impl):
@@ -41,12 +68,36 @@ def make_loop(impl):
         import gbridge.asyncio
         return gbridge.asyncio.new_event_loop()
     if impl == 'uvloop':
-        import uvloop
+        try:
+            import uvloop
+        except ImportError:
+            absent('uvloop is not installed (python3-uvloop)')
         return uvloop.new_event_loop()
+    if impl == 'gi-events':
+        try:
+            import gi
+            from gi.events import GLibEventLoopPolicy
+        except ImportError:
+            import gi
+            absent(f'PyGObject {gi.__version__} has no gi.events '
+                   '(GLibEventLoopPolicy needs PyGObject 3.50 or later)')
+        return GLibEventLoopPolicy().new_event_loop()
     if impl == 'gbulb':
-        import gbulb
+        try:
+            import gbulb
+        except ImportError:
+            absent('gbulb is not installed (python3-gbulb)')
         return gbulb.GLibEventLoop()
     raise SystemExit(f'unknown implementation {impl}')
+
+
+cpu = time.process_time
+wall = time.perf_counter
+
+
+def run_once(loop):
+    loop.call_soon(loop.stop)
+    loop.run_forever()
 
 
 def call_soon_batch(loop, n, batch):
@@ -59,19 +110,44 @@ def call_soon_batch(loop, n, batch):
             call_soon(step)
         elif left[0] == 0:
             loop.stop()
+    t0 = cpu()
     for _ in range(batch):
         call_soon(step)
-    t0 = clock()
     loop.run_forever()
-    return n / (clock() - t0)
+    return n / (cpu() - t0)
 
 
-def ping_pong(loop, n, timers):
+def timer_churn(loop, n):
+    rng = random.Random(42)
+    delays = [rng.uniform(1, 100) for _ in range(n)]
+    order = list(range(n))
+    rng.shuffle(order)
+    noop = lambda: None  # noqa: E731
+    call_later = loop.call_later
+    t0 = cpu()
+    handles = [call_later(d, noop) for d in delays]
+    for i in order:
+        handles[i].cancel()
+    run_once(loop)
+    return (cpu() - t0) / n * 1e9
+
+
+def ping_pong(loop, n, timers, shape):
+    """ns per reader call; @shape: two-fds, one-fd or peer."""
     handles = [loop.call_later(3600 + i * 1e-3, lambda: None) for i in range(timers)]
     a, b = socket.socketpair()
     a.setblocking(False)
-    b.setblocking(False)
     count = [0]
+    peer = None
+    if shape == 'peer':
+        peer = benchclient.start_peer(b, a)
+        b.close()
+        sender = a
+        clock = wall
+    else:
+        b.setblocking(False)
+        sender = a if shape == 'two-fds' else b
+        clock = cpu
 
     def make(rx, tx):
         def on_read():
@@ -82,66 +158,142 @@ def ping_pong(loop, n, timers):
             else:
                 tx.send(b'x')
         return on_read
-    loop.add_reader(a.fileno(), make(a, a))
-    loop.add_reader(b.fileno(), make(b, b))
-    # a reads what b sent and answers on a, so b reads it: one byte in flight.
+    loop.add_reader(a.fileno(), make(a, sender))
+    if shape == 'two-fds':
+        # a answers on a, so b reads it, and b answers on b: each reader
+        # makes the other end ready.
+        loop.add_reader(b.fileno(), make(b, b))
     t0 = clock()
-    b.send(b'x')
+    if shape == 'two-fds':
+        b.send(b'x')
+    elif shape == 'one-fd':
+        b.send(b'x')
+    else:
+        a.send(b'x')
     loop.run_forever()
     dt = clock() - t0
     loop.remove_reader(a.fileno())
-    loop.remove_reader(b.fileno())
+    if shape == 'two-fds':
+        loop.remove_reader(b.fileno())
     a.close()
-    b.close()
+    if peer is not None:
+        peer.wait(timeout=30)
+    else:
+        b.close()
     for h in handles:
         h.cancel()
     return dt / count[0] * 1e9
 
 
-def tcp_echo(loop, n):
-    class Echo(asyncio.Protocol):
-        def connection_made(self, transport):
-            self.transport = transport
-
-        def data_received(self, data):
-            self.transport.write(data)
-
+def serve(loop, connections, make_server):
+    """Runs the server @make_server(on_closed) returns (a coroutine giving
+    (port, close)) until the client closed all its connections."""
+    closed = [0]
     done = loop.create_future()
 
-    class Client(asyncio.Protocol):
-        left = n
-
-        def connection_made(self, transport):
-            self.transport = transport
-
-        def data_received(self, data):
-            Client.left -= 1
-            if Client.left == 0:
-                done.set_result(None)
-            else:
-                self.transport.write(data)
+    def on_closed():
+        closed[0] += 1
+        if closed[0] == connections and not done.done():
+            done.set_result(None)
 
     async def main():
-        server = await loop.create_server(Echo, '127.0.0.1', 0)
-        port = server.sockets[0].getsockname()[1]
-        transport, _ = await loop.create_connection(Client, '127.0.0.1', port)
-        t0 = clock()
-        transport.write(b'ping')
-        await done
-        dt = clock() - t0
-        transport.close()
-        server.close()
-        await server.wait_closed()
-        return dt / n * 1e9
-    return loop.run_until_complete(main())
+        port, close = await make_server(on_closed)
+        client = benchclient.start_client(port, connections)
+        t0 = cpu()
+        try:
+            await asyncio.wait_for(done, 60)
+        finally:
+            await close()
+        return client, cpu() - t0
+    client, server_cpu = loop.run_until_complete(main())
+    return benchclient.finish_client(client, server_cpu)
+
+
+def tcp_streams(loop, connections):
+    async def make(on_closed):
+        async def handle(reader, writer):
+            try:
+                while True:
+                    data = await reader.read(65536)
+                    if not data:
+                        break
+                    writer.write(data)
+                    await writer.drain()
+            finally:
+                writer.close()
+                on_closed()
+        server = await asyncio.start_server(handle, '127.0.0.1', 0,
+                                            backlog=connections + 16)
+
+        async def close():
+            server.close()
+            await server.wait_closed()
+        return server.sockets[0].getsockname()[1], close
+    return serve(loop, connections, make)
+
+
+def tcp_protocol(loop, connections):
+    async def make(on_closed):
+        class Echo(asyncio.Protocol):
+            def connection_made(self, transport):
+                self.transport = transport
+
+            def data_received(self, data):
+                self.transport.write(data)
+
+            def connection_lost(self, exc):
+                on_closed()
+        server = await loop.create_server(Echo, '127.0.0.1', 0,
+                                          backlog=connections + 16)
+
+        async def close():
+            server.close()
+            await server.wait_closed()
+        return server.sockets[0].getsockname()[1], close
+    return serve(loop, connections, make)
+
+
+def tornado_echo(loop, connections):
+    try:
+        from tornado.iostream import StreamClosedError
+        from tornado.tcpserver import TCPServer
+        from tornado.netutil import bind_sockets
+    except ImportError:
+        absent('Tornado is not installed (python3-tornado)')
+
+    async def make(on_closed):
+        class Echo(TCPServer):
+            async def handle_stream(self, stream, address):
+                try:
+                    while True:
+                        data = await stream.read_bytes(65536, partial=True)
+                        await stream.write(data)
+                except StreamClosedError:
+                    pass
+                finally:
+                    on_closed()
+        sockets = bind_sockets(0, '127.0.0.1', backlog=connections + 16)
+        server = Echo()
+        server.add_sockets(sockets)
+
+        async def close():
+            server.stop()
+        return sockets[0].getsockname()[1], close
+    return serve(loop, connections, make)
 
 
 def calibrated(run, target=0.2):
-    """Runs with a growing count until a run lasts about @target seconds."""
+    """Runs with a growing count until a run lasts about @target seconds
+    (wall time, whatever @run measures), after one untimed warm-up of 100;
+    with BENCH_ROUNDS set, that many instead (bench/run counts the
+    syscalls per round this way)."""
+    run(100)
+    if os.environ.get('BENCH_ROUNDS'):
+        return run(int(os.environ['BENCH_ROUNDS']))
     n = 1000
     while True:
         t0 = time.perf_counter()
-        value = run(n)
+        run(n)
         dt = time.perf_counter() - t0
         if dt >= target / 4 or n >= 10 ** 8:
             break
@@ -150,129 +302,57 @@ def calibrated(run, target=0.2):
     return run(n)
 
 
-CASES = [
-    ('call-soon-chain', 'call_soon, one callback in flight (callbacks/s)', 'rate'),
-    ('call-soon-batch 1000', 'call_soon, 1,000 callbacks in flight (callbacks/s)', 'rate'),
-    ('ping-pong 0', 'socketpair ping-pong, no timers (ns per iteration)', 'time'),
-    ('ping-pong 10000', 'socketpair ping-pong, 10^4 idle timers (ns per iteration)', 'time'),
-    ('tcp-echo', 'loopback TCP echo (ns per round trip)', 'time'),
-]
-IMPLS = ['gbridge', 'default', 'uvloop', 'gbulb']
-# The issue's targets: gbridge against the default loop.
-TARGETS = {
-    'call-soon-chain': ('>=', 0.9),
-    'ping-pong 0': ('<=', 1.2),
-    'ping-pong 10000': ('<=', 1.2),
-}
-BEGIN = '<!-- asyncio results: written by bench/bench-asyncio.py --all -->'
-END = '<!-- end of asyncio results -->'
-
-
-def run_all(results_md):
-    import os
-    import statistics
-    import subprocess
-    reps = int(os.environ.get('BENCH_REPS', '5'))
-    timeout = float(os.environ.get('BENCH_TIMEOUT', '120'))
-    samples = {}
-    errors = {}
-    for rep in range(reps):
-        print(f'bench-asyncio: repetition {rep + 1}/{reps}', file=sys.stderr)
-        for case, _, _ in CASES:
-            for i in range(len(IMPLS)):
-                impl = IMPLS[(i + rep) % len(IMPLS)]
-                try:
-                    out = subprocess.run(
-                        [sys.executable, '-B', os.path.abspath(__file__), impl] + case.split(),
-                        capture_output=True, text=True, timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    errors[(impl, case)] = f'timed out after {timeout:.0f} s'
-                    continue
-                try:
-                    value = float(out.stdout.strip().splitlines()[-1])
-                except (ValueError, IndexError):
-                    err = (out.stderr.strip().splitlines() or ['no output'])[-1]
-                    errors[(impl, case)] = err[:200]
-                    continue
-                samples.setdefault((impl, case), []).append(value)
-    med = {k: statistics.median(v) for k, v in samples.items()}
-
-    def fmt(v, kind):
-        if v is None:
-            return 'n/a'
-        return f'{v / 1e6:.2f} M/s' if kind == 'rate' else f'{v:,.0f}'
-
-    lines = [BEGIN, '', '## Python: asyncio loops', '',
-             'gbridge.asyncio against asyncio\'s default selector loop (epoll), uvloop and '
-             'gbulb, each case a fresh process, medians of '
-             f'{reps} repetitions (`bench/bench-asyncio.py --all`), timed in the process\'s '
-             'CPU time. Ratios: gbridge ÷ the '
-             'other loop (for callbacks/s higher is better, for ns lower is better).', '',
-             '| case | ' + ' | '.join(IMPLS) + ' | gbridge ÷ default | gbridge ÷ uvloop '
-             '| gbridge ÷ gbulb | target |',
-             '|---|' + '---:|' * (len(IMPLS) + 4)]
-    verdicts = []
-    for case, title, kind in CASES:
-        vals = [med.get((impl, case)) for impl in IMPLS]
-        g = med.get(('gbridge', case))
-
-        def r(other):
-            o = med.get((other, case))
-            if g is None or o is None:
-                return 'n/a'
-            return f'{g / o:.2f}×'
-        target = ''
-        if case in TARGETS and g is not None and med.get(('default', case)):
-            op, limit = TARGETS[case]
-            ratio = g / med[('default', case)]
-            ok = ratio >= limit if op == '>=' else ratio <= limit
-            target = f'{op} {limit}: {"met" if ok else "NOT met"}'
-            verdicts.append(ok)
-        lines.append(f'| {title} | ' + ' | '.join(fmt(v, kind) for v in vals) +
-                     f' | {r("default")} | {r("uvloop")} | {r("gbulb")} | {target} |')
-    if errors:
-        lines += ['', 'Failures: ' + '; '.join(
-            f'{impl} `{case}`: {err}' for (impl, case), err in sorted(errors.items()))]
-    lines += ['', 'Samples:', '']
-    for (impl, case), v in sorted(samples.items()):
-        lines.append(f'- {impl} `{case}`: ' + ', '.join(f'{x:,.1f}' for x in v))
-    lines += ['', END, '']
-    section = '\n'.join(lines)
-    print(section)
+def versions():
+    import gi
+    v = sys.version_info
+    parts = [f'Python {v.major}.{v.minor}.{v.micro}', f'PyGObject {gi.__version__}']
+    for name in ('uvloop', 'gbulb', 'tornado'):
+        try:
+            module = __import__(name)
+            parts.append(f'{name} {getattr(module, "__version__", getattr(module, "version", "?"))}')
+        except ImportError:
+            parts.append(f'{name} absent')
     try:
-        with open(results_md, encoding='utf-8') as f:
-            text = f.read()
-    except OSError:
-        text = ''
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + text[text.index(END) + len(END):].lstrip('\n')
-    text = text.rstrip('\n') + '\n\n' + section
-    with open(results_md, 'w', encoding='utf-8') as f:
-        f.write(text)
-    # Crashes of gbulb are known (it is archived); only gbridge's count.
-    return 1 if any(impl in ('gbridge', 'default') for impl, _ in errors) else 0
+        import gi.events  # noqa: F401
+        parts.append('gi.events present')
+    except ImportError:
+        parts.append('gi.events absent')
+    print(', '.join(parts))
 
 
 def main(argv):
-    if len(argv) == 3 and argv[1] == '--all':
-        sys.exit(run_all(argv[2]))
+    if argv[1:] == ['versions']:
+        versions()
+        return
     if len(argv) < 3:
         raise SystemExit(__doc__)
     impl, case, args = argv[1], argv[2], [int(a) for a in argv[3:]]
     loop = make_loop(impl)
     asyncio.set_event_loop(loop)
     if case == 'call-soon-chain':
-        value = calibrated(lambda n: call_soon_batch(loop, n, 1))
+        out = 'per_second=%.1f' % calibrated(lambda n: call_soon_batch(loop, n, 1))
     elif case == 'call-soon-batch':
-        value = calibrated(lambda n: call_soon_batch(loop, n, args[0]))
-    elif case == 'ping-pong':
-        value = calibrated(lambda n: ping_pong(loop, n, args[0]))
-    elif case == 'tcp-echo':
-        value = calibrated(lambda n: tcp_echo(loop, n))
+        out = 'per_second=%.1f' % calibrated(lambda n: call_soon_batch(loop, n, args[0]))
+    elif case == 'timer-churn':
+        timer_churn(loop, args[0] // 10)
+        out = 'ns_per_pair=%.1f' % timer_churn(loop, args[0])
+    elif case in ('two-fds', 'one-fd'):
+        value = calibrated(lambda n: ping_pong(loop, n, args[0], case))
+        out = 'ns_per_iteration=%.1f clock=cpu' % value
+    elif case == 'peer':
+        value = calibrated(lambda n: ping_pong(loop, n, 0, 'peer'))
+        out = 'ns_per_iteration=%.1f clock=wall' % value
+    elif case == 'tcp-streams':
+        out = tcp_streams(loop, args[0])
+    elif case == 'tcp-protocol':
+        out = tcp_protocol(loop, args[0])
+    elif case == 'tornado':
+        out = tornado_echo(loop, args[0])
     else:
         raise SystemExit(f'unknown case {case}')
+    asyncio.set_event_loop(None)
     loop.close()
-    print(f'{value:.1f}')
+    print(out)
 
 
 if __name__ == '__main__':

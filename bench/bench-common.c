@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +52,16 @@ bench_now_ns (void)
   struct timespec ts;
 
   clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (gint64) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The CPU time of the whole process (every thread, user + system). */
+static gint64
+cpu_now_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (gint64) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -105,12 +116,29 @@ raise_nofile_limit (void)
 }
 
 static void
-ping_pong_init (BenchPingPong *pp)
+ping_pong_init (BenchPingPong *pp,
+                BenchShape     shape)
 {
   memset (pp, 0, sizeof *pp);
-  if (pipe2 (pp->a, O_NONBLOCK | O_CLOEXEC) != 0
-      || pipe2 (pp->b, O_NONBLOCK | O_CLOEXEC) != 0)
-    bench_fail ("pipe2: %s", g_strerror (errno));
+  pp->shape = shape;
+  pp->b[0] = pp->b[1] = -1;
+  switch (shape)
+    {
+    case BENCH_SHAPE_TWO_FDS:
+      if (pipe2 (pp->b, O_NONBLOCK | O_CLOEXEC) != 0)
+        bench_fail ("pipe2: %s", g_strerror (errno));
+      G_GNUC_FALLTHROUGH;
+    case BENCH_SHAPE_ONE_FD:
+      if (pipe2 (pp->a, O_NONBLOCK | O_CLOEXEC) != 0)
+        bench_fail ("pipe2: %s", g_strerror (errno));
+      break;
+    case BENCH_SHAPE_PEER:
+      /* The peer's end blocks; the loop's end does not. */
+      if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pp->a) != 0
+          || fcntl (pp->a[0], F_SETFL, O_NONBLOCK) != 0)
+        bench_fail ("socketpair: %s", g_strerror (errno));
+      break;
+    }
 }
 
 static void
@@ -118,8 +146,11 @@ ping_pong_clear (BenchPingPong *pp)
 {
   close (pp->a[0]);
   close (pp->a[1]);
-  close (pp->b[0]);
-  close (pp->b[1]);
+  if (pp->b[0] >= 0)
+    {
+      close (pp->b[0]);
+      close (pp->b[1]);
+    }
 }
 
 void
@@ -127,13 +158,43 @@ bench_ping_pong_hop (BenchPingPong *pp,
                      int            fd)
 {
   char byte;
-  int out = fd == pp->a[0] ? pp->b[1] : pp->a[1];
+  int out;
 
+  switch (pp->shape)
+    {
+    case BENCH_SHAPE_TWO_FDS:
+      out = fd == pp->a[0] ? pp->b[1] : pp->a[1];
+      break;
+    case BENCH_SHAPE_ONE_FD:
+      out = pp->a[1];
+      break;
+    case BENCH_SHAPE_PEER:
+    default:
+      out = pp->a[0];
+      break;
+    }
   if (read (fd, &byte, 1) != 1)
     bench_fail ("ping-pong read on fd %d: %s", fd, g_strerror (errno));
   pp->hops++;
   if (pp->hops < pp->target && write (out, &byte, 1) != 1)
     bench_fail ("ping-pong write on fd %d: %s", out, g_strerror (errno));
+}
+
+/* The peer of BENCH_SHAPE_PEER: blocking read, then write the byte back,
+ * until the loop's end is shut down. */
+static gpointer
+peer_thread (gpointer data)
+{
+  BenchPingPong *pp = data;
+  char byte;
+  ssize_t n;
+
+  while ((n = read (pp->a[1], &byte, 1)) == 1)
+    if (write (pp->a[1], &byte, 1) != 1)
+      bench_fail ("peer write: %s", g_strerror (errno));
+  if (n < 0)
+    bench_fail ("peer read: %s", g_strerror (errno));
+  return NULL;
 }
 
 static guint *
@@ -174,26 +235,39 @@ idle_fds_free (int  *fds,
   g_free (fds);
 }
 
+/* Runs @hops hops; returns the wall time and stores the process's CPU
+ * time in @cpu. */
 static gint64
 ping_pong_hops (const BenchImpl *impl,
                 gpointer         state,
                 BenchPingPong   *pp,
-                guint64          hops)
+                guint64          hops,
+                gint64          *cpu)
 {
-  gint64 start;
+  gint64 start, cpu_start, elapsed;
 
   pp->hops = 0;
   pp->target = hops;
+  cpu_start = cpu_now_ns ();
   start = bench_now_ns ();
+  /* Into a's write end, or, for the peer, as the peer: the byte arrives on
+   * the watched a[0] either way. */
   if (write (pp->a[1], "x", 1) != 1)
     bench_fail ("ping-pong kick: %s", g_strerror (errno));
   impl->ping_pong_run (state, pp);
-  return bench_now_ns () - start;
+  elapsed = bench_now_ns () - start;
+  *cpu = cpu_now_ns () - cpu_start;
+  return elapsed;
 }
 
-/* Prints the cost of one loop iteration (one hop) in ns. */
+/* Prints the cost of one loop iteration (one hop) in ns: the process's CPU
+ * time for the shapes that run on one thread (on a shared machine it
+ * leaves out the time other processes had the core; nothing blocks, one
+ * byte is always ready), the wall time for the peer, whose round trip
+ * includes the peer thread's wake-up. */
 static void
 run_ping_pong (const BenchImpl *impl,
+               BenchShape       shape,
                guint            n_timers,
                guint            n_idle,
                gboolean         idle_first)
@@ -201,33 +275,55 @@ run_ping_pong (const BenchImpl *impl,
   BenchPingPong pp;
   guint *timer_ms = far_future_delays (n_timers);
   int *idle_fds = idle_fds_new (n_idle);
+  GThread *peer = NULL;
+  gboolean use_wall = shape == BENCH_SHAPE_PEER;
   gpointer state;
   guint64 hops = 16;
-  gint64 elapsed;
+  gint64 elapsed, wall, cpu;
 
-  ping_pong_init (&pp);
+  ping_pong_init (&pp, shape);
   state = impl->ping_pong_setup (&pp, timer_ms, n_timers, idle_fds, n_idle,
                                  idle_first);
+  if (shape == BENCH_SHAPE_PEER)
+    peer = g_thread_new ("peer", peer_thread, &pp);
 
-  /* Warm up (the first iterations register fds lazily in some loops) and
-   * calibrate: grow the run until it lasts PING_PONG_CALIBRATE_NS. */
-  for (;;)
+  /* Warm up (the first iterations register fds lazily in some loops: libuv
+   * makes 10^4 epoll_ctl () calls in its first iteration), then calibrate:
+   * grow the run until it lasts PING_PONG_CALIBRATE_NS. */
+  ping_pong_hops (impl, state, &pp, hops, &cpu);
+  /* BENCH_HOPS: exactly that many hops after the warm-up, no calibration
+   * (bench/run counts the syscalls per round this way). */
+  if (g_getenv ("BENCH_HOPS") != NULL)
+    hops = MAX (g_ascii_strtoull (g_getenv ("BENCH_HOPS"), NULL, 10), 1);
+  else
     {
-      elapsed = ping_pong_hops (impl, state, &pp, hops);
-      if (elapsed >= PING_PONG_CALIBRATE_NS || hops >= PING_PONG_MAX_HOPS)
-        break;
-      hops *= 4;
+      for (;;)
+        {
+          wall = ping_pong_hops (impl, state, &pp, hops, &cpu);
+          elapsed = use_wall ? wall : cpu;
+          if (elapsed >= PING_PONG_CALIBRATE_NS || hops >= PING_PONG_MAX_HOPS)
+            break;
+          hops *= 4;
+        }
+      hops = CLAMP ((guint64) (PING_PONG_TARGET_NS / ((double) MAX (elapsed, 1) / hops)),
+                    PING_PONG_MIN_HOPS, PING_PONG_MAX_HOPS);
     }
-  hops = CLAMP ((guint64) (PING_PONG_TARGET_NS / ((double) elapsed / hops)),
-                PING_PONG_MIN_HOPS, PING_PONG_MAX_HOPS);
 
-  elapsed = ping_pong_hops (impl, state, &pp, hops);
+  wall = ping_pong_hops (impl, state, &pp, hops, &cpu);
+  elapsed = use_wall ? wall : cpu;
   bench_check (pp.hops == hops, "ping-pong ran a wrong number of hops");
   check_no_unexpected ("far-future timers or idle fd handlers");
 
-  printf ("ns_per_iteration=%.1f hops=%" G_GUINT64_FORMAT "\n",
-          (double) elapsed / hops, hops);
+  printf ("ns_per_iteration=%.1f clock=%s wall_ns=%.1f cpu_ns=%.1f hops=%"
+          G_GUINT64_FORMAT "\n", (double) elapsed / hops,
+          use_wall ? "wall" : "cpu", (double) wall / hops, (double) cpu / hops,
+          hops);
 
+  if (peer != NULL)
+    {
+      shutdown (pp.a[0], SHUT_WR);
+      g_thread_join (peer);
+    }
   impl->ping_pong_teardown (state);
   ping_pong_clear (&pp);
   idle_fds_free (idle_fds, n_idle);
@@ -492,6 +588,8 @@ usage (const char *argv0)
 {
   g_printerr ("usage: %s versions\n"
               "       %s ping-pong TIMERS IDLE_FDS [active-first|idle-first]\n"
+              "       %s one-fd TIMERS IDLE_FDS\n"
+              "       %s peer TIMERS IDLE_FDS\n"
               "       %s callbacks-batch N outside|dispatch\n"
               "       %s callbacks-chain N\n"
               "       %s callbacks-threads THREADS N_PER_THREAD\n"
@@ -499,7 +597,8 @@ usage (const char *argv0)
               "       %s churn-pair N\n"
               "       %s lateness SAMPLES\n"
               "       %s futures N ROUNDS same-thread|cross-thread\n",
-              argv0, argv0, argv0, argv0, argv0, argv0, argv0, argv0, argv0);
+              argv0, argv0, argv0, argv0, argv0, argv0, argv0, argv0, argv0,
+              argv0, argv0);
   exit (2);
 }
 
@@ -551,8 +650,18 @@ bench_main (int              argc,
         usage (argv[0]);
       if (impl->ping_pong_setup == NULL)
         unsupported (impl, what);
-      run_ping_pong (impl, parse_count (argv[0], argv[2]),
+      run_ping_pong (impl, BENCH_SHAPE_TWO_FDS, parse_count (argv[0], argv[2]),
                      parse_count (argv[0], argv[3]), idle_first);
+    }
+  else if ((g_str_equal (what, "one-fd") || g_str_equal (what, "peer"))
+           && argc == 4)
+    {
+      if (impl->ping_pong_setup == NULL)
+        unsupported (impl, what);
+      run_ping_pong (impl,
+                     g_str_equal (what, "peer") ? BENCH_SHAPE_PEER : BENCH_SHAPE_ONE_FD,
+                     parse_count (argv[0], argv[2]),
+                     parse_count (argv[0], argv[3]), FALSE);
     }
   else if (g_str_equal (what, "callbacks-batch") && argc == 4
            && (g_str_equal (argv[3], "outside") || g_str_equal (argv[3], "dispatch")))

@@ -15,15 +15,36 @@
 
 G_BEGIN_DECLS
 
-/* Two pipes; the handler on a's read end forwards one byte to b and the
- * handler on b's read end forwards it back to a.  Exactly one byte is in
- * flight, so each loop iteration dispatches exactly one ready fd: one hop. */
+/* The shapes of a ping-pong; one byte is always in flight.
+ *
+ * TWO_FDS: two pipes; the handler on a's read end forwards the byte to b
+ * and the handler on b's read end forwards it back to a.  Each handler
+ * makes the other watched fd ready, so each loop iteration dispatches
+ * exactly one ready fd: one hop.
+ *
+ * ONE_FD: one pipe; only a's read end is watched, and its handler reads
+ * the byte and writes the next one into a's write end (not watched).  The
+ * same fd is ready again, so every hop needs a fresh wait of the loop.
+ *
+ * PEER: a socketpair; the loop watches a[0], a peer thread does blocking
+ * read () then write () on a[1].  The handler reads the byte and writes
+ * one back on a[0]; the loop then waits for the peer's answer. */
+typedef enum
+{
+  BENCH_SHAPE_TWO_FDS,
+  BENCH_SHAPE_ONE_FD,
+  BENCH_SHAPE_PEER,
+} BenchShape;
+
+/* b[0] and b[1] are -1 except for BENCH_SHAPE_TWO_FDS: the setup of an
+ * implementation watches b[0] only when it is an fd. */
 typedef struct
 {
-  int     a[2];
-  int     b[2];
-  guint64 hops;
-  guint64 target;
+  BenchShape shape;
+  int        a[2];
+  int        b[2];
+  guint64    hops;
+  guint64    target;
 } BenchPingPong;
 
 typedef struct _BenchImpl BenchImpl;

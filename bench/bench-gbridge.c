@@ -127,7 +127,8 @@ gbridge_ping_pong_setup (BenchPingPong *pp,
   for (i = 0; idle_first && i < n_idle; i++)
     watch (l, idle_fds[i], never_fd_cb, NULL);
   watch (l, pp->a[0], ping_pong_cb, pp);
-  watch (l, pp->b[0], ping_pong_cb, pp);
+  if (pp->b[0] >= 0)
+    watch (l, pp->b[0], ping_pong_cb, pp);
   for (i = 0; !idle_first && i < n_idle; i++)
     watch (l, idle_fds[i], never_fd_cb, NULL);
   for (i = 0; i < n_timers; i++)

@@ -89,7 +89,8 @@ glib_ping_pong_setup (BenchPingPong *pp,
   for (i = 0; idle_first && i < n_idle; i++)
     add_fd (context, idle_fds[i], never_fd_cb, NULL);
   add_fd (context, pp->a[0], ping_pong_cb, pp);
-  add_fd (context, pp->b[0], ping_pong_cb, pp);
+  if (pp->b[0] >= 0)
+    add_fd (context, pp->b[0], ping_pong_cb, pp);
   for (i = 0; !idle_first && i < n_idle; i++)
     add_fd (context, idle_fds[i], never_fd_cb, NULL);
   for (i = 0; i < n_timers; i++)

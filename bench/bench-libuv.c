@@ -102,7 +102,8 @@ libuv_ping_pong_setup (BenchPingPong *pp,
   for (i = 0; idle_first && i < n_idle; i++)
     watch (state, &state->idle[i], idle_fds[i], never_poll_cb);
   watch (state, &state->ping, pp->a[0], ping_pong_cb);
-  watch (state, &state->pong, pp->b[0], ping_pong_cb);
+  if (pp->b[0] >= 0)
+    watch (state, &state->pong, pp->b[0], ping_pong_cb);
   for (i = 0; !idle_first && i < n_idle; i++)
     watch (state, &state->idle[i], idle_fds[i], never_poll_cb);
 

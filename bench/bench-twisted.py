@@ -1,21 +1,30 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Twisted on gbridge against Twisted's epollreactor and gireactor.
+"""Twisted on gbridge against Twisted's epollreactor, asyncioreactor and
+gireactor.
 
 usage: bench-twisted.py REACTOR CASE N
   REACTOR  gbridge (gbridge.twisted.GbridgeReactor on a private loop),
-           epoll (twisted.internet.epollreactor) or gi (gireactor, GLib)
+           epoll (twisted.internet.epollreactor), asyncio
+           (twisted.internet.asyncioreactor on asyncio's default selector
+           loop) or gi (gireactor, GLib)
   CASE     churn: N callLater with delays of 1-100 s, then all cancelled in
-                  random order; prints ns_per_pair
+                  random order; prints ns_per_pair (process CPU time)
            echo:  N request/response round trips of 64 bytes over loopback
-                  TCP (one Twisted client and server on the reactor); prints
-                  per_second
+                  TCP (one Twisted client and server on the reactor, both
+                  in this process); prints per_second
+           echo-server: a Twisted echo server only; N connections from
+                  bench-tcp-client (C, another process), one 64-byte
+                  request in flight each; prints the client's per_second
+                  (wall time) and the server's CPU time per request
 
 Prints key=value pairs on one line, as the C benchmarks do (bench/run).
 """
 import random
 import sys
 import time
+
+import benchclient
 
 
 def make_reactor(name):
@@ -25,6 +34,10 @@ def make_reactor(name):
     if name == "epoll":
         from twisted.internet.epollreactor import EPollReactor
         return EPollReactor()
+    if name == "asyncio":
+        import asyncio
+        from twisted.internet.asyncioreactor import AsyncioSelectorReactor
+        return AsyncioSelectorReactor(asyncio.SelectorEventLoop())
     if name == "gi":
         from twisted.internet.gireactor import GIReactor
         return GIReactor()
@@ -35,13 +48,20 @@ def churn(reactor, n):
     rng = random.Random(42)
     delays = [rng.uniform(1, 100) for _ in range(n)]
     noop = lambda: None  # noqa: E731
-    start = time.perf_counter()
+    order = list(range(n))
+    rng.shuffle(order)
+    start = time.process_time()
     calls = [reactor.callLater(d, noop) for d in delays]
-    rng.shuffle(calls)
-    for c in calls:
-        c.cancel()
-    elapsed = time.perf_counter() - start
-    if reactor.getDelayedCalls():
+    for i in order:
+        calls[i].cancel()
+    # One reactor iteration, which drops the cancelled calls where the
+    # reactor does so lazily.
+    reactor.callLater(0, reactor.stop)
+    reactor.run(installSignalHandlers=False)
+    elapsed = time.process_time() - start
+    # (asyncioreactor's stop() leaves a callLater(0) of its own.)
+    cancelled = set(map(id, calls))
+    if any(id(c) in cancelled for c in reactor.getDelayedCalls()):
         raise SystemExit("a cancelled call is still pending")
     print("ns_per_pair=%.1f" % (elapsed * 1e9 / n))
 
@@ -86,6 +106,36 @@ def echo(reactor, n):
     print("per_second=%.1f" % (n / (state["end"] - state["start"])))
 
 
+def echo_server(reactor, connections):
+    from twisted.internet import protocol
+
+    state = {"closed": 0, "client": None, "cpu": None}
+
+    class Echo(protocol.Protocol):
+        def dataReceived(self, data):
+            self.transport.write(data)
+
+        def connectionLost(self, reason):
+            state["closed"] += 1
+            if state["closed"] == connections:
+                state["cpu"] = time.process_time() - state["cpu"]
+                reactor.stop()
+
+    def start():
+        state["cpu"] = time.process_time()
+        state["client"] = benchclient.start_client(port.getHost().port, connections)
+
+    port = reactor.listenTCP(0, protocol.ServerFactory.forProtocol(Echo),
+                             backlog=connections + 16, interface="127.0.0.1")
+    reactor.callWhenRunning(start)
+    timeout = reactor.callLater(60, reactor.stop)
+    reactor.run(installSignalHandlers=False)
+    if state["closed"] != connections:
+        raise SystemExit("the echo server did not see every connection close")
+    timeout.cancel()
+    print(benchclient.finish_client(state["client"], state["cpu"]))
+
+
 def main():
     if len(sys.argv) == 2 and sys.argv[1] == "versions":
         import twisted
@@ -94,7 +144,7 @@ def main():
     if len(sys.argv) != 4:
         raise SystemExit(__doc__)
     reactor = make_reactor(sys.argv[1])
-    {"churn": churn, "echo": echo}[sys.argv[2]](reactor, int(sys.argv[3]))
+    {"churn": churn, "echo": echo, "echo-server": echo_server}[sys.argv[2]](reactor, int(sys.argv[3]))
 
 
 if __name__ == "__main__":

@@ -18,12 +18,14 @@ LATENESS_IMPLS = IMPLS + ("timerfd",)
 
 
 def load(path):
-    """Maps (impl, case) to the list of parsed outputs, or error strings."""
+    """Maps (impl, case) to the list of parsed outputs, or error strings
+    ("ERROR ..." for a failure, "ABSENT ..." for an implementation that is
+    not installed)."""
     samples = {}
     with open(path, encoding="utf-8") as f:
         for line in f:
             impl, case, out = line.rstrip("\n").split("\t", 2)
-            if out.startswith("ERROR"):
+            if out.startswith("ERROR") or out.startswith("ABSENT"):
                 parsed = out
             else:
                 parsed = dict(kv.split("=", 1) for kv in out.split())
@@ -36,7 +38,18 @@ class Results:
         self.samples = samples
 
     def errors(self, impl, case):
-        return [s for s in self.samples.get((impl, case), []) if isinstance(s, str)]
+        return [s for s in self.samples.get((impl, case), [])
+                if isinstance(s, str) and not s.startswith("ABSENT")]
+
+    def absent(self, impl, case):
+        return any(isinstance(s, str) and s.startswith("ABSENT")
+                   for s in self.samples.get((impl, case), []))
+
+    def absent_reasons(self):
+        """impl -> why, for the implementations that were not installed."""
+        return {impl: s[len("ABSENT "):]
+                for (impl, _), samples in self.samples.items()
+                for s in samples if isinstance(s, str) and s.startswith("ABSENT")}
 
     def values(self, impl, case, key):
         return [float(s[key]) for s in self.samples.get((impl, case), [])
@@ -44,7 +57,7 @@ class Results:
 
     def median(self, impl, case, key):
         """The median, or None if any repetition failed or none ran."""
-        if self.errors(impl, case):
+        if self.errors(impl, case) or self.absent(impl, case):
             return None
         values = self.values(impl, case, key)
         return statistics.median(values) if values else None
@@ -129,15 +142,6 @@ CHURN = [
 ]
 
 
-TWISTED_IMPLS = ("gbridge", "epoll", "gi")
-
-TWISTED = [
-    ("callLater churn: ns per schedule + cancel, 10^5 calls (lower is better)",
-     "churn 100000", "ns_per_pair"),
-    ("loopback TCP echo: requests per second, 64 bytes (higher is better)",
-     "echo 20000", "per_second"),
-]
-
 FUTURES = [
     ("created, resolved and their callback run on the loop thread",
      "futures 100000 5 same-thread"),
@@ -154,8 +158,10 @@ METRICS = [
      "callbacks-batch 1000000 dispatch", "per_second"),
     ("chain of 2·10^5 callbacks: callbacks per second (higher is better)",
      "callbacks-chain 200000", "per_second"),
-    ("ping-pong, nothing pending: ns per iteration (lower is better)",
+    ("two-fd ping-pong, nothing pending: ns per handler call (lower is better)",
      "ping-pong 0 0", "ns_per_iteration"),
+    ("one-fd ping-pong, nothing pending: ns per round (lower is better)",
+     "one-fd 0 0", "ns_per_iteration"),
     ("10^6 × (schedule one timer, cancel it): ns per pair (lower is better)",
      "churn-pair 1000000", "ns_per_pair"),
 ]
@@ -168,14 +174,318 @@ def lateness_case(samples):
     return "lateness 0"
 
 
+TCP_SECONDS = "0.5"
+
+
 def verdict(ok):
     if ok is None:
         return "FAIL (no result)"
     return "PASS" if ok else "FAIL"
 
 
-def build_report(res, meta):
+# The shapes users run (bench-common.c: BENCH_SHAPE_ONE_FD, _PEER).
+C_ONE_FD = [
+    ("nothing pending", "one-fd 0 0"),
+    ("10^5 timers", "one-fd 100000 0"),
+    ("10^4 idle fds", "one-fd 0 10000"),
+]
+C_PEER = "peer 0 0"
+
+AIO_IMPLS = ("gbridge", "default", "uvloop", "gi-events", "gbulb")
+AIO_NAMES = {"gbridge": "gbridge.asyncio", "default": "default loop",
+             "uvloop": "uvloop", "gi-events": "gi.events", "gbulb": "gbulb"}
+AIO_PING_PONG = [
+    ("one fd, no timers", "one-fd 0"),
+    ("one fd, 10^4 idle timers", "one-fd 10000"),
+    ("real peer (another process; wall time)", "peer"),
+    ("two fds each made ready by the other's handler, no timers", "two-fds 0"),
+    ("two fds each made ready by the other's handler, 10^4 idle timers",
+     "two-fds 10000"),
+]
+AIO_TCP = [
+    ("asyncio streams, 1 connection", "tcp-streams 1"),
+    ("asyncio streams, 100 connections", "tcp-streams 100"),
+    ("asyncio protocol, 1 connection", "tcp-protocol 1"),
+    ("asyncio protocol, 100 connections", "tcp-protocol 100"),
+    ("Tornado TCPServer/IOStream, 1 connection", "tornado 1"),
+    ("Tornado TCPServer/IOStream, 100 connections", "tornado 100"),
+]
+AIO_CALLS = [
+    ("call_soon, one callback in flight (callbacks/s, higher is better)",
+     "call-soon-chain", "per_second"),
+    ("call_soon, 1,000 callbacks in flight (callbacks/s, higher is better)",
+     "call-soon-batch 1000", "per_second"),
+    ("call_later + cancel, 10^5 timers 1–100 s ahead (ns per pair, lower is better)",
+     "timer-churn 100000", "ns_per_pair"),
+]
+TW_IMPLS = ("gbridge", "epoll", "asyncio", "gi")
+TW_NAMES = {"gbridge": "gbridge.twisted", "epoll": "epollreactor",
+            "asyncio": "asyncioreactor", "gi": "gireactor"}
+TW_TCP = [
+    ("Twisted echo server, 1 connection", "echo-server 1"),
+    ("Twisted echo server, 100 connections", "echo-server 100"),
+]
+TW_CHURN = "churn 100000"
+
+
+def cell(res, impl, case, key, scale=1.0, unit=""):
+    """A median for a table: "absent" for an implementation that is not
+    installed, "ERROR" when a repetition failed."""
+    if res.absent(impl, case):
+        return "absent"
+    value = res.median(impl, case, key)
+    return fmt(None if value is None else value * scale, unit)
+
+
+def speed_work(res):
+    """The shapes users run and the targets of the speed work: (markdown,
+    target rows)."""
     out = []
+    targets = []
+
+    def target(text, measured, ok):
+        targets.append([text, measured, verdict(ok)])
+
+    def check(text, r, op, limit):
+        ok = None if r is None else (r <= limit if op == "<=" else r >= limit)
+        target(text, fmt_ratio(r), ok)
+
+    def med(impl, case, key):
+        return res.median(impl, case, key)
+
+    # C: one fd, a peer thread.
+    one = {case: {i: med(i, case, "ns_per_iteration") for i in IMPLS}
+           for _, case in C_ONE_FD}
+    base = one["one-fd 0 0"]["gbridge"]
+    rows = []
+    for label, case in C_ONE_FD:
+        m = one[case]
+        rows.append([label] + [cell(res, i, case, "ns_per_iteration", 1e-3)
+                               for i in IMPLS] + [
+            fmt_ratio(ratio(m["gbridge"], base)),
+            fmt_ratio(ratio(m["gbridge"], m["glib"])),
+            fmt_ratio(ratio(m["gbridge"], m["libuv"]))])
+    out.append("### One-fd ping-pong in C: µs per round (lower is better)\n\n"
+               "One end of a pipe is watched; its handler reads the byte and "
+               "writes the next one into the other end (not watched), so the "
+               "same fd is ready again and every round needs a fresh wait of "
+               "the loop: for gbridge a GLib iteration with its poll(), as a "
+               "GLib application runs. gbridge: `gbridge_io_loop_add_handler()` "
+               "on a private context iterated with `g_main_context_iteration()`; "
+               "GLib: `g_unix_fd_source_new()`; libuv: `uv_poll_t`, "
+               "`uv_run (UV_RUN_ONCE)`. Pending: timers one to two hours ahead "
+               "or eventfds that never become ready, as in the two-fd table. "
+               "Timed in the process's CPU time (one thread, which never "
+               "waits: a byte is always ready).\n")
+    out.append(table(["pending", "gbridge", "GLib", "libuv",
+                      "gbridge ÷ its own nothing pending", "gbridge ÷ GLib",
+                      "gbridge ÷ libuv"], rows))
+
+    peer = {i: med(i, C_PEER, "ns_per_iteration") for i in IMPLS}
+    out.append("\n### Real-peer ping-pong in C: µs per round, wall time "
+               "(lower is better)\n\n"
+               "The loop watches one end of a socketpair; its handler reads "
+               "the byte and writes one back on the same end. A peer thread "
+               "does a blocking read(), then write(), on the other end. Wall "
+               "time: a round includes waking the peer thread and being woken "
+               "by it, which depends on the scheduler as much as on the loop.\n")
+    out.append(table(["", "gbridge", "GLib", "libuv", "gbridge ÷ GLib",
+                      "gbridge ÷ libuv"],
+                     [["nothing pending"] + [cell(res, i, C_PEER, "ns_per_iteration", 1e-3)
+                                             for i in IMPLS] +
+                      [fmt_ratio(ratio(peer["gbridge"], peer["glib"])),
+                       fmt_ratio(ratio(peer["gbridge"], peer["libuv"]))]]))
+
+    # asyncio ping-pong.
+    def aio(case, key):
+        return {i: med("aio-" + i, case, key) for i in AIO_IMPLS}
+    rows = []
+    for label, case in AIO_PING_PONG:
+        m = aio(case, "ns_per_iteration")
+        rows.append([label] + [cell(res, "aio-" + i, case, "ns_per_iteration", 1e-3)
+                               for i in AIO_IMPLS] + [
+            fmt_ratio(ratio(m["gbridge"], m["default"])),
+            fmt_ratio(ratio(m["gbridge"], m["uvloop"]))])
+    out.append("\n### asyncio ping-pong: µs per round (lower is better)\n\n"
+               "`add_reader()` on one end of a socketpair. *One fd*: the reader "
+               "reads the byte and sends the next from the other end (not "
+               "watched), so every round needs a fresh wait of the loop; "
+               "process CPU time. *Real peer*: a peer process does a blocking "
+               "read, then write, on the other end; the reader reads the byte "
+               "and sends one back; wall time. *Two fds*: a reader on each end, "
+               "each makes the other ready (gbridge's inline epoll rounds serve "
+               "this shape without GLib's poll); process CPU time. Idle timers: "
+               "`call_later()` an hour ahead.\n")
+    out.append(table(["shape"] + [AIO_NAMES[i] for i in AIO_IMPLS] +
+                     ["gbridge ÷ default", "gbridge ÷ uvloop"], rows))
+
+    # TCP echo.
+    rows = []
+    cpu_rows = []
+    tcp = {}
+    for label, case in AIO_TCP:
+        impls = ("gbridge", "default") if case.startswith("tornado") else AIO_IMPLS
+        m = tcp[case] = aio(case, "per_second")
+        c = aio(case, "server_cpu_ns_per_request")
+        rows.append([label] + [cell(res, "aio-" + i, case, "per_second")
+                               if i in impls else "—" for i in AIO_IMPLS] + [
+            fmt_ratio(ratio(m["gbridge"], m["default"])),
+            fmt_ratio(ratio(m["gbridge"], m["uvloop"])) if "uvloop" in impls else "—"])
+        cpu_rows.append([label] + [cell(res, "aio-" + i, case,
+                                        "server_cpu_ns_per_request", 1e-3)
+                                   if i in impls else "—" for i in AIO_IMPLS] + [
+            fmt_ratio(ratio(c["gbridge"], c["default"]))])
+    tw_tcp = {}
+    tw_rows = []
+    tw_cpu_rows = []
+    for label, case in TW_TCP:
+        m = tw_tcp[case] = {i: med("twisted-" + i, case, "per_second") for i in TW_IMPLS}
+        c = {i: med("twisted-" + i, case, "server_cpu_ns_per_request") for i in TW_IMPLS}
+        tw_rows.append([label] + [cell(res, "twisted-" + i, case, "per_second")
+                                  for i in TW_IMPLS] + [
+            fmt_ratio(ratio(m["gbridge"], m["epoll"])),
+            fmt_ratio(ratio(m["gbridge"], m["asyncio"]))])
+        tw_cpu_rows.append([label] + [cell(res, "twisted-" + i, case,
+                                           "server_cpu_ns_per_request", 1e-3)
+                                      for i in TW_IMPLS] + [
+            fmt_ratio(ratio(c["gbridge"], c["epoll"]))])
+    out.append("\n### Loopback TCP echo: requests per second (higher is better)\n\n"
+               "The process under test only serves: an echo server on "
+               "127.0.0.1, and `bench-tcp-client` (C, plain sockets and epoll) "
+               "in another process keeps one 64-byte request in flight on each "
+               "of 1 or 100 connections for "
+               f"{TCP_SECONDS} s after a 0.2 s warm-up, checks every echo and "
+               "counts them in its wall time. asyncio streams: "
+               "`asyncio.start_server()`, `read()` then `write()` + `drain()`; "
+               "protocol: `loop.create_server()` with a `Protocol` whose "
+               "`data_received()` writes the data back; Tornado: "
+               "`tornado.tcpserver.TCPServer`, `IOStream.read_bytes(partial=True)` "
+               "then `write()`, on gbridge.asyncio or the default loop. On two "
+               "cores the client and the server share the machine, so the wall "
+               "rate also measures the scheduler: the second table is the "
+               "server process's CPU time per request, which other work on the "
+               "machine does not inflate as much.\n")
+    out.append(table(["server"] + [AIO_NAMES[i] for i in AIO_IMPLS] +
+                     ["gbridge ÷ default", "gbridge ÷ uvloop"], rows))
+    out.append("")
+    out.append(table(["Twisted server"] + [TW_NAMES[i] for i in TW_IMPLS] +
+                     ["gbridge ÷ epoll", "gbridge ÷ asyncioreactor"], tw_rows))
+    out.append("\nServer CPU time per request, µs (lower is better):\n")
+    out.append(table(["server"] + [AIO_NAMES[i] for i in AIO_IMPLS] +
+                     ["gbridge ÷ default"], cpu_rows))
+    out.append("")
+    out.append(table(["Twisted server"] + [TW_NAMES[i] for i in TW_IMPLS] +
+                     ["gbridge ÷ epoll"], tw_cpu_rows))
+
+    # Callbacks and timers.
+    rows = []
+    calls = {}
+    for label, case, key in AIO_CALLS:
+        m = calls[case] = aio(case, key)
+        rows.append([label] + [cell(res, "aio-" + i, case, key) for i in AIO_IMPLS] + [
+            fmt_ratio(ratio(m["gbridge"], m["default"])),
+            fmt_ratio(ratio(m["gbridge"], m["uvloop"]))])
+    tw_churn = {i: med("twisted-" + i, TW_CHURN, "ns_per_pair") for i in TW_IMPLS}
+    out.append("\n### call_soon and timer churn: asyncio and Twisted\n\n"
+               "Process CPU time. Timer churn: 10^5 timers 1–100 s ahead, then "
+               "all cancelled in random order, then one loop iteration (which "
+               "drops cancelled timers where a loop does so lazily); Twisted: "
+               "`callLater()` + `cancel()`, one reactor iteration.\n")
+    out.append(table(["asyncio"] + [AIO_NAMES[i] for i in AIO_IMPLS] +
+                     ["gbridge ÷ default", "gbridge ÷ uvloop"], rows))
+    out.append("")
+    out.append(table(["Twisted"] + [TW_NAMES[i] for i in TW_IMPLS] +
+                     ["gbridge ÷ epoll", "gbridge ÷ asyncioreactor"],
+                     [["callLater + cancel, 10^5 calls (ns per pair, lower is better)"] +
+                      [cell(res, "twisted-" + i, TW_CHURN, "ns_per_pair") for i in TW_IMPLS] +
+                      [fmt_ratio(ratio(tw_churn["gbridge"], tw_churn["epoll"])),
+                       fmt_ratio(ratio(tw_churn["gbridge"], tw_churn["asyncio"]))]]))
+
+    # The targets.
+    for label, case in (("no timers", "one-fd 0"), ("10^4 timers", "one-fd 10000")):
+        m = aio(case, "ns_per_iteration")
+        check(f"asyncio one-fd ping-pong, {label}: ≤ 1.0× the default loop",
+              ratio(m["gbridge"], m["default"]), "<=", 1.0)
+    for label, case in (("no timers", "one-fd 0"), ("10^4 timers", "one-fd 10000")):
+        m = aio(case, "ns_per_iteration")
+        check(f"aim: asyncio one-fd ping-pong, {label}: ≤ 1.2× uvloop",
+              ratio(m["gbridge"], m["uvloop"]), "<=", 1.2)
+    for label, case, key in AIO_CALLS[:2]:
+        m = calls[case]
+        check(f"{label.split(' (')[0]}: ≥ 1.0× the default loop",
+              ratio(m["gbridge"], m["default"]), ">=", 1.0)
+    for label, case in AIO_TCP[:4]:
+        m = tcp[case]
+        check(f"TCP echo, {label}: ≥ 1.0× the default loop (requests/s)",
+              ratio(m["gbridge"], m["default"]), ">=", 1.0)
+    check("Twisted callLater churn: ≤ 1.0× epollreactor",
+          ratio(tw_churn["gbridge"], tw_churn["epoll"]), "<=", 1.0)
+    for label, case in TW_TCP:
+        m = tw_tcp[case]
+        check(f"{label}: ≥ 1.0× epollreactor (requests/s)",
+              ratio(m["gbridge"], m["epoll"]), ">=", 1.0)
+    g = med("py-gbridge", PY_FUTURES, "ns_per_future")
+    a = med("py-asyncio", PY_FUTURES, "ns_per_future")
+    check("Python futures: Gbridge.Future ≤ 1.5× asyncio.Future", ratio(g, a), "<=", 1.5)
+    check("C one-fd ping-pong, nothing pending: ≤ 1.3× libuv",
+          ratio(base, one["one-fd 0 0"]["libuv"]), "<=", 1.3)
+    for label, case in C_ONE_FD[1:]:
+        check(f"C one-fd ping-pong flat: {label} ≤ 1.5× its own nothing pending",
+              ratio(one[case]["gbridge"], base), "<=", 1.5)
+    return "\n".join(out) + "\n", targets
+
+
+SYSCALL_NAMES = {"gbridge": "gbridge", "glib": "GLib", "libuv": "libuv",
+                 "aio-gbridge": "gbridge.asyncio", "aio-default": "default loop",
+                 "aio-uvloop": "uvloop"}
+
+
+def syscalls_report(path):
+    """The syscalls per round of the one-fd ping-pong (bench/run counts
+    them with strace -c), or "" if they were not counted."""
+    counts = {}
+    rounds = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                impl, n, name, calls = line.rstrip("\n").split("\t")
+                rounds[impl] = int(n)
+                counts.setdefault(impl, {})[name] = int(calls)
+    except (OSError, ValueError):
+        return ""
+    if not counts:
+        return ""
+    impls = [i for i in SYSCALL_NAMES if i in counts]
+    per = {i: {name: c / rounds[i] for name, c in counts[i].items()} for i in impls}
+    # The syscalls some implementation makes at least 0.2 times per round.
+    names = sorted({name for i in impls for name, v in per[i].items()
+                    if v >= 0.2 and name != "total"},
+                   key=lambda name: -max(per[i].get(name, 0) for i in impls))
+    rows = [[name] + [f"{per[i].get(name, 0):.2f}" for i in impls] for name in names]
+    rows.append(["all syscalls (startup included)"] +
+                [f"{per[i].get('total', 0):.2f}" for i in impls])
+    return ("\n### Where the time goes: syscalls per round of the one-fd ping-pong\n\n"
+            "Counted in this run by `strace -f -c` over "
+            f"{min(rounds.values()):,} rounds or more of one process each (no "
+            "calibration), divided by the number of rounds. Most of a round's "
+            "time is spent in the kernel, so a loop that needs GLib's poll() "
+            "and then its own epoll_wait() per round pays for both (see "
+            "\"Where the time goes\" in `bench/README.md` for a profile).\n\n" +
+            table(["syscall"] + [SYSCALL_NAMES[i] for i in impls], rows) + "\n")
+
+
+def build_report(res, meta):
+    global TCP_SECONDS
+    TCP_SECONDS = meta.get("tcp_seconds", TCP_SECONDS)
+    headline, speed_targets = speed_work(res)
+    out = ["### Targets of the speed work\n\n"
+           "Measured in this run, gbridge against the anchor named in each row "
+           "(the ratio of the medians; see the tables below). The first tables "
+           "are the shapes applications run; the two-fd ping-pong, which "
+           "gbridge's inline epoll rounds serve without GLib's poll, comes "
+           "after them.\n",
+           table(["target", "measured", "result"], speed_targets), "",
+           headline, syscalls_report(meta.get("syscalls", ""))]
     pp = {case: {i: res.median(i, case, "ns_per_iteration") for i in IMPLS}
           for _, case in PING_PONG}
     base = pp["ping-pong 0 0"]["gbridge"]
@@ -187,14 +497,17 @@ def build_report(res, meta):
             fmt_ratio(ratio(m["gbridge"], base)),
             fmt_ratio(ratio(m["gbridge"], m["glib"])),
             fmt_ratio(ratio(m["gbridge"], m["libuv"]))])
-    out.append("### Ping-pong: ns per loop iteration (lower is better)\n\n"
+    out.append("### Two-fd ping-pong in C: two fds each made ready by the other's "
+               "handler, served by the inline rounds (ns per loop iteration, "
+               "lower is better)\n\n"
                "Each iteration dispatches one ready fd. GLib: one fd source per "
                "pipe, a timeout source per timer, an fd source per idle fd. "
                "Each handler makes the other pipe ready, so gbridge runs up to "
                "five of these iterations per GLib iteration (one epoll_wait() "
                "each, no GLib poll in between: see GbridgeIOLoop's description); "
                "GLib and libuv run one per iteration of their own. The ratios "
-               "are per ping-pong round, what an application sees.\n")
+               "are per ping-pong round, what an application sees. Timed in the "
+               "process's CPU time.\n")
     out.append(table(["pending", "gbridge", "GLib", "libuv",
                       "gbridge ÷ its own nothing pending",
                       "gbridge ÷ GLib", "gbridge ÷ libuv"], rows))
@@ -285,20 +598,6 @@ def build_report(res, meta):
     target("add_callback from 4 producer threads ≥ 2× g_main_context_invoke",
            fmt_ratio(r), cmp(r, ">=", 2))
 
-    tw = {case: {i: res.median("twisted-" + i, case, key) for i in TWISTED_IMPLS}
-          for _, case, key in TWISTED}
-    rows = []
-    for label, case, key in TWISTED:
-        m = tw[case]
-        rows.append([label] + [fmt(m[i]) for i in TWISTED_IMPLS] + [
-            fmt_ratio(ratio(m["gbridge"], m["epoll"])),
-            fmt_ratio(ratio(m["gbridge"], m["gi"]))])
-    out.append("\n### Twisted: gbridge.twisted against epollreactor and gireactor\n\n"
-               "Python (Debian's /usr/bin/python3), one reactor per process. "
-               "gbridge's reactor keeps every delayed call in the C timer heap and "
-               "every fd in the C epoll set.\n")
-    out.append(table(["benchmark", "gbridge", "epollreactor", "gireactor",
-                      "gbridge ÷ epoll", "gbridge ÷ gi"], rows))
     rows = []
     for label, case in FUTURES:
         g = res.median("gbridge", case, "ns_per_future")
@@ -343,7 +642,7 @@ def build_report(res, meta):
     out.append(table(["benchmark", "metrics off", "metrics on",
                       "cost: on ÷ off"], rows))
 
-    out.append("\n### Targets\n")
+    out.append("\n### Targets of the performance contract\n")
     out.append(table(["target", "measured", "result"], targets))
     return "\n".join(out) + "\n"
 
@@ -351,12 +650,13 @@ def build_report(res, meta):
 def raw_samples(res):
     lines = ["| implementation | benchmark | samples |", "|---|---|---|"]
     for (impl, case), samples in sorted(res.samples.items()):
-        if case.startswith("lateness "):
+        if case.startswith("lateness ") or res.absent(impl, case):
             continue
         texts = []
         for s in samples:
             if isinstance(s, str):
-                texts.append(s)
+                s = s.replace("|", "/")
+                texts.append(s if len(s) < 120 else s[:117] + "…")
             else:
                 key = next(k for k in ("ns_per_iteration", "per_second",
                                         "ns_per_pair", "ns_per_future")
@@ -384,6 +684,15 @@ def load_note(meta):
             f"medians remain the figures to compare.\n\n")
 
 
+def absent_note(res):
+    reasons = res.absent_reasons()
+    if not reasons:
+        return ""
+    return ("Not installed here, shown as \"absent\": " + "; ".join(
+        f"{impl.split('-', 1)[1]} ({why})" for impl, why in sorted(reasons.items()))
+        + ".\n\n")
+
+
 def main():
     raw_path, results_path = sys.argv[1:3]
     meta = dict(arg.split("=", 1) for arg in sys.argv[3:])
@@ -407,11 +716,12 @@ def main():
                 "ratio compares numbers of that same run. See `bench/README.md` "
                 "for what each benchmark does.\n\n"
                 "## Machine\n\n" + machine + "\n\n" + load_note(meta) +
+                absent_note(res) +
                 "## Results\n\n" + report + "\n"
                 "## Samples\n\n"
-                "Every repetition, to judge the noise (ns per iteration, callbacks "
-                "per second, ns per pair or, for the futures, each process's median "
-                "ns per future over its rounds).\n\n" + raw_samples(res) + "\n")
+                "Every repetition, to judge the noise (ns per iteration or round, "
+                "callbacks or requests per second, ns per pair or, for the futures, "
+                "each process's median ns per future over its rounds).\n\n" + raw_samples(res) + "\n")
 
 
 if __name__ == "__main__":

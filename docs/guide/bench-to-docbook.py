@@ -5,8 +5,9 @@
 #
 # Writes the guide's performance chapter from bench/RESULTS.md (which
 # bench/run writes): the machine, every results table, the targets; and,
-# when gnuplot is given, an SVG plot of the ping-pong table (ns per loop
-# iteration, log scale) included in the chapter.
+# when gnuplot is given, an SVG plot of the one-fd ping-pong table in C (µs
+# per round, log scale; the two-fd table of older files, ns per
+# iteration) included in the chapter.
 
 import argparse
 import os
@@ -79,9 +80,14 @@ def table_xml(title, header, rows):
 
 def plot(sections, svg, gnuplot):
     ping = None
+    unit = 'µs per round'
     for level, title, blocks in sections:
+        if title.startswith('One-fd ping-pong in C'):
+            ping = next(b for b in blocks if b[0] == 'table')
+            break
         if title.startswith('Ping-pong'):
             ping = next(b for b in blocks if b[0] == 'table')
+            unit = 'ns per iteration'
     if ping is None:
         return False
     _, header, rows = ping
@@ -92,18 +98,20 @@ def plot(sections, svg, gnuplot):
                 name = r[0].replace(', added before the active pair', ' (idle first)')
                 sup = str.maketrans('0123456789', '⁰¹²³⁴⁵⁶⁷⁸⁹')
                 name = re.sub(r'10\^(\d+)', lambda m: '10' + m.group(1).translate(sup), name)
+                # gnuplot leaves out "?" (a case that failed or was not run).
                 values = [v.replace(',', '') for v in r[1:4]]
+                values = [v if re.fullmatch(r'[0-9.]+', v) else '?' for v in values]
                 f.write('"%s" %s\n' % (name, ' '.join(values)))
         script = f'''
 set terminal svg size 900,480 dynamic noenhanced font "sans,11"
 set output "{svg}"
-set title "Ping-pong: ns per loop iteration (log scale, lower is better)"
+set title "One fd watched, every round waits afresh: {unit} (log scale, lower is better)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
+set datafile missing "?"
 set logscale y
-set yrange [500:*]
-set ylabel "ns per iteration"
+set ylabel "{unit}"
 set xtics rotate by -25 scale 0
 set key top left
 set grid ytics
@@ -125,7 +133,12 @@ def main():
         sections = parse(f.read())
 
     have_plot = bool(args.plot and args.gnuplot and plot(sections, args.plot, args.gnuplot))
+    if args.plot and not have_plot:
+        # The build declares the file: an empty picture, not referenced.
+        with open(args.plot, 'w', encoding='utf-8') as f:
+            f.write('<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>\n')
 
+    ids = set()
     out = ['<?xml version="1.0"?>',
            '<!DOCTYPE chapter PUBLIC "-//OASIS//DTD DocBook XML V4.3//EN"',
            '               "http://www.oasis-open.org/docbook/xml/4.3/docbookx.dtd">',
@@ -143,7 +156,7 @@ def main():
            'generated from that file when the documentation is built.</para>']
     if have_plot:
         out.append('<figure id="guide-performance-plot"><title>Ping-pong cost per '
-                   'iteration with pending timers and idle descriptors</title>'
+                   'round with pending timers and idle descriptors</title>'
                    '<mediaobject><imageobject><imagedata fileref="%s" format="SVG"/>'
                    '</imageobject><textobject><phrase>A bar chart: gbridge and libuv stay '
                    'flat as timers and idle descriptors are added, GLib grows linearly.'
@@ -152,6 +165,12 @@ def main():
         if level == 1 or title == 'Samples' or title == 'Results':
             continue
         ident = 'guide-performance-' + re.sub(r'[^a-z0-9]+', '-', title.lower().split(':')[0]).strip('-')
+        # Titles alike up to their colon get distinct ids.
+        base, n = ident, 2
+        while ident in ids:
+            ident = '%s-%d' % (base, n)
+            n += 1
+        ids.add(ident)
         out.append('<section id="%s"><title>%s</title>' % (ident, inline(title)))
         for block in blocks:
             if block[0] == 'p':

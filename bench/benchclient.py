@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""What the Python benchmarks share: the TCP echo load generator (the C
+program bench-tcp-client, in another process) and the peer process of the
+real-peer ping-pong.  Imported by bench-asyncio.py and bench-twisted.py
+from their own directory."""
+
+import os
+import subprocess
+import sys
+
+# The echo client keeps one 64-byte request in flight per connection for
+# this long (after a warm-up of 0.2 s).
+TCP_SECONDS = float(os.environ.get('BENCH_TCP_SECONDS', '0.5'))
+
+# A peer in its own process: blocking read of one byte, write it back,
+# until the other end closes.  Python, so that it needs nothing built; its
+# cost per round is the same for every loop under test.
+PEER = '''
+import os, sys
+fd = int(sys.argv[1])
+os.write(fd, b'r')
+while True:
+    b = os.read(fd, 1)
+    if not b:
+        break
+    os.write(fd, b)
+'''
+
+
+def client_path():
+    """bench-tcp-client in BENCH_BIN (bench/run sets it), else in the
+    default bench build directory."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    bindir = os.environ.get('BENCH_BIN') or os.path.join(
+        os.path.dirname(here), '_build-bench', 'bench')
+    path = os.path.join(bindir, 'bench-tcp-client')
+    if not os.access(path, os.X_OK):
+        raise SystemExit(f'bench: no {path}: build the benchmarks first '
+                         '(bench/run) or set BENCH_BIN')
+    return path
+
+
+def start_client(port, connections):
+    """Starts the load generator against 127.0.0.1:@port; it closes its
+    @connections connections when done, which is the server's cue to
+    stop."""
+    return subprocess.Popen(
+        [client_path(), str(port), str(connections), str(TCP_SECONDS)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_client(proc, server_cpu):
+    """The client's key=value output with the server's CPU time per request
+    added (@server_cpu: the server process's CPU seconds while the client
+    ran), or exits with the client's error."""
+    out, err = proc.communicate(timeout=60)
+    if proc.returncode != 0 or 'per_second=' not in out:
+        raise SystemExit(f'bench: the TCP client failed ({proc.returncode}): '
+                         f'{err.strip()}')
+    values = dict(kv.split('=', 1) for kv in out.split())
+    total = int(values['total'])
+    return f'{out.strip()} server_cpu_ns_per_request={server_cpu / total * 1e9:.1f}'
+
+
+def start_peer(sock, mine):
+    """Starts the peer process on the socket @sock (one end of a
+    socketpair; close your copy afterwards) and waits until it runs: it
+    sends one byte, read here from @mine, the other end, so that the
+    peer's start-up stays out of the timed rounds."""
+    fd = sock.fileno()
+    peer = subprocess.Popen([sys.executable, '-c', PEER, str(fd)],
+                            pass_fds=(fd,))
+    blocking = mine.getblocking()
+    mine.setblocking(True)
+    if mine.recv(1) != b'r':
+        raise SystemExit('bench: the peer process did not start')
+    mine.setblocking(blocking)
+    return peer
