@@ -53,6 +53,9 @@ typedef struct
   gint           ref_count;  /* g_atomic_int_*: inline, visible to TSan */
   GbridgeFuture *future;
   GWeakRef       instance;
+  gpointer       instance_ptr; /* only while the instance is known alive */
+  GThread       *deferring;  /* g_atomic_pointer_*: inside the invalidation's add_callback */
+  gboolean       refused;    /* that add_callback refused: the loop is closed */
   gint           fired;      /* g_atomic_int_*: the first emission claims it */
 } SignalWait;
 
@@ -115,7 +118,22 @@ signal_disposed_destroy (gpointer data)
 {
   SignalWait *wait = data;
 
-  /* A closed loop refuses the callback: fail now, there is no later. */
+  /* Refused at once by a closed loop, inside the invalidation: still
+   * within dispose, so not now (see signal_closure_invalidated()). */
+  if (g_atomic_pointer_get (&wait->deferring) == g_thread_self ())
+    wait->refused = TRUE;
+  /* Dropped by the loop closing since: fail now, there is no later. */
+  else if (!gbridge_future_is_done (wait->future))
+    signal_fail_disposed (wait);
+  signal_wait_unref (wait);
+}
+
+static void
+signal_instance_weak_notify (gpointer  data,
+                             GObject  *where_the_object_was)
+{
+  SignalWait *wait = data;
+
   if (!gbridge_future_is_done (wait->future))
     signal_fail_disposed (wait);
   signal_wait_unref (wait);
@@ -136,9 +154,20 @@ signal_closure_invalidated (gpointer  data,
    * handlers, and a completion notify that disconnects another handler of
    * the instance (a Python signal_stream closing) would make GLib abort.
    * The future fails from the loop once dispose is over. */
+  g_atomic_pointer_set (&wait->deferring, g_thread_self ());
   gbridge_io_loop_add_callback (gbridge_future_get_loop (wait->future),
                                 signal_fail_disposed, signal_wait_ref (wait),
                                 signal_disposed_destroy);
+  g_atomic_pointer_set (&wait->deferring, NULL);
+
+  /* A closed loop has no later. GObject's dispose calls weak notifies
+   * right after it destroyed the signal handlers, so a weak reference is
+   * the end of the disposal. The instance is alive: it is disposing, or
+   * someone disconnected the handler (then the failure waits for the
+   * disposal). */
+  if (wait->refused)
+    g_object_weak_ref (wait->instance_ptr, signal_instance_weak_notify,
+                       signal_wait_ref (wait));
 }
 
 static void
@@ -184,8 +213,8 @@ signal_future_done (GbridgeFuture *future,
  * `GtkWidget`) first, its handlers go and the future fails with
  * %GBRIDGE_FUTURE_ERROR_DISPOSED, from a callback on the future's loop
  * once the disposal is over (so that what the failure sets off may touch
- * the instance's other handlers). The handler holds the future, not the
- * instance.
+ * the instance's other handlers), or at the end of the disposal when the
+ * loop is closed. The handler holds the future, not the instance.
  *
  * The handler runs with the signal's other handlers, before the class
  * handler of a %G_SIGNAL_RUN_LAST signal, and leaves the signal's return
@@ -232,6 +261,7 @@ gbridge_future_new_for_signal (GbridgeIOLoop *loop,
   wait->ref_count = 1;
   wait->future = g_object_ref (future);
   g_weak_ref_init (&wait->instance, instance);
+  wait->instance_ptr = instance;
 
   /* The handler's closure holds one reference to the record, the
    * completion notify the other: the cycle through the future breaks when
@@ -517,8 +547,10 @@ gbridge_future_new_for_source (GbridgeIOLoop *loop,
 
   g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (loop), NULL);
   g_return_val_if_fail (source != NULL, NULL);
-  g_return_val_if_fail (g_source_get_context (source) == NULL, NULL);
+  /* Destroyed first: g_source_get_context() criticizes a destroyed
+   * source that was never attached. */
   g_return_val_if_fail (!g_source_is_destroyed (source), NULL);
+  g_return_val_if_fail (g_source_get_context (source) == NULL, NULL);
   g_return_val_if_fail (source_takes_closure (source), NULL);
 
   future = gbridge_future_new_for_loop (loop);

@@ -710,6 +710,265 @@ test_source_cancel (Fixture       *f,
   g_source_unref (source);
 }
 
+/* Attacks: what a hostile or careless caller does. */
+
+static void
+test_signal_closed_loop (Fixture       *f,
+                         gconstpointer  data)
+{
+  GbridgeFuture *future;
+  g_autoptr(GError) error = NULL;
+
+  /* A closed loop does not complete the future: the instance may still
+   * emit, and completion needs no loop. */
+  future = gbridge_future_new_for_signal (f->loop, f->emitter, "ping");
+  g_assert_true (gbridge_io_loop_close (f->loop, FALSE, NULL));
+  g_assert_false (gbridge_future_is_done (future));
+  g_signal_emit (f->emitter, emitter_signals[SIG_PING], 0);
+  g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_RESOLVED);
+  g_assert_false (has_handler (f->emitter, "ping"));
+  g_assert_finalize_object (future);
+
+  /* Disposed then: the loop refuses the deferred failure, so the future
+   * fails at once, and nothing leaks. */
+  future = gbridge_future_new_for_signal (f->loop, f->emitter, "ping");
+  g_assert_finalize_object (g_steal_pointer (&f->emitter));
+  g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_FAILED);
+  g_assert_null (gbridge_future_get_value (future, &error));
+  g_assert_error (error, GBRIDGE_FUTURE_ERROR, GBRIDGE_FUTURE_ERROR_DISPOSED);
+  g_assert_finalize_object (future);
+}
+
+static void
+test_signal_closed_loop_reentrant (Fixture       *f,
+                                   gconstpointer  data)
+{
+  GbridgeFuture *future;
+
+  /* signal/disposed/reentrant on a closed loop, which cannot defer the
+   * failure: disconnecting another handler from what the failure sets off
+   * must still not happen inside g_signal_handlers_destroy(). */
+  other_handler = g_signal_connect (f->emitter, "ping", G_CALLBACK (nothing), NULL);
+  future = gbridge_future_new_for_signal (f->loop, f->emitter, "notify::a");
+  gbridge_future_add_completion_notify (future, disconnect_other, f, NULL);
+  g_assert_true (gbridge_io_loop_close (f->loop, FALSE, NULL));
+
+  g_object_run_dispose (G_OBJECT (f->emitter));
+  g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_FAILED);
+  g_assert_false (has_handler (f->emitter, "ping"));
+  g_assert_finalize_object (future);
+}
+
+static void
+unref_future (GbridgeFuture *future,
+              gpointer       data)
+{
+  g_object_unref (future);
+}
+
+static void
+test_signal_unref_in_done_callback (Fixture       *f,
+                                    gconstpointer  data)
+{
+  GbridgeFuture *future;
+  GWeakRef ref;
+
+  /* The caller's only reference dropped by the future's own callback. */
+  future = gbridge_future_new_for_signal (f->loop, f->emitter, "ping");
+  g_weak_ref_init (&ref, future);
+  gbridge_future_add_done_callback (future, unref_future, NULL, NULL);
+  g_signal_emit (f->emitter, emitter_signals[SIG_PING], 0);
+  run_pending (f);
+  g_assert_null (g_weak_ref_get (&ref));
+  g_weak_ref_clear (&ref);
+  g_assert_false (has_handler (f->emitter, "ping"));
+}
+
+#define N_MANY 1000
+
+static void
+test_signal_many (Fixture       *f,
+                  gconstpointer  data)
+{
+  GbridgeFuture *futures[N_MANY];
+
+  /* One instance awaited by many futures, then finalized: each fails
+   * once, and each is freed. */
+  for (guint i = 0; i < N_MANY; i++)
+    futures[i] = gbridge_future_new_for_signal (f->loop, f->emitter,
+                                                i % 2 ? "ping" : "notify::a");
+  g_assert_finalize_object (g_steal_pointer (&f->emitter));
+  run_pending (f);
+  for (guint i = 0; i < N_MANY; i++)
+    {
+      g_assert_cmpint (gbridge_future_get_state (futures[i]), ==,
+                       GBRIDGE_FUTURE_STATE_FAILED);
+      g_assert_finalize_object (futures[i]);
+    }
+}
+
+static void
+dispose_instance (TestEmitter *emitter,
+                  gpointer     data)
+{
+  g_object_run_dispose (G_OBJECT (emitter));
+}
+
+static void
+test_signal_disposed_in_emission (Fixture       *f,
+                                  gconstpointer  data)
+{
+  GbridgeFuture *future;
+
+  /* A handler before ours disposes the instance in the emission: ours is
+   * not called any more, and the future fails instead of resolving. */
+  g_signal_connect (f->emitter, "ping", G_CALLBACK (dispose_instance), NULL);
+  future = gbridge_future_new_for_signal (f->loop, f->emitter, "ping");
+  g_signal_emit (f->emitter, emitter_signals[SIG_PING], 0);
+  iterate_until (f, future);
+  g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_FAILED);
+  run_pending (f);
+  g_assert_finalize_object (future);
+}
+
+static void
+test_signal_detail_never (Fixture       *f,
+                          gconstpointer  data)
+{
+  GbridgeFuture *future;
+
+  /* A detail of a detailed signal that names nothing is a wait that never
+   * ends, not an error (GLib accepts it too). */
+  future = gbridge_future_new_for_signal (f->loop, f->emitter, "notify::no-such-property");
+  g_object_set (f->emitter, "a", 1, "b", 2, NULL);
+  run_pending (f);
+  g_assert_false (gbridge_future_is_done (future));
+  g_assert_true (gbridge_future_cancel (future));
+  run_pending (f);
+  g_assert_finalize_object (future);
+}
+
+static void
+test_signal_invalid (Fixture       *f,
+                     gconstpointer  data)
+{
+  const char *names[] = { "no-such-signal", "ping::detail", "", "::a", "notify:a" };
+  g_autoptr(GObject) plain = g_object_new (G_TYPE_OBJECT, NULL);
+  GParamSpec *pspec = g_param_spec_int ("x", NULL, NULL, 0, 1, 0, G_PARAM_READWRITE);
+
+  /* Programmer errors: a critical and NULL, never a crash. */
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*");
+      g_assert_null (gbridge_future_new_for_signal (f->loop, f->emitter, names[i]));
+      g_test_assert_expected_messages ();
+    }
+  g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*G_IS_OBJECT*");
+  g_assert_null (gbridge_future_new_for_signal (f->loop, pspec, "notify"));
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*G_IS_OBJECT*");
+  g_assert_null (gbridge_future_new_for_signal (f->loop, NULL, "notify"));
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*detailed_signal*");
+  g_assert_null (gbridge_future_new_for_signal (f->loop, plain, NULL));
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*GBRIDGE_IS_IO_LOOP*");
+  g_assert_null (gbridge_future_new_for_signal ((GbridgeIOLoop *) plain, f->emitter, "ping"));
+  g_test_assert_expected_messages ();
+  g_param_spec_unref (g_param_spec_ref_sink (pspec));
+}
+
+static void
+test_fd_removed_by_other (Fixture       *f,
+                          gconstpointer  data)
+{
+  GbridgeFuture *future;
+  int fds[2];
+
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, NULL));
+
+  /* Removed by the caller, ready at the same time: the future is
+   * cancelled exactly once and the fd takes a new handler. */
+  future = gbridge_future_new_for_fd (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ);
+  g_assert_cmpint (write (fds[1], "x", 1), ==, 1);
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, fds[0]));
+  g_assert_true (gbridge_future_is_cancelled (future));
+  run_pending (f);
+  g_assert_true (gbridge_future_is_cancelled (future));
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
+                                              never_called, NULL, NULL, NULL));
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, fds[0]));
+  g_assert_finalize_object (future);
+
+  /* Created on a closed loop: failed, not pending forever. */
+  g_assert_true (gbridge_io_loop_close (f->loop, FALSE, NULL));
+  future = gbridge_future_new_for_fd (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ);
+  g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_FAILED);
+  g_assert_finalize_object (future);
+
+  close (fds[0]);
+  close (fds[1]);
+}
+
+static void
+test_fd_reused (Fixture       *f,
+                gconstpointer  data)
+{
+  GbridgeFuture *future;
+  int fds[2], again[2];
+
+  /* The fd closed and its number reused by a file that becomes ready: the
+   * old registration never reports the new file. */
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, NULL));
+  future = gbridge_future_new_for_fd (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ);
+  close (fds[0]);
+  close (fds[1]);
+  g_assert_true (g_unix_open_pipe (again, FD_CLOEXEC, NULL));
+  g_assert_cmpint (again[0], ==, fds[0]);
+  g_assert_cmpint (write (again[1], "x", 1), ==, 1);
+  run_pending (f);
+  if (gbridge_future_is_done (future))
+    g_assert_cmpint (gbridge_future_get_state (future), !=, GBRIDGE_FUTURE_STATE_RESOLVED);
+  else
+    g_assert_true (gbridge_future_cancel (future));
+  run_pending (f);
+  g_assert_finalize_object (future);
+
+  /* And the number takes a handler of its own again. */
+  g_assert_true (gbridge_io_loop_add_handler (f->loop, again[0], GBRIDGE_IO_EVENTS_READ,
+                                              never_called, NULL, NULL, NULL));
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, again[0]));
+  close (again[0]);
+  close (again[1]);
+}
+
+static void
+test_source_invalid (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GMainContext) other = g_main_context_new ();
+  GSource *source;
+
+  /* Attached elsewhere, destroyed: programmer errors. */
+  source = g_timeout_source_new_seconds (3600);
+  g_source_attach (source, other);
+  g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*g_source_get_context*");
+  g_assert_null (gbridge_future_new_for_source (f->loop, source));
+  g_test_assert_expected_messages ();
+  g_source_destroy (source);
+  g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*");
+  g_assert_null (gbridge_future_new_for_source (f->loop, source));
+  g_test_assert_expected_messages ();
+  g_source_unref (source);
+
+  source = g_timeout_source_new_seconds (3600);
+  g_source_destroy (source);
+  g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*g_source_is_destroyed*");
+  g_assert_null (gbridge_future_new_for_source (f->loop, source));
+  g_test_assert_expected_messages ();
+  g_source_unref (source);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -732,6 +991,16 @@ main (int   argc,
   TEST ("source/fired", test_source_fired);
   TEST ("source/arguments", test_source_arguments);
   TEST ("source/cancel", test_source_cancel);
+  TEST ("signal/closed-loop", test_signal_closed_loop);
+  TEST ("signal/closed-loop/reentrant", test_signal_closed_loop_reentrant);
+  TEST ("signal/unref-in-done-callback", test_signal_unref_in_done_callback);
+  TEST ("signal/many", test_signal_many);
+  TEST ("signal/disposed-in-emission", test_signal_disposed_in_emission);
+  TEST ("signal/detail-never", test_signal_detail_never);
+  TEST ("signal/invalid", test_signal_invalid);
+  TEST ("fd/removed-by-other", test_fd_removed_by_other);
+  TEST ("fd/reused", test_fd_reused);
+  TEST ("source/invalid", test_source_invalid);
 
   return g_test_run ();
 }

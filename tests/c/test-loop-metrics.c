@@ -11,7 +11,9 @@
 
 #include <gbridge/gbridge.h>
 
+#include <math.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct
@@ -457,6 +459,178 @@ test_lag_virtual (Fixture       *f,
   g_assert_cmpuint (get_u64 (f, "timers-run"), ==, 2);
 }
 
+/* Attacks */
+
+static void
+count_destroy (gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  f->notified++;
+}
+
+static void
+close_and_drop_in_handler (GbridgeIOLoop *loop,
+                           const char    *name,
+                           double         duration,
+                           gpointer       user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* Refused while dispatching, as anywhere in a callback. */
+  g_assert_false (gbridge_io_loop_close (loop, FALSE, &error));
+  g_assert_error (error, GBRIDGE_IO_LOOP_ERROR, GBRIDGE_IO_LOOP_ERROR_RUNNING);
+  g_object_unref (loop);
+}
+
+/* The slow-callback handler tries to close the loop and drops the last
+ * reference but the dispatch's: the batch goes on. */
+static void
+test_close_in_handler (Fixture       *f,
+                       gconstpointer  data)
+{
+  GMainContext *context = g_main_context_ref (f->context);
+  GWeakRef ref;
+
+  g_weak_ref_init (&ref, f->loop);
+  g_signal_connect (f->loop, "slow-callback", G_CALLBACK (close_and_drop_in_handler), NULL);
+  gbridge_io_loop_set_metrics_enabled (f->loop, TRUE);
+  gbridge_io_loop_set_slow_callback_threshold (f->loop, 0.02);
+  gbridge_io_loop_add_callback (f->loop, metrics_test_slow_cb, f, count_destroy);
+  gbridge_io_loop_add_callback (f->loop, metrics_test_count_cb, f, count_destroy);
+  while (f->count < 2)
+    g_main_context_iteration (context, TRUE);
+  g_assert_cmpuint (f->slow_names->len, ==, 1);
+  g_assert_cmpuint (f->notified, ==, 2);
+  /* The loop went with its dispatch. */
+  g_assert_null (g_weak_ref_get (&ref));
+  g_weak_ref_clear (&ref);
+  g_main_context_unref (context);
+  f->loop = gbridge_io_loop_new ();
+}
+
+static void
+disable_in_handler (GbridgeIOLoop *loop,
+                    const char    *name,
+                    double         duration,
+                    gpointer       user_data)
+{
+  gbridge_io_loop_set_slow_callback_threshold (loop, 0);
+  gbridge_io_loop_set_metrics_enabled (loop, FALSE);
+}
+
+/* Turned off by the handler and on by a callback, inside one batch. */
+static void
+test_toggle_inside (Fixture       *f,
+                    gconstpointer  data)
+{
+  gulong id;
+
+  id = g_signal_connect (f->loop, "slow-callback", G_CALLBACK (disable_in_handler), NULL);
+  gbridge_io_loop_set_metrics_enabled (f->loop, TRUE);
+  gbridge_io_loop_set_slow_callback_threshold (f->loop, 0.02);
+  gbridge_io_loop_add_callback (f->loop, metrics_test_slow_cb, f, NULL);
+  gbridge_io_loop_add_callback (f->loop, metrics_test_slow_cb, f, NULL);
+  run_until_count (f, 2);
+  g_assert_cmpuint (f->slow_names->len, ==, 1);
+  g_assert_false (gbridge_io_loop_get_metrics_enabled (f->loop));
+  /* Frozen at the first callback. */
+  g_assert_cmpuint (get_u64 (f, "callbacks-run"), ==, 1);
+  g_signal_handler_disconnect (f->loop, id);
+}
+
+static void
+enable_cb (gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  gbridge_io_loop_set_metrics_enabled (f->loop, TRUE);
+  f->count++;
+}
+
+static void
+test_enable_inside (Fixture       *f,
+                    gconstpointer  data)
+{
+  /* Enabled by a callback: what runs after it in the same iteration is
+   * counted, a timer too, and its lag is not made up from nothing. */
+  gbridge_io_loop_use_virtual_clock (f->loop, 1000);
+  gbridge_io_loop_call_at (f->loop, 1000, read_lag_cb, f, NULL);
+  gbridge_io_loop_add_callback (f->loop, enable_cb, f, NULL);
+  gbridge_io_loop_add_callback (f->loop, metrics_test_count_cb, f, NULL);
+  run_until_count (f, 3);
+  g_assert_cmpuint (get_u64 (f, "callbacks-run"), ==, 1);
+  g_assert_cmpuint (get_u64 (f, "timers-run"), ==, 1);
+  g_assert_cmpfloat (f->value, <, 1);
+}
+
+/* Thresholds: NaN and negative are programmer errors, infinity never
+ * reports; the property gives the same answers as the setter. */
+static void
+test_threshold_values (Fixture       *f,
+                       gconstpointer  data)
+{
+  gbridge_io_loop_set_slow_callback_threshold (f->loop, 0.5);
+
+  g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*seconds >= 0*");
+  gbridge_io_loop_set_slow_callback_threshold (f->loop, NAN);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*seconds >= 0*");
+  gbridge_io_loop_set_slow_callback_threshold (f->loop, -1);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("GLib-GObject", G_LOG_LEVEL_WARNING, "*invalid or out of range*");
+  g_object_set (f->loop, "slow-callback-threshold", NAN, NULL);
+  g_test_assert_expected_messages ();
+  g_assert_cmpfloat (gbridge_io_loop_get_slow_callback_threshold (f->loop), ==, 0.5);
+
+  gbridge_io_loop_set_slow_callback_threshold (f->loop, INFINITY);
+  g_assert_cmpfloat (gbridge_io_loop_get_slow_callback_threshold (f->loop), >, 1e9);
+  gbridge_io_loop_add_callback (f->loop, metrics_test_slow_cb, f, NULL);
+  run_until_count (f, 1);
+  g_assert_cmpuint (f->slow_names->len, ==, 0);
+
+  /* A window of NaN is refused as well, not turned into a microsecond. */
+  g_test_expect_message ("GLib-GObject", G_LOG_LEVEL_WARNING, "*invalid or out of range*");
+  g_object_set (f->loop, "metrics-window", NAN, NULL);
+  g_test_assert_expected_messages ();
+  g_assert_cmpfloat (get_double (f, "metrics-window"), ==, 1.0);
+}
+
+/* A child of fork() goes on measuring its own copy of the loop. */
+static void
+test_fork (Fixture       *f,
+           gconstpointer  data)
+{
+  int status;
+  pid_t pid;
+
+  gbridge_io_loop_set_metrics_enabled (f->loop, TRUE);
+  gbridge_io_loop_set_slow_callback_threshold (f->loop, 0.02);
+  gbridge_io_loop_add_callback (f->loop, metrics_test_count_cb, f, NULL);
+  run_until_count (f, 1);
+
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      gboolean ok;
+
+      gbridge_io_loop_add_callback (f->loop, metrics_test_slow_cb, f, NULL);
+      run_until_count (f, 2);
+      ok = get_u64 (f, "callbacks-run") == 2 && f->slow_names->len == 1 &&
+           gbridge_io_loop_fork (f->loop, NULL);
+      gbridge_io_loop_add_callback (f->loop, metrics_test_count_cb, f, NULL);
+      run_until_count (f, 3);
+      ok = ok && get_u64 (f, "callbacks-run") == 3;
+      _exit (ok ? 0 : 1);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  g_assert_cmpuint (get_u64 (f, "callbacks-run"), ==, 1);
+  g_assert_cmpuint (f->slow_names->len, ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -471,6 +645,11 @@ main (int   argc,
   TEST ("utilization", test_utilization);
   TEST ("lag", test_lag);
   TEST ("lag/virtual-clock", test_lag_virtual);
+  TEST ("slow-callback/close-in-handler", test_close_in_handler);
+  TEST ("toggle-inside", test_toggle_inside);
+  TEST ("enable-inside", test_enable_inside);
+  TEST ("slow-callback/threshold-values", test_threshold_values);
+  TEST ("fork", test_fork);
 
   return g_test_run ();
 }

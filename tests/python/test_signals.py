@@ -275,3 +275,54 @@ def test_wait_signal_in_a_tornado_coroutine():
         return await future
 
     assert run(main) == (5, 'tornado')
+
+
+# Attacks: what careless or hostile callers do.
+
+def test_cancelling_the_awaiting_task_disconnects():
+    obj = Emitter()
+
+    async def main():
+        task = asyncio.ensure_future(gba.wait_signal(obj, 'ping'))
+        await asyncio.sleep(0)
+        assert has_handler(obj, 'ping')
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0)
+
+    run(main)
+    assert not has_handler(obj, 'ping')
+
+
+def test_a_consumer_exception_closes_the_stream():
+    obj = Emitter()
+
+    class Boom(Exception):
+        pass
+
+    async def main():
+        with pytest.raises(Boom):
+            async with gba.signal_stream(obj, 'with-args') as stream:
+                obj.emit('with-args', 1, 'one')
+                async for _ in stream:
+                    raise Boom()
+        # Both the handler and the disposal sentinel are gone.
+        assert not has_handler(obj, 'with-args')
+        assert not has_handler(obj, gba.signal_stream._DISPOSED_SENTINEL)
+        obj.emit('with-args', 2, 'two')
+
+    run(main)
+
+
+def test_a_thousand_waits_on_one_object_all_fail_when_it_goes():
+    obj = Emitter()
+
+    async def main():
+        waiters = [gba.wait_signal(obj, 'ping') for _ in range(1000)]
+        obj.run_dispose()
+        results = await asyncio.gather(*waiters, return_exceptions=True)
+        assert all(isinstance(r, GLib.Error) for r in results)
+        assert not has_handler(obj, 'ping')
+
+    run(main)

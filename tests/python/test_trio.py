@@ -571,3 +571,79 @@ def test_ctrl_c_reaches_the_main_task():
     assert out.splitlines() == ['child unwound', 'KeyboardInterrupt from run()',
                                 'handler restored: True'], (out, err)
     assert 'abandoned' not in err and 'Warning' not in err, err
+
+
+# Attacks: start() and close() called twice, from another thread, after the
+# loop is closed.
+
+def test_a_second_start_in_one_thread_is_refused():
+    async def main():
+        await trio.sleep_forever()
+
+    run = gbridge.trio.start(main)
+    with pytest.raises(RuntimeError):
+        gbridge.trio.start(main)
+    assert gbridge.trio._live == {run}
+    run.close()
+    run.close()           # nothing left to do
+    assert run.done() and run.cancelled()
+
+
+def test_start_on_a_closed_loop_raises():
+    loop = Gbridge.IOLoop.new()
+    loop.close(False)
+
+    async def main():
+        pass
+
+    with pytest.raises(RuntimeError):
+        gbridge.trio.start(main, loop=loop)
+    assert not gbridge.trio._live
+
+
+def test_close_after_the_loop_was_closed():
+    log = []
+
+    async def main():
+        try:
+            await trio.sleep_forever()
+        except trio.Cancelled:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(0.01)     # I/O waits still work
+            log.append('cancelled')
+            raise
+
+    loop = Gbridge.IOLoop.new()
+    run = gbridge.trio.start(main, loop=loop)
+    context = loop.get_context()
+    while context.iteration(False):
+        pass
+    # The loop drops Trio's pending tick: close() runs Trio to its end.
+    loop.close(False)
+    run.close()
+    assert run.done() and run.cancelled()
+    assert log == ['cancelled']
+    assert run not in gbridge.trio._live
+
+    # And the thread can run Trio again.
+    assert run_with_watchdog(trio.sleep, 0) is None
+
+
+def test_close_from_another_thread_while_the_loop_runs():
+    main_loop = GLib.MainLoop.new(None, False)
+    seen = []
+
+    async def main():
+        try:
+            await trio.sleep_forever()
+        finally:
+            seen.append('cancelled')
+
+    run = gbridge.trio.start(main, done=lambda run: main_loop.quit())
+    closer = threading.Thread(target=run.close, kwargs={'timeout': 30})
+    GLib.timeout_add(10, lambda: closer.start())
+    GLib.timeout_add_seconds(30, main_loop.quit)
+    main_loop.run()
+    closer.join()
+    assert seen == ['cancelled']
+    assert run.done() and run.cancelled()

@@ -25,7 +25,8 @@ Two entry points:
 Trio in guest mode must finish before its host loop goes away, or Trio
 warns that the run got abandoned.  ``GuestRun.close()`` is the way; runs
 still going when the interpreter exits are closed by an ``atexit``
-handler.
+handler.  After the gbridge loop was closed under a live run, ``close()``
+runs Trio's remaining ticks itself, in the calling thread.
 
 Ctrl-C: Trio receives ``KeyboardInterrupt`` at its next checkpoint
 (``restrict_keyboard_interrupt_to_checkpoints=True``), when its SIGINT
@@ -47,6 +48,7 @@ the previous one when it finishes, which need not nest with the host's.
 """
 
 import atexit
+import collections
 import contextlib
 import signal
 import socket
@@ -130,6 +132,28 @@ def _wake_on_signals(loop):
                 signal.set_wakeup_fd(current)   # someone else's since
 
 
+class _Tick:
+    """One of Trio's ticks on its way through the loop.  A closed loop
+    drops it unrun (at once, or when it closes with the tick pending), and
+    PyGObject releases it then: it goes to the run's orphans, which
+    :meth:`GuestRun.close` runs itself, so Trio can still finish."""
+
+    __slots__ = ('run', 'fn', 'ran')
+
+    def __init__(self, run, fn):
+        self.run = run
+        self.fn = fn
+        self.ran = False
+
+    def __call__(self, *unused):
+        self.ran = True
+        self.run._tick(self.fn)
+
+    def __del__(self):
+        if not self.ran:
+            self.run._orphan(self.fn)
+
+
 def _report(run, exc):
     """An exception nobody asked the run for: reported as PyGObject
     reports one that escapes a GLib callback (SystemExit ends the
@@ -161,6 +185,9 @@ class GuestRun:
         self._cancelled = False
         self._stop_loop = False
         self._name = None
+        # Ticks a closed loop dropped, and the thread waiting for them.
+        self._orphans = collections.deque()
+        self._orphaned = threading.Condition()
 
     @property
     def loop(self):
@@ -189,9 +216,9 @@ class GuestRun:
 
         def run_sync_soon(fn):
             # From Trio's I/O thread too: add_callback is thread-safe and
-            # wakes the context.  A closed loop drops fn, and Trio, whose
-            # GC then warns that the run was abandoned.
-            loop.add_callback(self._tick, fn)
+            # wakes the context.  A closed loop drops the tick, which then
+            # waits for close() (see _Tick).
+            loop.add_callback(_Tick(self, fn))
 
         options = {}
         if clock is not None:
@@ -222,6 +249,23 @@ class GuestRun:
                 _report(self, e)
             else:
                 self._on_done(outcome.Error(e))
+
+    def _orphan(self, fn):
+        with self._orphaned:
+            self._orphans.append(fn)
+            self._orphaned.notify()
+
+    def _run_orphans(self, timeout):
+        """On a closed loop: runs the ticks it dropped, here, until Trio
+        finished (or nothing came for @timeout seconds)."""
+        while not self._finished.is_set():
+            with self._orphaned:
+                if not self._orphans and not self._orphaned.wait_for(
+                        lambda: self._orphans, timeout):
+                    raise RuntimeError('the gbridge loop was closed and Trio '
+                                       'did not finish')
+                fn = self._orphans.popleft()
+            self._tick(fn)
 
     async def _main(self, async_fn, args):
         with trio.CancelScope() as scope:
@@ -297,7 +341,7 @@ class GuestRun:
             return False
         self._cancel_requested = True
         if self._scope is not None:
-            if self._loop.get_context().is_owner():
+            if self._loop.get_context().is_owner() or self._loop.is_closed():
                 self._cancel_now()
             else:
                 self._loop.add_callback(lambda *unused: self._cancel_now())
@@ -341,8 +385,10 @@ class GuestRun:
             try:
                 while not self._finished.is_set():
                     if self._loop.is_closed():
-                        raise RuntimeError('the gbridge loop was closed '
-                                           'before Trio finished')
+                        # Trio's ticks come here now; an I/O wait brings
+                        # the next one within Trio's timeout.
+                        self._run_orphans(30 if timeout is None else timeout)
+                        break
                     context.iteration(True)
             finally:
                 context.release()
