@@ -138,6 +138,8 @@ ping_pong_init (BenchPingPong *pp,
           || fcntl (pp->a[0], F_SETFL, O_NONBLOCK) != 0)
         bench_fail ("socketpair: %s", g_strerror (errno));
       break;
+    default:
+      g_assert_not_reached ();
     }
 }
 
