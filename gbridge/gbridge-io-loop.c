@@ -208,6 +208,8 @@ loop_source_prepare (GSource *source,
   gint64 deadline;
 
   check_fork (self);
+  if (self->owns_poll)
+    _gbridge_io_loop_poll_prepare (self);
   *timeout = -1;
   self->yielding = FALSE;
 
@@ -233,6 +235,8 @@ loop_source_check (GSource *source)
 
   if (G_UNLIKELY (self->metrics != NULL))
     _gbridge_loop_metrics_wait_end (self->metrics);
+  if (self->owns_poll)
+    _gbridge_io_loop_poll_check (self);
   check_fork (self);
   if (self->wake_tag != NULL && g_source_query_unix_fd (source, self->wake_tag) != 0)
     {
@@ -412,7 +416,7 @@ dispatch_loop (GbridgeIOLoop *self)
    * once per GLib iteration, as without these rounds. Only after an
    * iteration that had ready descriptors: one woken by a timer or a
    * callback alone does not pay for an epoll_wait() that finds nothing. */
-  if (self->dispatch_depth == 1 && self->ready->len > 0)
+  if (self->dispatch_depth == 1 && self->ready->len > 0 && !self->single_wait)
     {
       for (guint round = 0; round < INLINE_FD_ROUNDS; round++)
         {
@@ -575,7 +579,10 @@ gbridge_io_loop_constructed (GObject *object)
   G_OBJECT_CLASS (gbridge_io_loop_parent_class)->constructed (object);
 
   if (self->context == NULL)
-    self->context = g_main_context_new ();
+    {
+      self->context = g_main_context_new ();
+      _gbridge_io_loop_poll_init (self);
+    }
 
   self->source = g_source_new (&loop_source_funcs, sizeof (LoopSource));
   ((LoopSource *) self->source)->loop = self;
@@ -635,6 +642,8 @@ gbridge_io_loop_init (GbridgeIOLoop *self)
   self->ready = g_array_new (FALSE, FALSE, sizeof (GbridgeReadyFd));
   self->timer_fd = -1;
   self->wake_fd = -1;
+  self->context_wake_fd = -1;
+  self->own_timer_fd = -1;
   self->armed_deadline = G_MAXINT64;
   self->fork_generation = _gbridge_io_loop_fork_generation;
   self->pid = getpid ();
@@ -1019,6 +1028,7 @@ gbridge_io_loop_close_internal (GbridgeIOLoop *self,
   self->ready_pos = 0;
 
   _gbridge_signal_remove_all (self);
+  _gbridge_io_loop_poll_fini (self);
 
   if (self->yield_source != NULL)
     {
