@@ -50,6 +50,17 @@
  * poll. A descriptor that stays ready (a writable socket, a peer that keeps
  * sending) is still reported once per GLib iteration.
  *
+ * On the private context of gbridge_io_loop_new() and
+ * gbridge_io_loop_new_full(), the loop also sets the context's poll
+ * function (g_main_context_set_poll_func()), so that GLib's wait is the
+ * loop's own epoll_wait(): a wake-up costs one system call to wait, where
+ * it otherwise costs GLib's poll() and the loop's epoll_wait(). There, the
+ * extra iterations above would cost as much as GLib iterations and are not
+ * run. While another source on that context watches a descriptor, and in
+ * the child of a fork(), the poll function is g_poll(), as usual. Closing
+ * the loop gives the context g_poll() back. A loop never sets the poll
+ * function of a context it was given, which belongs to the application.
+ *
  * Only gbridge_io_loop_add_callback() and
  * gbridge_io_loop_stop() may be called from any thread;
  * gbridge_io_loop_add_callback_from_signal() may also be called from a Unix
@@ -415,7 +426,9 @@ dispatch_loop (GbridgeIOLoop *self)
    * previous round (_gbridge_io_loop_collect_ready()): one that stays ready is reported
    * once per GLib iteration, as without these rounds. Only after an
    * iteration that had ready descriptors: one woken by a timer or a
-   * callback alone does not pay for an epoll_wait() that finds nothing. */
+   * callback alone does not pay for an epoll_wait() that finds nothing.
+   * Not where this GLib iteration waited in the loop's poll function: a
+   * GLib iteration then costs one epoll_wait() too. */
   if (self->dispatch_depth == 1 && self->ready->len > 0 && !self->single_wait)
     {
       for (guint round = 0; round < INLINE_FD_ROUNDS; round++)
