@@ -63,7 +63,24 @@ typedef struct
   int        epoll_fd;
   gpointer   epoll_tag;
   gboolean   rebuild;       /* the epoll set holds an orphaned registration */
+  /* Bumped whenever epoll_fd names a new epoll set, which holds none of
+   * the loop's own registrations of serial 0 (gbridge-io-loop-poll.c). */
+  guint      epoll_generation;
+  /* Events of handlers that the context's poll function took from the
+   * epoll set in this GLib iteration, for the next collect to use instead
+   * of asking epoll again: valid while stash_valid. */
+  gboolean   stash_valid;
+  int        n_stash;
+  gpointer   stash;         /* struct epoll_event[GBRIDGE_FD_SET_MAX_EVENTS] */
 } GbridgeFdSet;
+
+/* The most events one epoll_wait() takes. */
+#define GBRIDGE_FD_SET_MAX_EVENTS 256
+
+/* The registration data of a descriptor of the loop's own that shares the
+ * epoll set with the handlers (the timerfd, the context's wake-up
+ * descriptor): serial 0, which no handler has. */
+#define GBRIDGE_FD_SET_OWN_TAG(fd) ((guint64) (guint32) (fd))
 
 void            _gbridge_fd_set_init      (GbridgeFdSet     *fs,
                                            GSource          *source);
@@ -92,5 +109,10 @@ gboolean        _gbridge_fd_set_verify    (GbridgeFdSet     *fs,
 gboolean        _gbridge_fd_set_after_fork (GbridgeFdSet    *fs,
                                            int              *errsv);
 void            _gbridge_handler_unref    (GbridgeHandler   *h);
+int             _gbridge_fd_set_wait      (GbridgeFdSet     *fs,
+                                           int               timeout,
+                                           int              *own_fds,
+                                           int              *n_own);
+void            _gbridge_fd_set_drop_stash (GbridgeFdSet    *fs);
 
 G_END_DECLS

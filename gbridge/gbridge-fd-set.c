@@ -123,6 +123,7 @@ epoll_register (GbridgeFdSet   *fs,
       if (fs->epoll_fd < 0)
         return errno;
       fs->epoll_tag = g_source_add_unix_fd (fs->source, fs->epoll_fd, G_IO_IN);
+      fs->epoll_generation++;
     }
 
   if (epoll_ctl (fs->epoll_fd, op, h->fd, &ev) < 0)
@@ -194,6 +195,8 @@ rebuild_epoll (GbridgeFdSet *fs,
   if (old_fd >= 0)
     close (old_fd);   /* after fork(): only this process's reference */
   fs->epoll_fd = new_fd;
+  fs->epoll_generation++;
+  fs->stash_valid = FALSE;
   if (new_fd >= 0)
     fs->epoll_tag = g_source_add_unix_fd (fs->source, new_fd, G_IO_IN);
   return err;
@@ -237,6 +240,10 @@ _gbridge_fd_set_init (GbridgeFdSet *fs,
   fs->epoll_fd = -1;
   fs->epoll_tag = NULL;
   fs->rebuild = FALSE;
+  fs->epoll_generation = 0;
+  fs->stash_valid = FALSE;
+  fs->n_stash = 0;
+  fs->stash = NULL;
 }
 
 /* After _gbridge_fd_set_steal_all(): frees what is left. */
@@ -250,6 +257,9 @@ _gbridge_fd_set_clear (GbridgeFdSet *fs)
   fs->epoll_fd = -1;
   fs->epoll_tag = NULL;
   fs->source = NULL;
+  fs->epoll_generation++;
+  fs->stash_valid = FALSE;
+  g_clear_pointer (&fs->stash, g_free);
 }
 
 /* A duplicate of @fd that keeps its file open, on a number above the ones
@@ -309,7 +319,10 @@ _gbridge_fd_set_add (GbridgeFdSet     *fs,
   h->user_data = user_data;
   h->destroy = destroy;
   h->ref_count = 1;
-  h->serial = ++fs->next_serial;
+  /* Serial 0 tags the loop's own descriptors. */
+  if (++fs->next_serial == 0)
+    ++fs->next_serial;
+  h->serial = fs->next_serial;
   h->keep_fd = -1;
 
 #ifdef HAVE_EPOLL
@@ -447,22 +460,21 @@ push_ready (GArray         *ready,
 
 #ifdef HAVE_EPOLL
 static void
-collect_epoll (GbridgeFdSet *fs,
-               GArray       *ready)
+take_events (GbridgeFdSet       *fs,
+             struct epoll_event *events,
+             int                 n,
+             GArray             *ready)
 {
-  struct epoll_event events[256];
-  int n;
-
-  do
-    n = epoll_wait (fs->epoll_fd, events, G_N_ELEMENTS (events), 0);
-  while (n < 0 && errno == EINTR);
-
   for (int i = 0; i < n; i++)
     {
       int fd = (int) (guint32) events[i].data.u64;
       guint32 serial = (guint32) (events[i].data.u64 >> 32);
-      GbridgeHandler *h = lookup (fs, fd);
+      GbridgeHandler *h;
 
+      /* One of the loop's own descriptors: the poll function's business. */
+      if (serial == 0)
+        continue;
+      h = lookup (fs, fd);
       if (h != NULL && h->in_epoll && h->serial == serial)
         push_ready (ready, h, epoll_to_events (events[i].events));
       else
@@ -476,7 +488,69 @@ collect_epoll (GbridgeFdSet *fs,
   if (fs->rebuild)
     rebuild_epoll (fs, TRUE);
 }
+
+static void
+collect_epoll (GbridgeFdSet *fs,
+               GArray       *ready)
+{
+  struct epoll_event events[GBRIDGE_FD_SET_MAX_EVENTS];
+  int n;
+
+  do
+    n = epoll_wait (fs->epoll_fd, events, G_N_ELEMENTS (events), 0);
+  while (n < 0 && errno == EINTR);
+
+  take_events (fs, events, n, ready);
+}
 #endif
+
+/* The wait of a GLib iteration, when the context's poll function is the
+ * loop's (gbridge-io-loop-poll.c): one epoll_wait() on the set, which
+ * holds the handlers and the loop's own descriptors. Stores the numbers of
+ * the loop's own descriptors that are ready in @own_fds (room for
+ * GBRIDGE_FD_SET_MAX_EVENTS), their count in *@n_own, and keeps the
+ * handlers' events for the next collect. Returns the number of handler
+ * events, or -1 with errno set. */
+int
+_gbridge_fd_set_wait (GbridgeFdSet *fs,
+                      int           timeout,
+                      int          *own_fds,
+                      int          *n_own)
+{
+#ifdef HAVE_EPOLL
+  struct epoll_event *events;
+  int n;
+  int kept = 0;
+
+  *n_own = 0;
+  fs->stash_valid = FALSE;
+  if (fs->stash == NULL)
+    fs->stash = g_new (struct epoll_event, GBRIDGE_FD_SET_MAX_EVENTS);
+  events = fs->stash;
+  n = epoll_wait (fs->epoll_fd, events, GBRIDGE_FD_SET_MAX_EVENTS, timeout);
+  if (n < 0)
+    return -1;
+  for (int i = 0; i < n; i++)
+    {
+      if ((guint32) (events[i].data.u64 >> 32) == 0)
+        own_fds[(*n_own)++] = (int) (guint32) events[i].data.u64;
+      else
+        events[kept++] = events[i];
+    }
+  fs->n_stash = kept;
+  fs->stash_valid = TRUE;
+  return kept;
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+void
+_gbridge_fd_set_drop_stash (GbridgeFdSet *fs)
+{
+  fs->stash_valid = FALSE;
+}
 
 /* Appends the handlers whose fds are ready, with a reference each. */
 void
@@ -498,7 +572,13 @@ _gbridge_fd_set_collect (GbridgeFdSet *fs,
     }
 
 #ifdef HAVE_EPOLL
-  if (fs->epoll_tag != NULL && g_source_query_unix_fd (fs->source, fs->epoll_tag) != 0)
+  if (fs->stash_valid)
+    {
+      /* The poll function already asked epoll in this iteration. */
+      fs->stash_valid = FALSE;
+      take_events (fs, fs->stash, fs->n_stash, ready);
+    }
+  else if (fs->epoll_tag != NULL && g_source_query_unix_fd (fs->source, fs->epoll_tag) != 0)
     collect_epoll (fs, ready);
 #endif
 }
@@ -511,6 +591,7 @@ _gbridge_fd_set_collect_now (GbridgeFdSet *fs,
                              GArray       *ready)
 {
 #ifdef HAVE_EPOLL
+  fs->stash_valid = FALSE;
   if (fs->epoll_tag != NULL)
     collect_epoll (fs, ready);
 #endif

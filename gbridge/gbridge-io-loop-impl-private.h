@@ -99,6 +99,16 @@ struct _GbridgeIOLoop
    * (gbridge-loop-metrics.c). */
   GbridgeLoopMetrics *metrics;
 
+  /* The context's poll function, on a context the loop made
+   * (gbridge-io-loop-poll.c). */
+  int      context_wake_fd;      /* GLib's wake-up descriptor of the context */
+  int      own_timer_fd;         /* timer_fd as registered in the epoll set, or -1 */
+  guint    own_generation;       /* the epoll set the registrations are in */
+  guint    owns_poll : 1;
+  guint    poll_broken : 1;      /* registering failed: g_poll() from now on */
+  guint    own_wake_registered : 1;
+  guint    single_wait : 1;      /* this GLib iteration waited in the loop's poll function */
+
   guint dispatch_depth;
   guint n_collects;     /* collects of ready descriptors so far, for INLINE_FD_ROUNDS */
   gint  running;
@@ -131,6 +141,12 @@ void     _gbridge_io_loop_arm_timer        (GbridgeIOLoop  *self,
 /* gbridge-io-loop-fds.c */
 gboolean _gbridge_io_loop_collect_ready    (GbridgeIOLoop  *self,
                                             gboolean        inline_round);
+
+/* gbridge-io-loop-poll.c */
+void     _gbridge_io_loop_poll_init        (GbridgeIOLoop  *self);
+void     _gbridge_io_loop_poll_prepare     (GbridgeIOLoop  *self);
+void     _gbridge_io_loop_poll_check       (GbridgeIOLoop  *self);
+void     _gbridge_io_loop_poll_fini        (GbridgeIOLoop  *self);
 
 /* gbridge-io-loop-fork.c */
 void     _gbridge_io_loop_on_fork_child    (void);

@@ -50,6 +50,17 @@
  * poll. A descriptor that stays ready (a writable socket, a peer that keeps
  * sending) is still reported once per GLib iteration.
  *
+ * On the private context of gbridge_io_loop_new() and
+ * gbridge_io_loop_new_full(), the loop also sets the context's poll
+ * function (g_main_context_set_poll_func()), so that GLib's wait is the
+ * loop's own epoll_wait(): a wake-up costs one system call to wait, where
+ * it otherwise costs GLib's poll() and the loop's epoll_wait(). There, the
+ * extra iterations above would cost as much as GLib iterations and are not
+ * run. While another source on that context watches a descriptor, and in
+ * the child of a fork(), the poll function is g_poll(), as usual. Closing
+ * the loop gives the context g_poll() back. A loop never sets the poll
+ * function of a context it was given, which belongs to the application.
+ *
  * Only gbridge_io_loop_add_callback() and
  * gbridge_io_loop_stop() may be called from any thread;
  * gbridge_io_loop_add_callback_from_signal() may also be called from a Unix
@@ -208,6 +219,8 @@ loop_source_prepare (GSource *source,
   gint64 deadline;
 
   check_fork (self);
+  if (self->owns_poll)
+    _gbridge_io_loop_poll_prepare (self);
   *timeout = -1;
   self->yielding = FALSE;
 
@@ -233,6 +246,8 @@ loop_source_check (GSource *source)
 
   if (G_UNLIKELY (self->metrics != NULL))
     _gbridge_loop_metrics_wait_end (self->metrics);
+  if (self->owns_poll)
+    _gbridge_io_loop_poll_check (self);
   check_fork (self);
   if (self->wake_tag != NULL && g_source_query_unix_fd (source, self->wake_tag) != 0)
     {
@@ -411,8 +426,10 @@ dispatch_loop (GbridgeIOLoop *self)
    * previous round (_gbridge_io_loop_collect_ready()): one that stays ready is reported
    * once per GLib iteration, as without these rounds. Only after an
    * iteration that had ready descriptors: one woken by a timer or a
-   * callback alone does not pay for an epoll_wait() that finds nothing. */
-  if (self->dispatch_depth == 1 && self->ready->len > 0)
+   * callback alone does not pay for an epoll_wait() that finds nothing.
+   * Not where this GLib iteration waited in the loop's poll function: a
+   * GLib iteration then costs one epoll_wait() too. */
+  if (self->dispatch_depth == 1 && self->ready->len > 0 && !self->single_wait)
     {
       for (guint round = 0; round < INLINE_FD_ROUNDS; round++)
         {
@@ -575,7 +592,10 @@ gbridge_io_loop_constructed (GObject *object)
   G_OBJECT_CLASS (gbridge_io_loop_parent_class)->constructed (object);
 
   if (self->context == NULL)
-    self->context = g_main_context_new ();
+    {
+      self->context = g_main_context_new ();
+      _gbridge_io_loop_poll_init (self);
+    }
 
   self->source = g_source_new (&loop_source_funcs, sizeof (LoopSource));
   ((LoopSource *) self->source)->loop = self;
@@ -635,6 +655,8 @@ gbridge_io_loop_init (GbridgeIOLoop *self)
   self->ready = g_array_new (FALSE, FALSE, sizeof (GbridgeReadyFd));
   self->timer_fd = -1;
   self->wake_fd = -1;
+  self->context_wake_fd = -1;
+  self->own_timer_fd = -1;
   self->armed_deadline = G_MAXINT64;
   self->fork_generation = _gbridge_io_loop_fork_generation;
   self->pid = getpid ();
@@ -1019,6 +1041,7 @@ gbridge_io_loop_close_internal (GbridgeIOLoop *self,
   self->ready_pos = 0;
 
   _gbridge_signal_remove_all (self);
+  _gbridge_io_loop_poll_fini (self);
 
   if (self->yield_source != NULL)
     {

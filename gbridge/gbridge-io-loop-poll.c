@@ -1,0 +1,216 @@
+/* gbridge-io-loop-poll.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "gbridge-io-loop-impl-private.h"
+
+#include <errno.h>
+
+#ifdef HAVE_EPOLL
+# include <sys/epoll.h>
+#endif
+
+/* One wait per GLib iteration, on a context the loop made.
+ *
+ * The loop's descriptors live in one epoll set, which GLib sees as one
+ * descriptor: left alone, a wake-up costs GLib's poll(), which only learns
+ * that the epoll set is readable, then an epoll_wait() to learn which
+ * descriptors are. On the private context of gbridge_io_loop_new() the
+ * loop sets the context's poll function, so that GLib's wait is the
+ * loop's epoll_wait(): the context's wake-up descriptor and the loop's
+ * timerfd are registered in the epoll set too (once, tagged with serial 0,
+ * which no handler has), the poll function turns what epoll_wait() reports
+ * into the revents GLib expects, and keeps the handlers' events for the
+ * loop's collect (_gbridge_fd_set_wait()).
+ *
+ * Only while GLib's array holds nothing but those three descriptors: any
+ * other (a g_unix_fd_add() or GSocket source on the context, a handler of
+ * a regular file, which epoll refuses) and the poll function calls
+ * g_poll() with the array as it stands, as GLib would. Registering other
+ * sources' descriptors in the epoll set would need to know when one of
+ * them is closed or its number reused for another file, which poll()
+ * learns on every call and epoll never tells.
+ *
+ * Not on the global default context, nor on any context the loop was given:
+ * those belong to the application (GTK, a GApplication, another library
+ * that iterates them), which may set its own poll function, and usually
+ * carry other sources' descriptors anyway. A context has one poll
+ * function, and GLib calls it without saying for which context: the
+ * loop's prepare names the loop in a thread-local variable, which the poll
+ * function of the same iteration takes, and the check clears.
+ *
+ * After fork(), the child's loop wakes through a descriptor of its own
+ * (gbridge-io-loop-fork.c), and GLib's wake-up descriptor is the parent's
+ * too: the poll function leaves such a loop to g_poll(). */
+
+static __thread GbridgeIOLoop *polling_loop;
+
+#ifdef HAVE_EPOLL
+
+static gint
+loop_poll (GPollFD *ufds,
+           guint    nfds,
+           gint     timeout)
+{
+  GbridgeIOLoop *self = polling_loop;
+  GPollFD *epoll_ufd = NULL;
+  GPollFD *timer_ufd = NULL;
+  GPollFD *wake_ufd = NULL;
+  int own_fds[GBRIDGE_FD_SET_MAX_EVENTS];
+  int n_own;
+  int epoll_fd;
+  int n;
+  gint ready = 0;
+
+  polling_loop = NULL;
+  if (self == NULL || self->poll_broken || self->wake_fd >= 0)
+    return g_poll (ufds, nfds, timeout);
+
+  epoll_fd = self->fds.epoll_fd;
+  if (epoll_fd < 0)
+    return g_poll (ufds, nfds, timeout);
+  for (guint i = 0; i < nfds; i++)
+    {
+      int fd = ufds[i].fd;
+
+      if (fd == epoll_fd)
+        epoll_ufd = &ufds[i];
+      else if (fd == self->timer_fd)
+        timer_ufd = &ufds[i];
+      else if (fd == self->context_wake_fd)
+        wake_ufd = &ufds[i];
+      else
+        return g_poll (ufds, nfds, timeout);   /* another source's */
+    }
+  if (epoll_ufd == NULL || wake_ufd == NULL ||
+      (self->timer_fd >= 0 && timer_ufd == NULL))
+    return g_poll (ufds, nfds, timeout);
+
+  /* The loop's own descriptors, registered once per epoll set. */
+  if (self->own_generation != self->fds.epoll_generation)
+    {
+      self->own_generation = self->fds.epoll_generation;
+      self->own_wake_registered = FALSE;
+      self->own_timer_fd = -1;
+    }
+  if (!self->own_wake_registered || self->own_timer_fd != self->timer_fd)
+    {
+      struct epoll_event ev = { 0, };
+
+      ev.events = EPOLLIN;
+      if (!self->own_wake_registered)
+        {
+          ev.data.u64 = GBRIDGE_FD_SET_OWN_TAG (self->context_wake_fd);
+          if (epoll_ctl (epoll_fd, EPOLL_CTL_ADD, self->context_wake_fd, &ev) < 0)
+            {
+              self->poll_broken = TRUE;
+              return g_poll (ufds, nfds, timeout);
+            }
+          self->own_wake_registered = TRUE;
+        }
+      if (self->own_timer_fd != self->timer_fd)
+        {
+          /* Its number may name another file by now: nothing to do if so. */
+          if (self->own_timer_fd >= 0)
+            epoll_ctl (epoll_fd, EPOLL_CTL_DEL, self->own_timer_fd, NULL);
+          self->own_timer_fd = -1;
+          ev.data.u64 = GBRIDGE_FD_SET_OWN_TAG (self->timer_fd);
+          if (epoll_ctl (epoll_fd, EPOLL_CTL_ADD, self->timer_fd, &ev) < 0)
+            {
+              self->poll_broken = TRUE;
+              return g_poll (ufds, nfds, timeout);
+            }
+          self->own_timer_fd = self->timer_fd;
+        }
+    }
+
+  for (guint i = 0; i < nfds; i++)
+    ufds[i].revents = 0;
+  n = _gbridge_fd_set_wait (&self->fds, timeout, own_fds, &n_own);
+  if (n < 0)
+    return -1;   /* errno from epoll_wait(): EINTR, as poll() */
+
+  self->single_wait = TRUE;
+  if (n > 0)
+    {
+      epoll_ufd->revents = G_IO_IN;
+      ready++;
+    }
+  for (int i = 0; i < n_own; i++)
+    {
+      if (own_fds[i] == self->context_wake_fd)
+        {
+          wake_ufd->revents = G_IO_IN;
+          ready++;
+        }
+      else if (timer_ufd != NULL && own_fds[i] == self->timer_fd)
+        {
+          timer_ufd->revents = G_IO_IN;
+          ready++;
+        }
+    }
+  return ready;
+}
+
+#endif
+
+/* On the context the loop just made, before anything else is attached to
+ * it: the one descriptor GLib polls there is the context's wake-up
+ * descriptor. */
+void
+_gbridge_io_loop_poll_init (GbridgeIOLoop *self)
+{
+  self->context_wake_fd = -1;
+  self->own_timer_fd = -1;
+#ifdef HAVE_EPOLL
+  {
+    GPollFD fds[2];
+    gint timeout;
+    gint n;
+
+    if (!g_main_context_acquire (self->context))
+      return;
+    n = g_main_context_query (self->context, G_MAXINT, &timeout, fds, G_N_ELEMENTS (fds));
+    g_main_context_release (self->context);
+    if (n != 1)
+      return;
+    self->context_wake_fd = fds[0].fd;
+    self->owns_poll = TRUE;
+    g_main_context_set_poll_func (self->context, loop_poll);
+  }
+#endif
+}
+
+/* From the loop's prepare: names the loop for this iteration's poll. */
+void
+_gbridge_io_loop_poll_prepare (GbridgeIOLoop *self)
+{
+  self->single_wait = FALSE;
+  _gbridge_fd_set_drop_stash (&self->fds);
+  polling_loop = self;
+}
+
+/* From the loop's check: GLib may skip the poll (nothing to poll, no
+ * time to wait); the name must not outlive the iteration. */
+void
+_gbridge_io_loop_poll_check (GbridgeIOLoop *self)
+{
+  if (polling_loop == self)
+    polling_loop = NULL;
+}
+
+/* When the loop closes: the context may outlive it. */
+void
+_gbridge_io_loop_poll_fini (GbridgeIOLoop *self)
+{
+  if (polling_loop == self)
+    polling_loop = NULL;
+#ifdef HAVE_EPOLL
+  if (self->owns_poll && g_main_context_get_poll_func (self->context) == loop_poll)
+    g_main_context_set_poll_func (self->context, g_poll);
+#endif
+  self->owns_poll = FALSE;
+}
