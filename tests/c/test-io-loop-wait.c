@@ -169,7 +169,9 @@ test_given_context (void)
 
   g_assert_true (g_main_context_get_poll_func (context) == g_poll);
   ping_pong_setup (&pp, loop);
-  g_assert_cmpuint (ping_pong_run (&pp, ROUNDS), >=, 2 * ROUNDS);
+  /* Two waits a round, give or take the odd round where GLib already
+   * knows the source is ready: clearly more than the one of the fast path. */
+  g_assert_cmpuint (ping_pong_run (&pp, ROUNDS), >=, 2 * ROUNDS - ROUNDS / 10);
   ping_pong_teardown (&pp);
   g_assert_finalize_object (loop);
   g_main_context_unref (context);

@@ -567,6 +567,22 @@ test_enable_inside (Fixture       *f,
 /* Thresholds: NaN and negative are programmer errors, infinity never
  * reports; the property gives the same answers as the setter. */
 static void
+assert_property_refuses_nan (GbridgeIOLoop *loop,
+                             const char    *name)
+{
+  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (loop), name);
+  GValue value = G_VALUE_INIT;
+
+  g_assert_nonnull (pspec);
+  g_value_init (&value, G_TYPE_DOUBLE);
+  g_value_set_double (&value, NAN);
+  g_assert_false (g_param_value_is_valid (pspec, &value));
+  g_value_set_double (&value, 0.25);
+  g_assert_true (g_param_value_is_valid (pspec, &value));
+  g_value_unset (&value);
+}
+
+static void
 test_threshold_values (Fixture       *f,
                        gconstpointer  data)
 {
@@ -578,9 +594,10 @@ test_threshold_values (Fixture       *f,
   g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*seconds >= 0*");
   gbridge_io_loop_set_slow_callback_threshold (f->loop, -1);
   g_test_assert_expected_messages ();
-  g_test_expect_message ("GLib-GObject", G_LOG_LEVEL_WARNING, "*invalid or out of range*");
-  g_object_set (f->loop, "slow-callback-threshold", NAN, NULL);
-  g_test_assert_expected_messages ();
+  /* Through the property, GLib refuses NaN before it reaches the loop (with
+   * a warning before GLib 2.80 and a critical since: the property's range
+   * is what this checks). */
+  assert_property_refuses_nan (f->loop, "slow-callback-threshold");
   g_assert_cmpfloat (gbridge_io_loop_get_slow_callback_threshold (f->loop), ==, 0.5);
 
   gbridge_io_loop_set_slow_callback_threshold (f->loop, INFINITY);
@@ -590,9 +607,7 @@ test_threshold_values (Fixture       *f,
   g_assert_cmpuint (f->slow_names->len, ==, 0);
 
   /* A window of NaN is refused as well, not turned into a microsecond. */
-  g_test_expect_message ("GLib-GObject", G_LOG_LEVEL_WARNING, "*invalid or out of range*");
-  g_object_set (f->loop, "metrics-window", NAN, NULL);
-  g_test_assert_expected_messages ();
+  assert_property_refuses_nan (f->loop, "metrics-window");
   g_assert_cmpfloat (get_double (f, "metrics-window"), ==, 1.0);
 }
 
