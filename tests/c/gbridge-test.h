@@ -80,3 +80,23 @@ gbridge_test_iterate_until (GMainContext *context,
   g_source_destroy (guard);
   g_source_unref (guard);
 }
+
+static inline void
+gbridge_test_set_flag_cb (GbridgeFuture *future,
+                          gpointer       data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+/* Iterates @context until a done-callback saw @future done: the callback is
+ * what wakes the loop when another thread completes the future. */
+static inline void
+gbridge_test_iterate_until_done (GMainContext  *context,
+                                 GbridgeFuture *future)
+{
+  gboolean done = FALSE;
+
+  gbridge_future_add_done_callback (future, gbridge_test_set_flag_cb, &done, NULL);
+  while (!done)
+    g_main_context_iteration (context, TRUE);
+}

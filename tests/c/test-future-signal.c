@@ -9,6 +9,8 @@
 #include <gio/gio.h>
 #include <unistd.h>
 
+#include "gbridge-test.h"
+
 /* An object with the signals the tests wait for. */
 
 #define TEST_TYPE_EMITTER (test_emitter_get_type ())
@@ -155,26 +157,6 @@ fixture_teardown (Fixture       *f,
 #define TEST(path, func) \
   g_test_add ("/Gbridge/Future/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
-static void
-set_flag (GbridgeFuture *future,
-          gpointer       data)
-{
-  *(gboolean *) data = TRUE;
-}
-
-/* Iterates until a done-callback saw @future done; the done-callback is
- * what wakes the loop when another thread completed the future. */
-static void
-iterate_until (Fixture       *f,
-               GbridgeFuture *future)
-{
-  gboolean done = FALSE;
-
-  gbridge_future_add_done_callback (future, set_flag, &done, NULL);
-  while (!done)
-    g_main_context_iteration (f->context, TRUE);
-}
-
 static gboolean
 has_handler (gpointer    instance,
              const char *detailed_signal)
@@ -303,7 +285,7 @@ test_signal_disposed (Fixture       *f,
   /* The handler holds the future, not the emitter. */
   g_assert_finalize_object (g_steal_pointer (&f->emitter));
 
-  iterate_until (f, future);
+  gbridge_test_iterate_until_done (f->context, future);
   g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_FAILED);
   g_assert_null (gbridge_future_get_value (future, &error));
   g_assert_error (error, GBRIDGE_FUTURE_ERROR, GBRIDGE_FUTURE_ERROR_DISPOSED);
@@ -344,7 +326,7 @@ test_signal_disposed_reentrant (Fixture       *f,
   gbridge_future_add_completion_notify (future, disconnect_other, f, NULL);
 
   g_object_run_dispose (G_OBJECT (f->emitter));
-  iterate_until (f, future);
+  gbridge_test_iterate_until_done (f->context, future);
   g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_FAILED);
   g_assert_false (has_handler (f->emitter, "ping"));
 
@@ -426,7 +408,7 @@ test_signal_other_thread (Fixture       *f,
 
   future = gbridge_future_new_for_signal (f->loop, f->emitter, "ping");
   thread = g_thread_new ("emitter", emit_ping, f->emitter);
-  iterate_until (f, future);
+  gbridge_test_iterate_until_done (f->context, future);
   g_thread_join (thread);
 
   g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_RESOLVED);
@@ -522,7 +504,7 @@ test_fd_readable (Fixture       *f,
   g_assert_false (gbridge_future_is_done (future));
 
   g_assert_cmpint (write (fds[1], "x", 1), ==, 1);
-  iterate_until (f, future);
+  gbridge_test_iterate_until_done (f->context, future);
 
   value = gbridge_future_get_value (future, NULL);
   g_assert_true (G_VALUE_HOLDS (value, GBRIDGE_TYPE_IO_EVENTS));
@@ -531,7 +513,7 @@ test_fd_readable (Fixture       *f,
   g_assert_false (gbridge_io_loop_remove_handler (f->loop, fds[0]));
   g_clear_object (&future);
   future = gbridge_future_new_for_fd (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ);
-  iterate_until (f, future);
+  gbridge_test_iterate_until_done (f->context, future);
   g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_RESOLVED);
 
   run_pending (f);
@@ -634,7 +616,7 @@ test_source_fired (Fixture       *f,
   source = g_timeout_source_new (1);
   future = gbridge_future_new_for_source (f->loop, source);
   g_assert_true (g_source_get_context (source) == f->context);
-  iterate_until (f, future);
+  gbridge_test_iterate_until_done (f->context, future);
 
   g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_RESOLVED);
   /* A timeout's callback has no arguments. */
@@ -662,7 +644,7 @@ test_source_arguments (Fixture       *f,
   source = g_unix_fd_source_new (fds[0], G_IO_IN);
   future = gbridge_future_new_for_source (f->loop, source);
   g_assert_cmpint (write (fds[1], "x", 1), ==, 1);
-  iterate_until (f, future);
+  gbridge_test_iterate_until_done (f->context, future);
 
   values = gbridge_future_get_values (future, &n_values, NULL);
   g_assert_cmpuint (n_values, ==, 2);
@@ -825,7 +807,7 @@ test_signal_disposed_in_emission (Fixture       *f,
   g_signal_connect (f->emitter, "ping", G_CALLBACK (dispose_instance), NULL);
   future = gbridge_future_new_for_signal (f->loop, f->emitter, "ping");
   g_signal_emit (f->emitter, emitter_signals[SIG_PING], 0);
-  iterate_until (f, future);
+  gbridge_test_iterate_until_done (f->context, future);
   g_assert_cmpint (gbridge_future_get_state (future), ==, GBRIDGE_FUTURE_STATE_FAILED);
   run_pending (f);
   g_assert_finalize_object (future);

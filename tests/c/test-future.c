@@ -46,26 +46,6 @@ fixture_teardown (Fixture       *f,
 #define TEST(path, func) \
   g_test_add ("/Gbridge/Future/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
-static void
-set_flag (GbridgeFuture *future,
-          gpointer       data)
-{
-  *(gboolean *) data = TRUE;
-}
-
-/* Iterates until a done-callback saw @future done: the callback is what
- * wakes the loop when another thread completes the future. */
-static void
-iterate_until (Fixture        *f,
-               GbridgeFuture  *future)
-{
-  gboolean done = FALSE;
-
-  gbridge_future_add_done_callback (future, set_flag, &done, NULL);
-  while (!done)
-    g_main_context_iteration (f->context, TRUE);
-}
-
 static GValue *
 int_value (GValue *value,
            int     i)
@@ -364,8 +344,8 @@ test_chain (Fixture       *f,
   gbridge_future_chain (failing, failed_copy);
   gbridge_future_resolve (source, int_value (&v, 42), NULL);
   gbridge_future_fail (failing, failure, NULL);
-  iterate_until (f, destination);
-  iterate_until (f, failed_copy);
+  gbridge_test_iterate_until_done (f->context, destination);
+  gbridge_test_iterate_until_done (f->context, failed_copy);
   g_assert_cmpint (future_int (destination), ==, 42);
   g_assert_null (gbridge_future_get_value (failed_copy, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BUSY);
@@ -394,7 +374,7 @@ test_all (Fixture       *f,
   gbridge_test_run_pending (f->loop);
   g_assert_false (gbridge_future_is_done (all));
   gbridge_future_resolve (in[1], NULL, NULL);
-  iterate_until (f, all);
+  gbridge_test_iterate_until_done (f->context, all);
 
   values = g_value_get_boxed (gbridge_future_get_value (all, NULL));
   g_assert_cmpuint (values->n_values, ==, 3);
@@ -424,7 +404,7 @@ test_all_fails_first (Fixture       *f,
     in[i] = gbridge_future_new_for_loop (f->loop);
   all = gbridge_future_all (in, 2);
   gbridge_future_fail (in[1], failure, NULL);
-  iterate_until (f, all);
+  gbridge_test_iterate_until_done (f->context, all);
   g_assert_false (gbridge_future_is_done (in[0]));
   g_assert_null (gbridge_future_get_value (all, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BUSY);
@@ -472,14 +452,14 @@ test_any_and_first (Fixture       *f,
 
   /* A failure first: first() takes it, any() waits for a value. */
   gbridge_future_fail (in[0], busy, NULL);
-  iterate_until (f, first);
+  gbridge_test_iterate_until_done (f->context, first);
   g_assert_null (gbridge_future_get_value (first, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BUSY);
   g_clear_error (&error);
   g_assert_false (gbridge_future_is_done (any));
 
   gbridge_future_resolve (in[2], int_value (&v, 7), NULL);
-  iterate_until (f, any);
+  gbridge_test_iterate_until_done (f->context, any);
   g_assert_cmpint (future_int (any), ==, 7);
   /* The loser is left alone. */
   g_assert_false (gbridge_future_is_done (in[1]));
@@ -493,7 +473,7 @@ test_any_and_first (Fixture       *f,
   all_fail = gbridge_future_any (in, 2);
   gbridge_future_fail (in[0], busy, NULL);
   gbridge_future_fail (in[1], exists, NULL);
-  iterate_until (f, all_fail);
+  gbridge_test_iterate_until_done (f->context, all_fail);
   g_assert_null (gbridge_future_get_value (all_fail, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
   for (guint i = 0; i < 2; i++)
@@ -600,7 +580,7 @@ test_run_in_thread (Fixture       *f,
   *n = 12;
   future = gbridge_future_run_in_thread (f->loop, square_in_thread, n, free_and_count);
   g_assert_true (gbridge_future_get_loop (future) == f->loop);
-  iterate_until (f, future);
+  gbridge_test_iterate_until_done (f->context, future);
   g_assert_cmpint (future_int (future), ==, 144);
   /* The worker lets go of the future before it destroys user_data. */
   while (g_atomic_int_get (&thread_destroyed) == 0)
@@ -648,7 +628,7 @@ test_from_gio_async (Fixture       *f,
                                        (GbridgeFinishFunc) g_file_read_finish);
   g_file_read_async (file, G_PRIORITY_DEFAULT, gbridge_future_get_cancellable (read),
                      gbridge_future_async_ready_callback, g_object_ref (read));
-  iterate_until (f, read);
+  gbridge_test_iterate_until_done (f->context, read);
   g_assert_true (G_IS_FILE_INPUT_STREAM (gbridge_future_get_object (read, &error)));
   g_assert_no_error (error);
 
@@ -656,7 +636,7 @@ test_from_gio_async (Fixture       *f,
   raw = gbridge_future_new_for_async (f->loop, G_TYPE_INVALID, NULL);
   g_file_read_async (file, G_PRIORITY_DEFAULT, NULL,
                      gbridge_future_async_ready_callback, g_object_ref (raw));
-  iterate_until (f, raw);
+  gbridge_test_iterate_until_done (f->context, raw);
   g_assert_true (G_IS_ASYNC_RESULT (gbridge_future_get_object (raw, NULL)));
   g_object_unref (g_file_read_finish (file, gbridge_future_get_object (raw, NULL), NULL));
 
@@ -665,7 +645,7 @@ test_from_gio_async (Fixture       *f,
                                          (GbridgeFinishFunc) g_file_read_finish);
   g_file_read_async (missing, G_PRIORITY_DEFAULT, NULL,
                      gbridge_future_async_ready_callback, g_object_ref (failed));
-  iterate_until (f, failed);
+  gbridge_test_iterate_until_done (f->context, failed);
   g_assert_null (gbridge_future_get_value (failed, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_clear_error (&error);
@@ -724,8 +704,8 @@ test_from_task (Fixture       *f,
   g_task_run_in_thread (bad_task, task_thread);
   g_main_context_pop_thread_default (f->context);
 
-  iterate_until (f, ok);
-  iterate_until (f, bad);
+  gbridge_test_iterate_until_done (f->context, ok);
+  gbridge_test_iterate_until_done (f->context, bad);
   g_assert_cmpint (future_int (ok), ==, 42);
   g_assert_null (gbridge_future_get_value (bad, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
