@@ -51,9 +51,23 @@ for module in "$src"/../../introspection/python/gbridge/*.py; do
   [ -f "$site/gbridge/$name" ] || { echo "missing after install: gbridge/$name"; exit 1; }
 done
 
-PYTHONPATH=$site LD_LIBRARY_PATH=$lib GI_TYPELIB_PATH=$lib/girepository-1.0 /usr/bin/python3 - "$site" <<'PY'
+# gbridge._native, where it was built: installed into the platform site
+# directory (the same one as the package on Debian).
+native_site=$site
+if [ "${GBRIDGE_TEST_HAVE_NATIVE:-0}" = 1 ]; then
+  native=$(find "$destdir" -name '_native*.so' -path '*/gbridge/*' | head -n1)
+  [ -n "$native" ] || { echo "missing after install: gbridge/_native*.so"; exit 1; }
+  native_site=$(dirname "$(dirname "$native")")
+fi
+
+PYTHONPATH=$site:$native_site LD_LIBRARY_PATH=$lib GI_TYPELIB_PATH=$lib/girepository-1.0 /usr/bin/python3 - "$site" "$native_site" <<'PY'
+import os
 import sys
 import gbridge
+import gbridge.asyncio
+if os.environ.get("GBRIDGE_TEST_HAVE_NATIVE") == "1":
+    assert gbridge.asyncio._native is not None
+    assert gbridge.asyncio._native.__file__.startswith(sys.argv[2]), gbridge.asyncio._native.__file__
 import gi.overrides.Gbridge as override
 assert override.__file__.startswith(sys.argv[1]), override.__file__
 assert gbridge.__file__.startswith(sys.argv[1]), gbridge.__file__

@@ -125,7 +125,7 @@ def test_keyboard_interrupt_under_glib_main_loop(loop, capfd, schedule):
     assert raised is None
     assert 'KeyboardInterrupt: from an asyncio callback' in err
     assert seen == ['after', 'soon']
-    assert not loop._drain_pending
+    assert not loop._core.drain_pending
     # And the loop still runs asyncio work, from GLib and from run_forever.
     loop.call_soon(seen.append, 'glib again')
     ctx = GLib.MainContext.default()

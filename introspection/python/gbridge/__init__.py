@@ -19,7 +19,11 @@ is converted back in this process); cancelling either side cancels the
 other.
 """
 
-import asyncio as _asyncio
+# The build tree's gbridge/ directory (where gbridge._native is built) is
+# part of the package next to the sources, wherever both are on sys.path.
+__path__ = __import__('pkgutil').extend_path(__path__, __name__)
+
+import asyncio as _asyncio  # noqa: E402
 import sys as _sys
 
 import gi

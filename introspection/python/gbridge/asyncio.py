@@ -44,7 +44,7 @@ work on any asyncio loop, Tornado's included.
 
 import asyncio
 import contextlib
-import heapq
+import collections
 import selectors
 import signal
 import sys
@@ -184,116 +184,141 @@ def _exit_interpreter(status):
     os._exit(status)
 
 
-# The soname of the library PyGObject loads for the Gbridge typelib (the
-# GIR's shared-library).
-_GBRIDGE_SONAME = 'libgbridge-1.so.0'
+def _load_native():
+    """gbridge._native, the C core of these loops, or None where it was not
+    built (or GBRIDGE_PYTHON_NATIVE=0 asks for the introspection path)."""
+    import os
+    if os.environ.get('GBRIDGE_PYTHON_NATIVE', '1') == '0':
+        return None
+    try:
+        from gbridge import _native
+    except ImportError:
+        return None
+    _native.set_inline_batches(_INLINE_BATCHES)
+    return _native
 
 
-def _load_gbridge_library(ctypes):
-    """libgbridge through ctypes: the very library PyGObject loaded.
-
-    Once PyGObject has loaded it (wherever it found it: LD_LIBRARY_PATH, a
-    GIRepository library path), the dynamic linker hands the loaded object
-    to any dlopen() of its soname, so no GIRepository lookup (whose
-    namespace version depends on PyGObject's) is needed."""
-    Gbridge.IOLoop.__gtype__   # makes PyGObject load the library now
-    lib = ctypes.PyDLL(_GBRIDGE_SONAME)
-    lib.gbridge_io_loop_add_callback   # the right library
-    return lib
+_native = _load_native()
 
 
-class _Native:
-    """The hot calls into gbridge, through ctypes.
+class _IntrospectionCore:
+    """``gbridge._native.AsyncioCore``'s interface through PyGObject alone,
+    for where the extension module was not built: every gbridge callback
+    goes to the loop's Python methods (slower, the same behaviour).
 
-    PyGObject allocates a libffi closure for every callback it passes to C,
-    which costs more than an asyncio callback: the drain callback and the fd
-    handlers go through three C-callable thunks made once per process
-    instead, with an integer key as user data that names the loop (so a
-    callback that arrives after its loop is gone finds nothing, and never a
-    freed thunk).
+    The closures handed to gbridge hold the loop and this core through weak
+    references only, as the C core's links do.
     """
 
-    def __init__(self):
-        import ctypes
-        import itertools
-        lib = _load_gbridge_library(ctypes)
-        glib = ctypes.CDLL('libglib-2.0.so.0')
+    def __init__(self, loop, io_loop, fd_to_key, ready):
+        self._io_loop = io_loop
+        self._loop_ref = weakref.ref(loop)
+        self._timers = {}   # gbridge timeout id -> TimerHandle
+        self._ready = ready
+        self._closed = False
+        self.fast = True
+        self.driving = False
+        self.drain_pending = False
 
-        class GError(ctypes.Structure):
-            _fields_ = [('domain', ctypes.c_uint32), ('code', ctypes.c_int),
-                        ('message', ctypes.c_char_p)]
+    def schedule_drain(self):
+        if self.drain_pending or self._closed:
+            return
+        self.drain_pending = True
+        loop_ref, core_ref = self._loop_ref, weakref.ref(self)
 
-        self.ctypes = ctypes
-        self.GErrorP = ctypes.POINTER(GError)
-        self.g_error_free = glib.g_error_free
-        self.g_error_free.argtypes = [self.GErrorP]
-        self.g_error_free.restype = None
-        CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-        REPEAT_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
-        FDCB = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
-        vp = ctypes.c_void_p
-        self.add_callback = lib.gbridge_io_loop_add_callback
-        self.add_callback.argtypes = [vp, CB, vp, vp]
-        self.add_callback.restype = ctypes.c_int
-        self.add_repeating = lib.gbridge_io_loop_add_repeating_callback
-        self.add_repeating.argtypes = [vp, REPEAT_CB, vp, vp]
-        self.add_repeating.restype = ctypes.c_int
-        self.add_handler = lib.gbridge_io_loop_add_handler
-        self.add_handler.argtypes = [vp, ctypes.c_int, ctypes.c_int, FDCB, vp, vp,
-                                     ctypes.POINTER(self.GErrorP)]
-        self.add_handler.restype = ctypes.c_int
-        self.remove_handler = lib.gbridge_io_loop_remove_handler
-        self.remove_handler.argtypes = [vp, ctypes.c_int]
-        self.remove_handler.restype = ctypes.c_int
-        get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-        get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-        get_pointer.restype = vp
-        self.get_pointer = get_pointer
-        self.keys = itertools.count(1)
-        # key -> weak reference to the loop (a plain dict: a
-        # WeakValueDictionary lookup runs Python code, on the hottest path)
-        self.loops = {}
-        get = self.loops.get
+        def drain(*unused):
+            loop, core = loop_ref(), core_ref()
+            if core is None or core._closed:
+                return False
+            repeat = loop is not None and loop._drain()
+            if not repeat:
+                core.drain_pending = False
+            return repeat
 
-        def drain(key):
-            ref = get(key)
-            loop = ref() if ref is not None else None
-            return loop is not None and loop._drain()
+        self._io_loop._add_repeating_callback_plain(drain)
 
-        def drain_remote(key):
-            ref = get(key)
-            loop = ref() if ref is not None else None
+    def schedule_remote(self):
+        if self._closed:
+            return
+        loop_ref = self._loop_ref
+
+        def remote(*unused):
+            loop = loop_ref()
             if loop is not None:
                 loop._drain_remote()
 
-        def on_fd(fd, events, key):
-            ref = get(key)
-            loop = ref() if ref is not None else None
+        self._io_loop._add_callback_plain(remote)
+
+    def add_handler(self, fd, events):
+        loop_ref = self._loop_ref
+
+        def on_fd(fd, events, *unused):
+            loop = loop_ref()
             if loop is not None:
-                loop._on_fd(fd, events)
+                loop._on_fd(fd, int(events))
 
-        self.drain = REPEAT_CB(drain)
-        self.drain_remote = CB(drain_remote)
-        self.on_fd = FDCB(on_fd)
+        try:
+            self._io_loop._add_handler_plain(fd, Gbridge.IOEvents(events), on_fd)
+        except GLib.Error as e:
+            raise _os_error(e.code, e.message) from None
 
-    def register(self, loop, io_loop):
-        """Returns (io_loop pointer, key) for @loop."""
-        key = next(self.keys)
-        loops = self.loops
-        loops[key] = weakref.ref(loop, lambda unused: loops.pop(key, None))
-        return self.get_pointer(io_loop.__gpointer__, None), key
+    def update_handler(self, fd, events):
+        try:
+            self._io_loop.update_handler(fd, Gbridge.IOEvents(events))
+        except GLib.Error as e:
+            raise _os_error(e.code, e.message) from None
 
-    def handler(self, ptr, fd, events, key):
-        error = self.GErrorP()
-        if self.add_handler(ptr, fd, events, self.on_fd, key, None,
-                            self.ctypes.byref(error)):
+    def remove_handler(self, fd):
+        try:
+            return self._io_loop.remove_handler(fd)
+        except Exception:   # PyGObject at interpreter shutdown
+            return False
+
+    def add_timer(self, when, handle):
+        core_ref = weakref.ref(self)
+        timeout = []
+
+        def on_timer(*unused):
+            core = core_ref()
+            handle = core._timers.pop(timeout[0], None) if core is not None else None
+            if handle is not None:
+                handle._scheduled = False
+                core._ready.append(handle)
+                core.schedule_drain()
+
+        if when != when:
+            when = 0.0
+        # Half a microsecond later, as the C core: gbridge rounds to whole
+        # microseconds, and a timer never runs before its deadline.
+        timeout.append(self._io_loop._call_at_plain(when + 0.5e-6, on_timer))
+        self._timers[timeout[0]] = handle
+        return timeout[0]
+
+    def remove_timer(self, timeout):
+        if self._timers.pop(timeout, None) is None:
+            return False
+        self._io_loop.remove_timeout(timeout)
+        return True
+
+    def close(self):
+        if self._closed:
             return
-        code, message = error.contents.code, error.contents.message
-        self.g_error_free(error)
-        raise _os_error(code, message.decode('utf-8', 'replace') if message else '')
+        self._closed = True
+        timers, self._timers = self._timers, {}
+        for timeout in timers:
+            try:
+                self._io_loop.remove_timeout(timeout)
+            except Exception:   # PyGObject at interpreter shutdown
+                pass
 
 
-_native = _Native()
+_Core = _native.AsyncioCore if _native is not None else _IntrospectionCore
+
+
+class TimerHandle(events.TimerHandle):
+    """asyncio's TimerHandle with the id of its gbridge timeout."""
+
+    __slots__ = ('_gb_id',)
 
 
 class _GbridgeSelector(selectors._BaseSelectorImpl):
@@ -303,29 +328,22 @@ class _GbridgeSelector(selectors._BaseSelectorImpl):
     select(): gbridge calls the loop's fd handler instead.
     """
 
-    def __init__(self, io_loop, ptr, loop_key):
+    def __init__(self):
         super().__init__()
-        self._io_loop = io_loop
-        self._ptr = ptr             # the io_loop's C pointer, for ctypes
-        self._loop_key = loop_key   # names the asyncio loop to _native.on_fd
+        self._core = None   # set by the loop, before any registration
 
     def register(self, fileobj, events, data=None):
         key = super().register(fileobj, events, data)
         try:
-            _native.handler(self._ptr, key.fd, int(_gb_events(events)), self._loop_key)
+            self._core.add_handler(key.fd, int(_gb_events(events)))
         except OSError:
             super().unregister(fileobj)
             raise
         return key
 
-    def _remove_handler(self, fd):
-        # Through ctypes: also works in a loop's __del__ at interpreter
-        # shutdown, when PyGObject can no longer import what it needs.
-        _native.remove_handler(self._ptr, fd)
-
     def unregister(self, fileobj):
         key = super().unregister(fileobj)
-        self._remove_handler(key.fd)
+        self._core.remove_handler(key.fd)
         return key
 
     def modify(self, fileobj, events, data=None):
@@ -336,10 +354,7 @@ class _GbridgeSelector(selectors._BaseSelectorImpl):
         if events != key.events:
             if not events or events & ~(_EVENT_READ | _EVENT_WRITE):
                 raise ValueError(f'Invalid events: {events!r}')
-            try:
-                self._io_loop.update_handler(key.fd, _gb_events(events))
-            except GLib.Error as e:
-                raise _os_error(e.code, e.message) from None
+            self._core.update_handler(key.fd, int(_gb_events(events)))
         key = key._replace(events=events, data=data)
         self._fd_to_key[key.fd] = key
         return key
@@ -349,7 +364,7 @@ class _GbridgeSelector(selectors._BaseSelectorImpl):
 
     def close(self):
         for fd in list(self._fd_to_key):
-            self._remove_handler(fd)
+            self._core.remove_handler(fd)
         super().close()
 
 
@@ -412,31 +427,24 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         # without a callback, when the running loop's _context is the
         # thread-default GMainContext (where GTask delivers the result).
         self._context = io_loop.get_context()
-        self._drain_pending = False
-        self._timeout_id = 0
-        self._timeout_when = None
-        self._driving = False       # run_forever is running us
         self._exit_requested = False
         self._via_start = False
         self._pending_exc = None
         # Nothing kept on self, and nothing handed to gbridge, may hold self:
         # a closed loop must be freed by reference counting alone, like
         # asyncio's own loops (no cycle for the collector, and no strong
-        # reference in a C closure).  So the callbacks reach the loop through
-        # a weak reference (the ctypes thunks through a key).
+        # reference in a C closure).  The core reaches the loop through a
+        # weak reference, and gbridge reaches the core through a link the
+        # core cuts when it goes.
         ref = weakref.ref(self)
-        ptr, key = _native.register(self, io_loop)
-        add, add_repeating = _native.add_callback, _native.add_repeating
-        drain, drain_remote = _native.drain, _native.drain_remote
-        self._schedule_drain = lambda: add_repeating(ptr, drain, key, None)
-        self._schedule_drain_remote = lambda: add(ptr, drain_remote, key, None)
-
-        def on_timeout(*unused):
-            loop = ref()
-            if loop is not None:
-                loop._on_timeout()
-
-        self._on_timeout_cb = on_timeout
+        selector = _GbridgeSelector()
+        # asyncio's ready deque, made here: the core needs it before
+        # BaseEventLoop.__init__ (which makes its own) registers the
+        # self-pipe.
+        ready = collections.deque()
+        self._core = _Core(self, io_loop, selector._fd_to_key, ready)
+        selector._core = self._core
+        self._fd_to_key = selector._fd_to_key   # the same dict, for _on_fd
 
         # The io_loop's slow-callback-threshold, kept here (a C call per
         # iteration would cost more): while above 0, each callback is timed
@@ -447,12 +455,13 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             loop = ref()
             if loop is not None:
                 loop._slow_threshold = io_loop.get_slow_callback_threshold()
+                loop._update_fast()
 
         self._threshold_handler = io_loop.connect('notify::slow-callback-threshold',
                                                   on_threshold)
-        selector = _GbridgeSelector(io_loop, ptr, key)
-        self._fd_to_key = selector._fd_to_key   # the same dict, for _on_fd
         super().__init__(selector)
+        self._ready = ready
+        self._update_fast()
 
     @property
     def io_loop(self):
@@ -484,6 +493,24 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         with wakeup_on_signal():
             yield
 
+    # The core's flags: run_forever drives the loop; the hot paths run in
+    # C unless debug mode or a slow-callback threshold wants them timed.
+
+    @property
+    def _driving(self):
+        return self._core.driving
+
+    @_driving.setter
+    def _driving(self, value):
+        self._core.driving = value
+
+    def _update_fast(self):
+        self._core.fast = not (self._debug or self._slow_threshold)
+
+    def set_debug(self, enabled):
+        super().set_debug(enabled)
+        self._update_fast()
+
     # Scheduling
 
     def call_soon(self, callback, *args, context=None):
@@ -496,14 +523,13 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         if handle._source_traceback:
             del handle._source_traceback[-1]
         self._ready.append(handle)
-        if not self._drain_pending:
-            self._drain_pending = True
-            self._schedule_drain()
+        self._core.schedule_drain()
         return handle
 
     def call_at(self, when, callback, *args, context=None):
-        # BaseEventLoop.call_at, plus arming the gbridge timeout (not a
-        # super() call: the handle's source traceback must end in the caller).
+        # BaseEventLoop.call_at with a gbridge timeout per timer, which moves
+        # the handle to the ready deque when due (not a super() call: the
+        # handle's source traceback must end in the caller).
         if when is None:
             raise TypeError('when cannot be None')
         if self._closed:
@@ -511,55 +537,37 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         if self._debug:
             self._check_thread()
             self._check_callback(callback, 'call_at')
-        timer = events.TimerHandle(when, callback, args, self, context)
+        timer = TimerHandle(when, callback, args, self, context)
         if timer._source_traceback:
             del timer._source_traceback[-1]
-        sched = self._scheduled
-        heapq.heappush(sched, timer)
+        # A NaN deadline runs at once, as -inf does.  (The default loop runs
+        # it whenever its heap happens to pop it up to Python 3.12, since NaN
+        # defeats heapq's comparisons, and from 3.13 hands NaN to select(),
+        # which raises on every iteration: neither is worth copying.)  +-inf
+        # needs nothing: gbridge clamps it.
+        timer._gb_id = self._core.add_timer(when, timer)
         timer._scheduled = True
-        if sched[0] is timer:
-            self._arm_timeout(timer._when)
         return timer
+
+    def _timer_handle_cancelled(self, handle):
+        self._core.remove_timer(handle._gb_id)
 
     def _write_to_self(self):
         # call_soon_threadsafe: wake the context from any thread.
-        self._schedule_drain_remote()
+        self._core.schedule_remote()
 
     def stop(self):
         self._stopping = True
         self._kick(force=True)
 
-    def _arm_timeout(self, when):
-        if when != when:
-            # NaN: up to Python 3.12 the default loop's select() timeout is
-            # max(0, NaN) == 0 and its due test (when >= end) fails, so the
-            # timer runs on the next iteration.  (3.13's loop hands NaN to
-            # select(), which raises on every iteration: not copied.)
-            # +-inf needs nothing: gbridge clamps it.
-            when = 0.0
-        if self._timeout_when is not None:
-            if self._timeout_when <= when:
-                return
-            self._io_loop.remove_timeout(self._timeout_id)
-        self._timeout_when = when
-        self._timeout_id = self._io_loop._call_at_plain(when, self._on_timeout_cb)
-
-    def _disarm_timeout(self):
-        if self._timeout_when is not None:
-            self._io_loop.remove_timeout(self._timeout_id)
-            self._timeout_when = None
-
     def _kick(self, force=False):
-        """Makes sure pending asyncio work has a gbridge callback or timeout."""
-        if self._closed:
-            return
-        if (force or self._ready) and not self._drain_pending:
-            self._drain_pending = True
-            self._schedule_drain()
-        if self._scheduled:
-            self._arm_timeout(self._scheduled[0]._when)
+        """Makes sure pending asyncio work has a gbridge callback."""
+        if not self._closed and (force or self._ready):
+            self._core.schedule_drain()
 
-    # Dispatch: the entry points gbridge calls
+    # Dispatch: the entry points gbridge calls.  The core runs the common
+    # cases itself, in C; these serve the others (debug mode, a slow-callback
+    # threshold, no extension module) and its exceptions.
 
     def _enter(self):
         """Makes this loop the running one outside run_forever (GLib, GTK)."""
@@ -601,28 +609,18 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                 and not self._closed and not self._exit_requested:
             n -= 1
             self._iterate()
-        if self._ready and not self._closed:
-            return True
-        self._drain_pending = False
-        return False
+        return bool(self._ready) and not self._closed
 
     def _drain_remote(self):
         self._iterate()
 
-    def _on_timeout(self):
-        self._timeout_when = None
-        self._iterate()
-
     def _iterate(self):
-        """One asyncio iteration without the poll: due timers, then the batch."""
+        """One batch of the ready deque (due timers joined it already)."""
         if self._closed:
             return
         previous = None if self._driving else self._enter()
         exc = None
         try:
-            sched = self._scheduled
-            if sched:
-                self._collect_timers(sched)
             ready = self._ready
             ntodo = len(ready)
             if self._debug or self._slow_threshold:
@@ -646,42 +644,10 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         # which holds the task: a cycle that would delay the task's
         # "exception never retrieved" report until the next collection.
         handle = None
-        if self._scheduled and not self._closed:
-            self._arm_timeout(self._scheduled[0]._when)
         if self._stopping and self._driving:
             self._request_exit()
         if not self._driving or exc is not None:
             self._leave(previous, exc)
-
-    def _collect_timers(self, sched):
-        # As BaseEventLoop._run_once: drop cancelled timers lazily, move the
-        # due ones to the ready deque.
-        if (len(sched) > base_events_MIN_SCHEDULED and
-                self._timer_cancelled_count / len(sched) >
-                base_events_MIN_CANCELLED_FRACTION):
-            new = []
-            for handle in sched:
-                if handle._cancelled:
-                    handle._scheduled = False
-                else:
-                    new.append(handle)
-            heapq.heapify(new)
-            self._scheduled = sched = new
-            self._timer_cancelled_count = 0
-        else:
-            while sched and sched[0]._cancelled:
-                self._timer_cancelled_count -= 1
-                handle = heapq.heappop(sched)
-                handle._scheduled = False
-        end_time = self.time() + self._clock_resolution
-        ready = self._ready
-        while sched:
-            handle = sched[0]
-            if handle._when >= end_time:
-                break
-            handle = heapq.heappop(sched)
-            handle._scheduled = False
-            ready.append(handle)
 
     def _run_debug(self, handle):
         try:
@@ -830,7 +796,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         if self._closed:
             return
         super().close()
-        self._disarm_timeout()
+        self._core.close()
         handler, self._threshold_handler = self._threshold_handler, 0
         if handler:
             try:
@@ -842,9 +808,6 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
 
 
 from asyncio import base_events as _base_events  # noqa: E402
-
-base_events_MIN_SCHEDULED = _base_events._MIN_SCHEDULED_TIMER_HANDLES
-base_events_MIN_CANCELLED_FRACTION = _base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION
 
 
 def new_event_loop():
