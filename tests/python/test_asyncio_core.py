@@ -1,0 +1,336 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# gbridge.asyncio's core: the gbridge side of each loop (gbridge._native's
+# AsyncioCore, or _IntrospectionCore without the extension module; meson
+# runs this file both ways).  Each asyncio timer is a gbridge timeout, each
+# watched descriptor a gbridge handler, and the ready deque runs from one
+# repeating callback; these tests attack those paths: closing and dropping
+# the loop from every callback kind, readers that change their own
+# registration, timers at their deadline, the mode switches.
+
+import asyncio
+import gc
+import os
+import random
+import socket
+import weakref
+
+import pytest
+
+import gbridge.asyncio as gba
+
+
+@pytest.fixture
+def loop():
+    loop = gba.new_event_loop()
+    yield loop
+    if not loop.is_closed():
+        loop.close()
+
+
+def test_the_core_in_use_is_the_one_asked_for(loop):
+    native = os.environ.get('GBRIDGE_PYTHON_NATIVE', '1') != '0' and \
+        os.environ.get('GBRIDGE_TEST_HAVE_NATIVE') == '1'
+    assert type(loop._core).__name__ == ('AsyncioCore' if native else '_IntrospectionCore')
+
+
+def test_timers_never_run_before_their_deadline(loop):
+    """Each timer is a gbridge timeout on the loop's clock, in whole
+    microseconds; asyncio's deadlines are floats on time.monotonic().  A
+    callback that saw loop.time() < when would be early (another clock, a
+    rounding down larger than the dispatch latency)."""
+    early = []
+    rng = random.Random(7)
+    base = loop.time()
+
+    def check(when):
+        now = loop.time()
+        if now < when:
+            early.append(when - now)
+
+    for i in range(2000):
+        when = base + 0.001 + rng.random() * 0.02
+        loop.call_at(when, check, when)
+    loop.call_at(base + 0.05, loop.stop)
+    loop.run_forever()
+    assert early == []
+
+
+def test_due_timers_join_the_ready_deque_in_deadline_order(loop):
+    seen = []
+    now = loop.time()
+    for delay in (0.004, 0.001, 0.003, 0.002):
+        loop.call_at(now + delay, seen.append, delay)
+    loop.call_at(now + 0.01, loop.stop)
+    loop.run_forever()
+    assert seen == [0.001, 0.002, 0.003, 0.004]
+
+
+def test_cancelled_timers_never_run_and_are_released(loop):
+    ran = []
+
+    class Token:
+        pass
+
+    token = Token()
+    ref = weakref.ref(token)
+    handles = [loop.call_later(0.001, ran.append, token) for _ in range(100)]
+    del token
+    for h in handles:
+        h.cancel()
+    handles = None
+    loop.call_later(0.01, loop.stop)
+    loop.run_forever()
+    assert ran == []
+    gc.collect()
+    assert ref() is None
+
+
+def test_a_timer_cancels_another_due_at_the_same_time(loop):
+    seen = []
+    when = loop.time() + 0.002
+    second = None
+
+    def first():
+        seen.append('first')
+        second.cancel()
+
+    loop.call_at(when, first)
+    second = loop.call_at(when + 1e-7, seen.append, 'second')
+    loop.call_at(when + 0.01, loop.stop)
+    loop.run_forever()
+    assert seen == ['first']
+
+
+@pytest.mark.parametrize('kind', ['call_soon', 'timer', 'reader', 'threadsafe'])
+def test_close_from_each_callback_kind_is_refused_then_done_after(loop, kind):
+    """asyncio refuses to close a running loop; the callback goes on, the
+    loop closes afterwards, and nothing of it runs later."""
+    errors = []
+    a, b = socket.socketpair()
+
+    def attempt(*unused):
+        try:
+            loop.close()
+        except RuntimeError as e:
+            errors.append(str(e))
+        if kind == 'reader':
+            loop.remove_reader(a)
+        loop.stop()
+
+    try:
+        if kind == 'call_soon':
+            loop.call_soon(attempt)
+        elif kind == 'timer':
+            loop.call_later(0.001, attempt)
+        elif kind == 'reader':
+            loop.add_reader(a, attempt)
+            b.send(b'x')
+        else:
+            loop.call_soon_threadsafe(attempt)
+        loop.run_forever()
+        assert errors == ['Cannot close a running event loop']
+        later = []
+        loop.call_later(0.001, later.append, 'timer')
+        loop.call_soon(later.append, 'soon')
+        loop.close()
+        # Anything of the loop still queued on the context does nothing now.
+        ctx = loop.get_context()
+        for _ in range(5):
+            ctx.iteration(False)
+        assert later == []
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_dropped_loop_is_freed_and_its_timers_and_readers_go_quiet():
+    """A loop dropped without close(): reference counting frees it (asyncio
+    warns), and what it left on the context never calls into it."""
+    loop = gba.EventLoop(gba.Gbridge.IOLoop.new())
+    io_loop = loop.io_loop
+    a, b = socket.socketpair()
+    ran = []
+    loop.call_later(0.001, ran.append, 'timer')
+    loop.call_soon(ran.append, 'soon')
+    loop.add_reader(a, ran.append, 'reader')
+    b.send(b'x')
+    ref = weakref.ref(loop)
+    with pytest.warns(ResourceWarning):
+        del loop
+        gc.collect()
+    assert ref() is None
+    ctx = io_loop.get_context()
+    for _ in range(10):
+        ctx.iteration(False)
+    assert ran == []
+    io_loop.close(False)
+    a.close()
+    b.close()
+
+
+def test_reader_that_replaces_itself_and_adds_a_writer(loop):
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    seen = []
+
+    def writer():
+        seen.append('writer')
+        loop.remove_writer(a)
+        loop.stop()
+
+    def first():
+        a.recv(1)
+        seen.append('first')
+        loop.add_reader(a, second)      # replaces this reader
+        loop.add_writer(a, writer)
+        b.send(b'y')
+
+    def second():
+        a.recv(1)
+        seen.append('second')
+        loop.remove_reader(a)
+
+    try:
+        loop.add_reader(a, first)
+        b.send(b'x')
+        loop.run_forever()
+        if seen[-1] != 'second':
+            loop.call_later(0.01, loop.stop)
+            loop.run_forever()
+        assert seen[0] == 'first' and 'second' in seen and 'writer' in seen
+        assert a.fileno() not in loop._selector._fd_to_key
+    finally:
+        a.close()
+        b.close()
+
+
+def test_cancelled_reader_handle_is_removed_not_run(loop):
+    a, b = socket.socketpair()
+    ran = []
+    try:
+        loop.add_reader(a, ran.append, 'reader')
+        # What asyncio does to a reader whose transport went away: the
+        # handle is cancelled while its key stays registered.
+        key = loop._selector.get_key(a)
+        key.data[0].cancel()
+        b.send(b'x')
+        loop.call_later(0.01, loop.stop)
+        loop.run_forever()
+        assert ran == []
+        assert a.fileno() not in loop._selector._fd_to_key
+    finally:
+        a.close()
+        b.close()
+
+
+def test_descriptor_closed_while_registered_then_its_number_reused(loop):
+    a, b = socket.socketpair()
+    fd = a.fileno()
+    ran = []
+    loop.add_reader(fd, ran.append, 'old')
+    a.close()
+    loop.remove_reader(fd)
+    c, d = socket.socketpair()
+    try:
+        # Either pair may take the number; register whichever end has it.
+        new = c if c.fileno() == fd else d if d.fileno() == fd else c
+        other = d if new is c else c
+        loop.add_reader(new, ran.append, 'new')
+        other.send(b'x')
+        loop.call_later(0.01, loop.stop)
+        loop.run_forever()
+        assert 'old' not in ran and 'new' in ran
+        loop.remove_reader(new)
+    finally:
+        b.close()
+        c.close()
+        d.close()
+
+
+def test_debug_mode_switched_on_and_off_while_running(loop):
+    """The hot paths run in C only while neither debug mode nor a slow
+    callback threshold wants each callback timed: switching from inside a
+    callback takes effect at once, both ways."""
+    seen = []
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    rounds = [0]
+
+    def reader():
+        a.recv(1)
+        rounds[0] += 1
+        loop.set_debug(rounds[0] % 2 == 1)
+        seen.append(loop._core.fast)
+        if rounds[0] < 6:
+            b.send(b'x')
+        else:
+            loop.stop()
+
+    try:
+        loop.add_reader(a, reader)
+        b.send(b'x')
+        loop.run_forever()
+        assert seen == [False, True, False, True, False, True]
+        assert loop._core.fast
+    finally:
+        loop.set_debug(False)
+        loop.remove_reader(a)
+        a.close()
+        b.close()
+
+
+def test_stop_from_a_reader_leaves_run_forever_and_keeps_the_rest(loop):
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    seen = []
+
+    def reader():
+        a.recv(1)
+        seen.append('reader')
+        loop.call_soon(seen.append, 'after stop')
+        loop.stop()
+
+    try:
+        loop.add_reader(a, reader)
+        b.send(b'x')
+        loop.run_forever()
+        assert seen[0] == 'reader'
+        loop.remove_reader(a)
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert seen == ['reader', 'after stop']
+    finally:
+        a.close()
+        b.close()
+
+
+def test_glib_drives_the_loop_outside_run_forever(loop):
+    """GLib (GTK, GLib.MainLoop) runs the loop's work: each callback sees the
+    loop as the running one, and the running loop is restored after."""
+    from gi.repository import GLib
+    seen = []
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    ml = GLib.MainLoop.new(loop.get_context(), False)
+
+    def reader():
+        a.recv(1)
+        seen.append(asyncio.get_running_loop() is loop)
+        loop.remove_reader(a)
+        loop.call_later(0.001, timer)
+
+    def timer():
+        seen.append(asyncio.get_running_loop() is loop)
+        ml.quit()
+
+    try:
+        loop.add_reader(a, reader)
+        b.send(b'x')
+        loop.call_soon(lambda: seen.append(asyncio.get_running_loop() is loop))
+        ml.run()
+        assert seen == [True, True, True]
+        assert asyncio._get_running_loop() is None
+    finally:
+        a.close()
+        b.close()
