@@ -2,7 +2,7 @@
 #
 # gbridge.asyncio with newer PyGObject: Gio's awaitable *_async methods
 # (PyGObject 3.50+), gi.events' loop in the same process, and the lookup of
-# libgbridge for the ctypes fast path.
+# libgbridge for gbridge._native.
 
 import asyncio
 import os

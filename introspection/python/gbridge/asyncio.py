@@ -3,20 +3,27 @@
 
 :class:`EventLoop` is asyncio's Unix selector loop (so its transports,
 servers, TLS, subprocesses and signal handling are asyncio's own) with the
-selector and the iteration replaced by a ``Gbridge.IOLoop``:
+selector and the iteration replaced by a ``Gbridge.IOLoop``, through a core
+(``gbridge._native.AsyncioCore``, in C; where the extension module was not
+built, the same interface through PyGObject alone, only slower):
 
-- callbacks go to asyncio's ready deque; one gbridge callback drains it, and is
-  scheduled only when the deque goes from empty to non-empty (a C call per
-  ``call_soon`` would cost more than the callback);
-- timers stay in asyncio's heap; one gbridge timeout is armed at its earliest
-  deadline;
+- callbacks go to asyncio's ready deque; one repeating gbridge callback
+  drains it, and is queued only when the deque goes from empty to non-empty
+  (a C call per ``call_soon`` would cost more than the callback);
+- each timer is a gbridge timeout, on gbridge's timer heap, which moves the
+  handle to the ready deque when due; cancelling removes the timeout;
 - file descriptors are gbridge handlers (one epoll set, whatever their
-  number); a ready fd runs its asyncio handle directly from the handler;
+  number); a ready fd runs its asyncio reader and writer directly;
 - ``call_soon_threadsafe`` wakes the context with gbridge's thread-safe
   ``add_callback``;
-- while only callbacks are ready, one drain runs two asyncio iterations, so
-  GLib (fds, timers, other sources) is polled every other iteration instead
-  of every one.
+- while only callbacks are ready, one drain runs two batches, so GLib (fds,
+  timers, other sources) is polled every other batch instead of every one.
+
+The core runs those paths in C unless debug mode or the io_loop's
+``slow-callback-threshold`` wants each callback timed; exceptions that leave
+a callback (KeyboardInterrupt, SystemExit) go through the same Python code
+either way.  ``GBRIDGE_PYTHON_NATIVE=0`` in the environment turns the
+extension module off.
 
 Run it as asyncio's own loops are run::
 
