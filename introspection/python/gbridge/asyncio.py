@@ -299,12 +299,13 @@ class _IntrospectionCore:
         # microseconds, and a timer never runs before its deadline.
         timeout.append(self._io_loop._call_at_plain(when + 0.5e-6, on_timer))
         self._timers[timeout[0]] = handle
-        return timeout[0]
+        handle._gb_id = timeout[0]
+        handle._scheduled = True
 
-    def remove_timer(self, timeout):
-        if self._timers.pop(timeout, None) is None:
+    def cancel_timer(self, handle):
+        if self._timers.pop(handle._gb_id, None) is None:
             return False
-        self._io_loop.remove_timeout(timeout)
+        self._io_loop.remove_timeout(handle._gb_id)
         return True
 
     def close(self):
@@ -450,6 +451,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         # self-pipe.
         ready = collections.deque()
         self._core = _Core(self, io_loop, selector._fd_to_key, ready)
+        self._timer_handle_cancelled = self._core.cancel_timer
         selector._core = self._core
         self._fd_to_key = selector._fd_to_key   # the same dict, for _on_fd
 
@@ -552,12 +554,12 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         # defeats heapq's comparisons, and from 3.13 hands NaN to select(),
         # which raises on every iteration: neither is worth copying.)  +-inf
         # needs nothing: gbridge clamps it.
-        timer._gb_id = self._core.add_timer(when, timer)
-        timer._scheduled = True
+        self._core.add_timer(when, timer)
         return timer
 
     def _timer_handle_cancelled(self, handle):
-        self._core.remove_timer(handle._gb_id)
+        # Shadowed in __init__ by the core's own method, one call less.
+        self._core.cancel_timer(handle)
 
     def _write_to_self(self):
         # call_soon_threadsafe: wake the context from any thread.

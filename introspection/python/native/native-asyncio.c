@@ -43,6 +43,7 @@ typedef struct
   char closed;
 } Core;
 
+static PyObject *str_gb_id;
 static PyObject *str_run, *str_cancelled, *str_scheduled, *str_stopping,
                 *str_closed, *str_exit_requested, *str_leave, *str_drain,
                 *str_drain_remote, *str_on_fd, *str_remove_reader,
@@ -639,14 +640,16 @@ core_remove_handler (Core     *self,
   return PyBool_FromLong (gbridge_io_loop_remove_handler (self->io_loop, fd));
 }
 
+/* add_timer(when, handle): the handle joins the ready deque at @when; its
+ * _gb_id names the gbridge timeout, its _scheduled becomes True. */
 static PyObject *
-core_add_timer (Core     *self,
-                PyObject *const *args,
-                Py_ssize_t nargs)
+core_add_timer (Core             *self,
+                PyObject *const  *args,
+                Py_ssize_t        nargs)
 {
   Timer *timer;
   double when;
-  PyObject *id;
+  PyObject *id, *handle;
 
   if (nargs != 2)
     {
@@ -656,6 +659,7 @@ core_add_timer (Core     *self,
   when = PyFloat_AsDouble (args[0]);
   if (when == -1.0 && PyErr_Occurred ())
     return NULL;
+  handle = args[1];
   if (isnan (when))
     when = 0.0;
   if (self->closed)
@@ -675,25 +679,44 @@ core_add_timer (Core     *self,
       return NULL;
     }
   id = PyLong_FromUnsignedLongLong (timer->id);
-  if (id == NULL || PyDict_SetItem (self->timers, id, args[1]) < 0)
+  if (id == NULL
+      || PyDict_SetItem (self->timers, id, handle) < 0
+      || PyObject_SetAttr (handle, str_gb_id, id) < 0
+      || PyObject_SetAttr (handle, str_scheduled, Py_True) < 0)
     {
+      if (id != NULL)
+        PyDict_DelItem (self->timers, id);
+      PyErr_Clear ();
       gbridge_io_loop_remove_timeout (self->io_loop, timer->id);
       Py_XDECREF (id);
+      if (!PyErr_Occurred ())
+        PyErr_SetString (PyExc_TypeError, "add_timer() needs a gbridge.asyncio.TimerHandle");
       return NULL;
     }
-  return id;
+  Py_DECREF (id);
+  Py_RETURN_NONE;
 }
 
+/* cancel_timer(handle): the loop's _timer_handle_cancelled(), which
+ * TimerHandle.cancel() calls while the handle is scheduled. */
 static PyObject *
-core_remove_timer (Core     *self,
-                   PyObject *id)
+core_cancel_timer (Core     *self,
+                   PyObject *handle)
 {
-  unsigned long long value = PyLong_AsUnsignedLongLong (id);
+  PyObject *id = PyObject_GetAttr (handle, str_gb_id);
+  unsigned long long value;
   int r;
 
-  if (value == (unsigned long long) -1 && PyErr_Occurred ())
+  if (id == NULL)
     return NULL;
+  value = PyLong_AsUnsignedLongLong (id);
+  if (value == (unsigned long long) -1 && PyErr_Occurred ())
+    {
+      Py_DECREF (id);
+      return NULL;
+    }
   r = PyDict_DelItem (self->timers, id);
+  Py_DECREF (id);
   if (r < 0)
     {
       if (!PyErr_ExceptionMatches (PyExc_KeyError))
@@ -783,9 +806,9 @@ static PyMethodDef core_methods[] = {
   { "remove_handler", (PyCFunction) core_remove_handler, METH_O,
     "remove_handler(fd) -> bool" },
   { "add_timer", (PyCFunction) (void (*) (void)) core_add_timer, METH_FASTCALL,
-    "add_timer(when, handle) -> id: the handle joins the ready deque at when." },
-  { "remove_timer", (PyCFunction) core_remove_timer, METH_O,
-    "remove_timer(id) -> bool: whether the timer was pending." },
+    "add_timer(when, handle): the handle joins the ready deque at when." },
+  { "cancel_timer", (PyCFunction) core_cancel_timer, METH_O,
+    "cancel_timer(handle) -> bool: whether the handle's timer was pending." },
   { "close", (PyCFunction) core_close, METH_NOARGS,
     "Removes the timers and stops every callback from reaching the loop." },
   { NULL, NULL, 0, NULL }
@@ -843,6 +866,7 @@ gbn_asyncio_init (PyObject *module)
 {
   PyObject *events;
 
+  INTERN (str_gb_id, "_gb_id");
   INTERN (str_run, "_run");
   INTERN (str_cancelled, "_cancelled");
   INTERN (str_scheduled, "_scheduled");
