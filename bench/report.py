@@ -406,6 +406,9 @@ def speed_work(res):
         m = aio(case, "ns_per_iteration")
         check(f"asyncio one-fd ping-pong, {label}: ≤ 1.0× the default loop",
               ratio(m["gbridge"], m["default"]), "<=", 1.0)
+    m = aio("peer", "ns_per_iteration")
+    check("asyncio real-peer ping-pong (wall time): ≤ 1.0× the default loop",
+          ratio(m["gbridge"], m["default"]), "<=", 1.0)
     for label, case in (("no timers", "one-fd 0"), ("10^4 timers", "one-fd 10000")):
         m = aio(case, "ns_per_iteration")
         check(f"aim: asyncio one-fd ping-pong, {label}: ≤ 1.2× uvloop",
@@ -429,6 +432,8 @@ def speed_work(res):
     check("Python futures: Gbridge.Future ≤ 1.5× asyncio.Future", ratio(g, a), "<=", 1.5)
     check("C one-fd ping-pong, nothing pending: ≤ 1.3× libuv",
           ratio(base, one["one-fd 0 0"]["libuv"]), "<=", 1.3)
+    check("C real-peer ping-pong (wall time): ≤ 1.3× libuv",
+          ratio(peer["gbridge"], peer["libuv"]), "<=", 1.3)
     for label, case in C_ONE_FD[1:]:
         check(f"C one-fd ping-pong flat: {label} ≤ 1.5× its own nothing pending",
               ratio(one[case]["gbridge"], base), "<=", 1.5)
