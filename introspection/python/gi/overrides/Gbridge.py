@@ -3,6 +3,8 @@
 
 - ``Gbridge.Future`` is awaitable (``await future`` in any asyncio
   coroutine) and resolves with any Python value, ints of any size included.
+  Its hot calls (``new_for_loop()``, ``add_done_callback()``, ``resolve()``,
+  ``get_value()``) run in C in ``gbridge._native`` where it was built.
 - ``Gbridge.IOLoop.run_sync(func, timeout=None)`` takes Tornado's
   arguments and re-raises what ``func`` raised.
 - ``Gbridge.IOLoop.call_later`` / ``call_at`` / ``add_timeout`` raise
