@@ -10,6 +10,8 @@
 
 #include <gbridge/gbridge.h>
 
+#include <string.h>
+
 void     gbridge_test_log_clear        (void);
 void     gbridge_test_log_append       (int            marker);
 int      gbridge_test_log_get          (int           *out,
@@ -19,6 +21,9 @@ gboolean gbridge_test_add_c_callback   (GbridgeIOLoop *loop,
 guint64  gbridge_test_call_at_c        (GbridgeIOLoop *loop,
                                         double         when,
                                         int            marker);
+int      gbridge_test_future_value     (GbridgeFuture *future,
+                                        char          *out,
+                                        int            n_out);
 
 /* Only the loop's thread touches the log, but the lock keeps the helper
  * correct should a test ever call it from another thread. */
@@ -80,4 +85,33 @@ gbridge_test_call_at_c (GbridgeIOLoop *loop,
 {
   return gbridge_io_loop_call_at (loop, when, c_callback,
                                   GINT_TO_POINTER (marker), NULL);
+}
+
+/* How C reads a future's value: "<GType name> <g_strdup_value_contents()>",
+ * "none" for a future resolved with no value, "error" for one not resolved,
+ * copied into @out (at most @n_out bytes, NUL included). Returns the full
+ * length. */
+int
+gbridge_test_future_value (GbridgeFuture *future,
+                           char          *out,
+                           int            n_out)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  const GValue *value;
+
+  value = gbridge_future_get_value (future, &error);
+  if (error != NULL)
+    text = g_strdup ("error");
+  else if (value == NULL)
+    text = g_strdup ("none");
+  else
+    {
+      g_autofree char *contents = g_strdup_value_contents (value);
+
+      text = g_strdup_printf ("%s %s", G_VALUE_TYPE_NAME (value), contents);
+    }
+  if (n_out > 0)
+    g_strlcpy (out, text, n_out);
+  return (int) strlen (text);
 }

@@ -27,6 +27,10 @@ class Helper:
         self.lib.gbridge_test_call_at_c.argtypes = [ctypes.c_void_p,
                                                     ctypes.c_double,
                                                     ctypes.c_int]
+        self.lib.gbridge_test_future_value.restype = ctypes.c_int
+        self.lib.gbridge_test_future_value.argtypes = [ctypes.c_void_p,
+                                                       ctypes.c_char_p,
+                                                       ctypes.c_int]
 
     @staticmethod
     def pointer(gobject):
@@ -55,6 +59,15 @@ class Helper:
     def call_at_c(self, loop, when, marker):
         return self.lib.gbridge_test_call_at_c(self.pointer(loop), when,
                                                marker)
+
+    def future_value(self, future):
+        """How C reads the future's value: '<GType name> <contents>',
+        'none' or 'error' (see gbridge_test_future_value())."""
+        pointer = self.pointer(future)
+        n = self.lib.gbridge_test_future_value(pointer, None, 0)
+        buf = ctypes.create_string_buffer(n + 1)
+        self.lib.gbridge_test_future_value(pointer, buf, n + 1)
+        return buf.value.decode()
 
 
 class Watchdog:

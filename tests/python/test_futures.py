@@ -5,9 +5,12 @@
 # and from asyncio futures (await, cancellation and errors both ways).
 
 import asyncio
+import gc
 import os
+import sys
 import tempfile
 import threading
+import weakref
 
 import pytest
 
@@ -425,3 +428,270 @@ def test_new_task_from_python(loop):
         loop.get_context().pop_thread_default()
     run_future(loop, future)
     assert future.get_value() == 'from a GTask'
+
+
+# The override's hot calls (new_for_loop, add_done_callback, resolve,
+# get_value) run in gbridge._native where it was built with PyGObject's
+# headers, else through GObject Introspection (python-futures-introspection
+# runs this file with GBRIDGE_PYTHON_NATIVE=0): the same behaviour both ways.
+
+def test_the_future_path_in_use_is_the_one_asked_for():
+    from gi.overrides import Gbridge as override
+    native = os.environ.get('GBRIDGE_PYTHON_NATIVE', '1') != '0' and \
+        os.environ.get('GBRIDGE_TEST_HAVE_NATIVE_FUTURE') == '1'
+    assert override._native_future == native
+
+
+class BigInt(int):
+    pass
+
+
+@pytest.mark.parametrize('value, seen_from_c', [
+    (42, 'gint 42'),
+    (-2**31, 'gint -2147483648'),
+    (2**31 - 1, 'gint 2147483647'),
+    (2**31, 'gint64 2147483648'),
+    (-2**63, 'gint64 -9223372036854775808'),
+    (2**63 - 1, 'gint64 9223372036854775807'),
+    (2**63, 'PyObject'),
+    (BigInt(5), 'PyObject'),
+    (1.5, 'gdouble 1.500000'),
+    ('text', 'gchararray "text"'),
+    (True, 'gboolean TRUE'),
+    (b'bytes', 'PyObject'),
+    ([1, 'a'], 'PyObject'),
+    (None, 'none'),
+    (Gio.IOErrorEnum.NOT_FOUND, 'GIOErrorEnum ((GIOErrorEnum) G_IO_ERROR_NOT_FOUND)'),
+    (GObject.Value(GObject.TYPE_UINT, 7), 'guint 7'),
+])
+def test_python_values_as_c_reads_them(loop, helper, value, seen_from_c):
+    """A future resolved from Python holds the GValue PyGObject makes of the
+    value for a GValue argument (an int beyond 32 bits a gint64, beyond 64 a
+    PyObject), which C, GJS and Vala read."""
+    future = Gbridge.Future.new_for_loop(loop)
+    assert future.resolve(value) is True
+    got = helper.future_value(future)
+    if seen_from_c == 'PyObject':
+        assert got.startswith('PyObject ')
+    else:
+        assert got == seen_from_c
+    back = future.get_value()
+    if isinstance(value, GObject.Value):
+        assert back == value.get_value()
+    else:
+        assert back == value and type(back) is type(value)
+
+
+def test_an_object_value_is_the_same_object(loop, helper):
+    future = Gbridge.Future.new_for_loop(loop)
+    obj = Gio.Cancellable()
+    future.resolve(obj)
+    assert helper.future_value(future).startswith('GCancellable ')
+    assert future.get_value() is obj
+    assert future.get_object() is obj
+
+
+def test_resolve_and_read_errors(loop):
+    future = Gbridge.Future.new_for_loop(loop)
+    with pytest.raises(GLib.Error) as info:
+        future.get_value()
+    assert info.value.matches(Gbridge.future_error_quark(),
+                              Gbridge.FutureError.PENDING)
+    assert future.resolve(value=3) is True
+    assert future.get_value() == 3
+    with pytest.raises(GLib.Error) as info:
+        future.resolve()
+    assert info.value.matches(Gbridge.future_error_quark(),
+                              Gbridge.FutureError.ALREADY_DONE)
+    with pytest.raises(TypeError):
+        future.resolve(1, 2)
+    with pytest.raises(TypeError):
+        future.get_value(1)
+    with pytest.raises(TypeError):
+        Gbridge.Future.new_for_loop(42)
+    with pytest.raises(TypeError):
+        Gbridge.Future.new_for_loop(Gio.Cancellable())
+    with pytest.raises(TypeError):
+        Gbridge.Future.new_for_loop()
+    with pytest.raises(TypeError):
+        future.add_done_callback(None)
+    with pytest.raises(TypeError):
+        future.add_done_callback(42)
+    assert isinstance(Gbridge.Future.new_for_loop(loop=loop), Gbridge.Future)
+    assert Gbridge.Future.new().get_loop() is not None
+
+
+def test_done_callback_gets_the_wrapper_the_caller_holds(loop):
+    future = Gbridge.Future.new_for_loop(loop)
+    future.tag = 'mine'
+    seen = []
+    future.add_done_callback(lambda f: seen.append((f, f.tag, f.get_value())))
+    future.resolve(7)
+    run_future(loop, future)
+    assert seen == [(future, 'mine', 7)]
+    assert seen[0][0] is future
+
+
+def test_done_callback_with_user_data(loop):
+    future = Gbridge.Future.new_for_loop(loop)
+    seen = []
+    future.add_done_callback(lambda f, *data: seen.append(data), 1, 'two')
+    future.add_done_callback(lambda f, *data: seen.append(data), None)
+    future.resolve(None)
+    run_future(loop, future)
+    assert seen == [(1, 'two'), (None,)]
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize('exc', [Boom, KeyboardInterrupt])
+def test_done_callback_that_raises_is_reported_and_the_rest_run(loop, capfd, exc):
+    """As PyGObject reports its callbacks' exceptions: the traceback on
+    stderr (sys.excepthook); the loop goes on with the next callbacks."""
+    first = Gbridge.Future.new_for_loop(loop)
+    second = Gbridge.Future.new_for_loop(loop)
+    ran = []
+
+    def raising(f):
+        ran.append('raising')
+        raise exc('boom from a done-callback')
+
+    first.add_done_callback(raising)
+    first.add_done_callback(lambda f: ran.append('same future'))
+    second.add_done_callback(lambda f: ran.append('other future'))
+    first.resolve(1)
+    second.resolve(2)
+    iterate_until(loop, lambda: len(ran) == 3)
+    assert ran == ['raising', 'same future', 'other future']
+    err = capfd.readouterr().err
+    assert 'Traceback (most recent call last)' in err
+    assert 'in raising' in err
+    assert '%s: boom from a done-callback' % exc.__name__ in err
+
+
+def test_callbacks_added_during_dispatch_run_in_a_later_iteration(loop):
+    future = Gbridge.Future.new_for_loop(loop)
+    order = []
+
+    def first(f):
+        order.append('a')
+        f.add_done_callback(lambda f: order.append('c'))
+
+    future.add_done_callback(first)
+    future.add_done_callback(lambda f: order.append('b'))
+    future.resolve(None)
+    context = loop.get_context()
+    context.iteration(False)
+    assert order == ['a', 'b']
+    context.iteration(False)
+    assert order == ['a', 'b', 'c']
+
+
+def test_a_callback_may_drop_the_last_reference(loop):
+    holder = [Gbridge.Future.new_for_loop(loop)]
+    order = []
+    holder[0].add_done_callback(lambda f: (order.append(1), holder.clear()))
+    holder[0].add_done_callback(lambda f: order.append(f.get_value()))
+    holder[0].resolve(5)
+    iterate_until(loop, lambda: len(order) == 2)
+    assert order == [1, 5] and holder == []
+
+
+class Callable:
+    """A callable whose release a test can watch (a weak reference)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, future, *data):
+        self.calls.append(future)
+
+
+def watched_callback():
+    callback = Callable()
+    return callback, weakref.ref(callback), callback.calls
+
+
+def test_the_callable_is_released_once_it_ran(loop):
+    future = Gbridge.Future.new_for_loop(loop)
+    callback, ref, calls = watched_callback()
+    function = lambda f: None   # noqa: E731
+    before = sys.getrefcount(function)
+    future.add_done_callback(callback)
+    future.add_done_callback(function)
+    del callback
+    assert ref() is not None
+    future.resolve(1)
+    run_future(loop, future)
+    assert calls == [future]
+    assert ref() is None
+    assert sys.getrefcount(function) == before
+
+
+def test_future_dropped_with_callbacks_pending_releases_them(loop):
+    future = Gbridge.Future.new_for_loop(loop)
+    callback, ref, calls = watched_callback()
+    future.add_done_callback(callback)
+    future.add_done_callback(callback, 'data')
+    del callback, future
+    gc.collect()
+    assert ref() is None
+    assert calls == []
+
+
+def test_loop_closed_with_callbacks_queued_releases_them(loop):
+    future = Gbridge.Future.new_for_loop(loop)
+    callback, ref, calls = watched_callback()
+    future.add_done_callback(callback)
+    future.resolve(1)
+    del callback
+    loop.close(False)
+    assert ref() is None
+    assert calls == []
+    assert future.get_value() == 1
+
+
+def test_future_dropped_in_another_thread_releases_its_callbacks(loop):
+    holder = [Gbridge.Future.new_for_loop(loop)]
+    callback, ref, calls = watched_callback()
+    holder[0].add_done_callback(callback)
+    del callback
+    worker = threading.Thread(target=holder.clear)
+    worker.start()
+    worker.join()
+    gc.collect()
+    assert ref() is None and calls == []
+
+
+def test_resolve_from_other_threads(loop):
+    """Futures resolved from worker threads while the loop thread adds
+    callbacks: every callback runs once, on the loop thread, with its
+    future's value."""
+    n_threads, per_thread = 4, 200
+    futures = [Gbridge.Future.new_for_loop(loop) for _ in range(n_threads * per_thread)]
+    seen = {}
+    loop_thread = threading.get_ident()
+
+    def done(f, i):
+        assert i not in seen
+        seen[i] = (f.get_value(), threading.get_ident())
+
+    start = threading.Barrier(n_threads + 1)
+
+    def worker(k):
+        start.wait()
+        for i in range(k, len(futures), n_threads):
+            futures[i].resolve(i * 3)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n_threads)]
+    for t in threads:
+        t.start()
+    start.wait()
+    for i, f in enumerate(futures):
+        f.add_done_callback(lambda f, i=i: done(f, i))
+    for t in threads:
+        t.join()
+    iterate_until(loop, lambda: len(seen) == len(futures))
+    assert seen == {i: (i * 3, loop_thread) for i in range(len(futures))}

@@ -3,6 +3,8 @@
 
 - ``Gbridge.Future`` is awaitable (``await future`` in any asyncio
   coroutine) and resolves with any Python value, ints of any size included.
+  Its hot calls (``new_for_loop()``, ``add_done_callback()``, ``resolve()``,
+  ``get_value()``) run in C in ``gbridge._native`` where it was built.
 - ``Gbridge.IOLoop.run_sync(func, timeout=None)`` takes Tornado's
   arguments and re-raises what ``func`` raised.
 - ``Gbridge.IOLoop.call_later`` / ``call_at`` / ``add_timeout`` raise
@@ -134,6 +136,34 @@ class Future(Gbridge.Future):
 
 Future = override(Future)
 __all__.append('Future')
+
+
+def _install_native_future(cls):
+    """new(), new_for_loop(), add_done_callback(), resolve() and get_value()
+    in C (gbridge._native) where it was built with PyGObject's headers,
+    unless GBRIDGE_PYTHON_NATIVE=0 asks for the introspection path; the same
+    values and errors, without libffi and a closure per callback."""
+    import os
+    if os.environ.get('GBRIDGE_PYTHON_NATIVE', '1') == '0':
+        return False
+    try:
+        from gbridge import _native
+    except ImportError:
+        return False
+    install = getattr(_native, 'future_install', None)
+    if install is None:
+        return False
+    install(cls, {
+        'new': Gbridge.Future.new,
+        'new_for_loop': Gbridge.Future.new_for_loop,
+        'add_done_callback': Gbridge.Future.add_done_callback,
+        'resolve': cls.resolve,
+        'get_value': Gbridge.Future.get_value,
+    })
+    return True
+
+
+_native_future = _install_native_future(Future)
 
 
 class IOLoop(Gbridge.IOLoop):
