@@ -40,12 +40,41 @@ metrics_init (GbridgeIOLoop *loop)
   gbridge_io_loop_set_slow_callback_threshold (loop, 10.0);
 }
 
+/* The loop: on a context made for it and given to it
+ * (gbridge_io_loop_new_for_context()), as by default. Its wait is the
+ * same as on the global default context of gbridge_io_loop_get_default(),
+ * which gbridge.asyncio uses on the main thread: the loop sets the
+ * context's poll function, so that GLib's wait is the loop's epoll_wait(),
+ * and learns GLib's wake-up descriptor in it. BENCH_GBRIDGE_CONTEXT=default
+ * runs on the default loop instead, =private on the private context of
+ * gbridge_io_loop_new(); both to check that they cost the same (the
+ * default loop only for the cases that make one loop per process: the
+ * ping-pong shapes). */
 static void
 loop_init (Loop   *l,
            guint64 total)
 {
-  l->context = g_main_context_new ();
-  l->loop = gbridge_io_loop_new_for_context (l->context);
+  const char *mode = g_getenv ("BENCH_GBRIDGE_CONTEXT");
+
+  if (mode == NULL || g_strcmp0 (mode, "given") == 0)
+    {
+      l->context = g_main_context_new ();
+      l->loop = gbridge_io_loop_new_for_context (l->context);
+    }
+  else if (g_strcmp0 (mode, "default") == 0)
+    {
+      l->loop = g_object_ref (gbridge_io_loop_get_default ());
+      bench_check (!gbridge_io_loop_is_closed (l->loop),
+                   "BENCH_GBRIDGE_CONTEXT=default: one loop per process only");
+      l->context = g_main_context_ref (gbridge_io_loop_get_context (l->loop));
+    }
+  else if (g_strcmp0 (mode, "private") == 0)
+    {
+      l->loop = gbridge_io_loop_new ();
+      l->context = g_main_context_ref (gbridge_io_loop_get_context (l->loop));
+    }
+  else
+    bench_fail ("BENCH_GBRIDGE_CONTEXT=%s: given, default or private", mode);
   metrics_init (l->loop);
   l->count = 0;
   l->total = total;

@@ -99,7 +99,7 @@ struct _GbridgeIOLoop
    * (gbridge-loop-metrics.c). */
   GbridgeLoopMetrics *metrics;
 
-  /* The context's poll function, on a context the loop made
+  /* The context's poll function, if the loop set it
    * (gbridge-io-loop-poll.c). */
   int      context_wake_fd;      /* GLib's wake-up descriptor of the context */
   int      own_timer_fd;         /* timer_fd as registered in the epoll set, or -1 */
@@ -143,7 +143,8 @@ gboolean _gbridge_io_loop_collect_ready    (GbridgeIOLoop  *self,
                                             gboolean        inline_round);
 
 /* gbridge-io-loop-poll.c */
-void     _gbridge_io_loop_poll_init        (GbridgeIOLoop  *self);
+void     _gbridge_io_loop_poll_init        (GbridgeIOLoop  *self,
+                                            gboolean        made);
 void     _gbridge_io_loop_poll_prepare     (GbridgeIOLoop  *self);
 void     _gbridge_io_loop_poll_check       (GbridgeIOLoop  *self);
 void     _gbridge_io_loop_poll_fini        (GbridgeIOLoop  *self);

@@ -13,34 +13,49 @@
 # include <sys/epoll.h>
 #endif
 
-/* One wait per GLib iteration, on a context the loop made.
+/* One wait per GLib iteration.
  *
  * The loop's descriptors live in one epoll set, which GLib sees as one
  * descriptor: left alone, a wake-up costs GLib's poll(), which only learns
  * that the epoll set is readable, then an epoll_wait() to learn which
- * descriptors are. On the private context of gbridge_io_loop_new() the
- * loop sets the context's poll function, so that GLib's wait is the
- * loop's epoll_wait(): the context's wake-up descriptor and the loop's
- * timerfd are registered in the epoll set too (once, tagged with serial 0,
- * which no handler has), the poll function turns what epoll_wait() reports
- * into the revents GLib expects, and keeps the handlers' events for the
- * loop's collect (_gbridge_fd_set_wait()).
+ * descriptors are. So the loop sets the context's poll function, so that
+ * GLib's wait is the loop's epoll_wait(): the context's wake-up descriptor
+ * and the loop's timerfd are registered in the epoll set too (once, tagged
+ * with serial 0, which no handler has), the poll function turns what
+ * epoll_wait() reports into the revents GLib expects, and keeps the
+ * handlers' events for the loop's collect (_gbridge_fd_set_wait()).
  *
  * Only while GLib's array holds nothing but those three descriptors: any
- * other (a g_unix_fd_add() or GSocket source on the context, a handler of
- * a regular file, which epoll refuses) and the poll function calls
- * g_poll() with the array as it stands, as GLib would. Registering other
- * sources' descriptors in the epoll set would need to know when one of
- * them is closed or its number reused for another file, which poll()
- * learns on every call and epoll never tells.
+ * other (a g_unix_fd_add() or GSocket source on the context, GTK's display
+ * connection, a handler of a regular file, which epoll refuses, another
+ * loop's epoll set) and the poll function calls g_poll() with the array as
+ * it stands, as GLib would. Registering other sources' descriptors in the
+ * epoll set would need to know when one of them is closed or its number
+ * reused for another file, which poll() learns on every call and epoll
+ * never tells.
  *
- * Not on the global default context, nor on any context the loop was given:
- * those belong to the application (GTK, a GApplication, another library
- * that iterates them), which may set its own poll function, and usually
- * carry other sources' descriptors anyway. A context has one poll
- * function, and GLib calls it without saying for which context: the
- * loop's prepare names the loop in a thread-local variable, which the poll
- * function of the same iteration takes, and the check clears.
+ * On every context, the loop's own private one as well as one it was given
+ * or the global default context, but only if the context's poll function
+ * is GLib's own (g_poll()) when the loop is made: a poll function set by
+ * the application, or by a toolkit, is left alone, and the loop then waits
+ * as it would without one. Closing the loop gives the context g_poll()
+ * back, unless someone set another poll function meanwhile. A second loop
+ * on a context whose poll function is already a loop's sets nothing; its
+ * descriptors make the first loop's poll function call g_poll().
+ *
+ * GLib's wake-up descriptor: a context has one from its creation, at
+ * priority 0 (the default priority, the loop source's). The loop learns
+ * its number when it makes the context, where it is the only descriptor,
+ * or else in the poll function, when the array holds the loop's epoll
+ * set, its timerfd if armed, and exactly one other descriptor, polled for
+ * G_IO_IN: GLib polls its wake-up descriptor whenever it polls one of
+ * the loop's priority or lower, so that one is it.
+ *
+ * A context has one poll function, and GLib calls it without saying for
+ * which context: the loop's prepare names the loop in a thread-local
+ * variable, which the poll function of the same iteration takes, and the
+ * check clears. The array of an iteration that holds the loop's epoll set
+ * is the array of the loop's context.
  *
  * After fork(), the child's loop wakes through a descriptor of its own
  * (gbridge-io-loop-fork.c), and GLib's wake-up descriptor is the parent's
@@ -80,14 +95,24 @@ loop_poll (GPollFD *ufds,
         epoll_ufd = &ufds[i];
       else if (fd == self->timer_fd)
         timer_ufd = &ufds[i];
-      else if (fd == self->context_wake_fd)
-        wake_ufd = &ufds[i];
+      else if (wake_ufd == NULL &&
+               (fd == self->context_wake_fd || self->context_wake_fd < 0))
+        wake_ufd = &ufds[i];   /* GLib's, or the one candidate */
       else
         return g_poll (ufds, nfds, timeout);   /* another source's */
     }
-  if (epoll_ufd == NULL || wake_ufd == NULL ||
+  if (epoll_ufd == NULL || wake_ufd == NULL || wake_ufd->events != G_IO_IN ||
       (self->timer_fd >= 0 && timer_ufd == NULL))
     return g_poll (ufds, nfds, timeout);
+  if (self->context_wake_fd < 0)
+    {
+      /* The array holds the epoll set, so GLib's wake-up descriptor, of a
+       * priority no lower than the epoll set's; and that one other
+       * descriptor only. */
+      if (g_source_get_priority (self->source) < 0)
+        return g_poll (ufds, nfds, timeout);
+      self->context_wake_fd = wake_ufd->fd;
+    }
 
   /* The loop's own descriptors, registered once per epoll set. */
   if (self->own_generation != self->fds.epoll_generation)
@@ -157,30 +182,35 @@ loop_poll (GPollFD *ufds,
 
 #endif
 
-/* On the context the loop just made, before anything else is attached to
- * it: the one descriptor GLib polls there is the context's wake-up
- * descriptor. */
+/* When the loop is made, before its source is attached: takes the
+ * context's poll function if it is GLib's own. On a context the loop just
+ * made (@made), which nothing else can own yet, the one descriptor GLib
+ * polls is its wake-up descriptor. A context the loop was given is not
+ * acquired to ask: another thread that acquires it meanwhile
+ * (gbridge_io_loop_start(), g_main_context_iteration()) would find it
+ * busy. The poll function learns the number instead. */
 void
-_gbridge_io_loop_poll_init (GbridgeIOLoop *self)
+_gbridge_io_loop_poll_init (GbridgeIOLoop *self,
+                            gboolean       made)
 {
   self->context_wake_fd = -1;
   self->own_timer_fd = -1;
 #ifdef HAVE_EPOLL
-  {
-    GPollFD fds[2];
-    gint timeout;
-    gint n;
+  if (g_main_context_get_poll_func (self->context) != g_poll)
+    return;   /* the application's, or another loop's */
+  if (made && g_main_context_acquire (self->context))
+    {
+      GPollFD fds[2];
+      gint timeout;
+      gint n;
 
-    if (!g_main_context_acquire (self->context))
-      return;
-    n = g_main_context_query (self->context, G_MAXINT, &timeout, fds, G_N_ELEMENTS (fds));
-    g_main_context_release (self->context);
-    if (n != 1)
-      return;
-    self->context_wake_fd = fds[0].fd;
-    self->owns_poll = TRUE;
-    g_main_context_set_poll_func (self->context, loop_poll);
-  }
+      n = g_main_context_query (self->context, G_MAXINT, &timeout, fds, G_N_ELEMENTS (fds));
+      g_main_context_release (self->context);
+      if (n == 1)
+        self->context_wake_fd = fds[0].fd;
+    }
+  self->owns_poll = TRUE;
+  g_main_context_set_poll_func (self->context, loop_poll);
 #endif
 }
 

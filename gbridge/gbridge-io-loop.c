@@ -50,16 +50,19 @@
  * poll. A descriptor that stays ready (a writable socket, a peer that keeps
  * sending) is still reported once per GLib iteration.
  *
- * On the private context of gbridge_io_loop_new() and
- * gbridge_io_loop_new_full(), the loop also sets the context's poll
- * function (g_main_context_set_poll_func()), so that GLib's wait is the
- * loop's own epoll_wait(): a wake-up costs one system call to wait, where
- * it otherwise costs GLib's poll() and the loop's epoll_wait(). There, the
+ * The loop also sets the context's poll function
+ * (g_main_context_set_poll_func()), so that GLib's wait is the loop's own
+ * epoll_wait(): a wake-up costs one system call to wait, where it
+ * otherwise costs GLib's poll() and the loop's epoll_wait(). Then the
  * extra iterations above would cost as much as GLib iterations and are not
- * run. While another source on that context watches a descriptor, and in
- * the child of a fork(), the poll function is g_poll(), as usual. Closing
- * the loop gives the context g_poll() back. A loop never sets the poll
- * function of a context it was given, which belongs to the application.
+ * run. It does so on its private context as on a context it was given or
+ * the global default context, but only if the context's poll function is
+ * GLib's own (g_poll()) when the loop is made: a poll function that the
+ * application or a toolkit set is left alone. While another source on the
+ * context watches a descriptor (GTK's display connection, a #GSocket
+ * source, g_unix_fd_add()), and in the child of a fork(), the poll
+ * function calls g_poll(), as GLib would. Closing the loop gives the
+ * context g_poll() back, unless another poll function was set meanwhile.
  *
  * Only gbridge_io_loop_add_callback() and
  * gbridge_io_loop_stop() may be called from any thread;
@@ -594,8 +597,10 @@ gbridge_io_loop_constructed (GObject *object)
   if (self->context == NULL)
     {
       self->context = g_main_context_new ();
-      _gbridge_io_loop_poll_init (self);
+      _gbridge_io_loop_poll_init (self, TRUE);
     }
+  else
+    _gbridge_io_loop_poll_init (self, FALSE);
 
   self->source = g_source_new (&loop_source_funcs, sizeof (LoopSource));
   ((LoopSource *) self->source)->loop = self;

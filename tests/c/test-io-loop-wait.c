@@ -1,5 +1,6 @@
-/* test-io-loop-wait.c: one wait per GLib iteration on a context the loop
- * made (gbridge-io-loop-poll.c)
+/* test-io-loop-wait.c: one wait per GLib iteration, on a context the loop
+ * made, one it was given and the global default context
+ * (gbridge-io-loop-poll.c)
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -140,40 +141,151 @@ assert_one_wait_per_round (guint waits)
   g_assert_cmpuint (waits, <=, ROUNDS + 4);
 }
 
+/* Two waits a round (GLib's poll() and the loop's epoll_wait()), give or
+ * take the odd round where GLib already knows the source is ready: clearly
+ * more than the one of the fast path. */
 static void
-test_one_wait (void)
+assert_two_waits_per_round (guint waits)
 {
-  GbridgeIOLoop *loop = gbridge_io_loop_new ();
-  PingPong pp;
-
-  ping_pong_setup (&pp, loop);
-  assert_one_wait_per_round (ping_pong_run (&pp, ROUNDS));
-  g_assert_true (g_main_context_get_poll_func (gbridge_io_loop_get_context (loop)) != g_poll);
-
-  /* With a timer pending too: the timerfd shares the wait. */
-  gbridge_io_loop_call_later (loop, 3600, gbridge_test_watchdog_cb, (gpointer) "a far timer", NULL);
-  assert_one_wait_per_round (ping_pong_run (&pp, ROUNDS));
-
-  ping_pong_teardown (&pp);
-  g_assert_finalize_object (loop);
+  g_assert_cmpuint (waits, >=, 2 * ROUNDS - ROUNDS / 10);
 }
 
-/* On a context the loop was given, GLib keeps its poll function and a
- * wake-up costs GLib's poll() and the loop's epoll_wait(). */
+/* The contexts a loop runs on: the private one it makes, one it is given,
+ * the global default context (gbridge_io_loop_get_default(), which
+ * gbridge.asyncio and GTK applications use on the main thread). */
+typedef enum
+{
+  MODE_PRIVATE,
+  MODE_GIVEN,
+  MODE_DEFAULT,
+} Mode;
+
+static const Mode private_mode = MODE_PRIVATE;
+static const Mode given_mode = MODE_GIVEN;
+static const Mode default_mode = MODE_DEFAULT;
+
+static GbridgeIOLoop *
+make_loop (gconstpointer data)
+{
+  switch (*(const Mode *) data)
+    {
+    case MODE_PRIVATE:
+      return gbridge_io_loop_new ();
+    case MODE_GIVEN:
+      {
+        GMainContext *context = g_main_context_new ();
+        GbridgeIOLoop *loop = gbridge_io_loop_new_for_context (context);
+
+        g_main_context_unref (context);   /* the loop's reference keeps it */
+        return loop;
+      }
+    case MODE_DEFAULT:
+      return g_object_ref (gbridge_io_loop_get_default ());
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* The default loop lives on (and keeps the poll function); the others are
+ * finalized, which gives their context g_poll() back. */
 static void
-test_given_context (void)
+drop_loop (GbridgeIOLoop *loop,
+           gconstpointer  data)
+{
+  if (*(const Mode *) data == MODE_DEFAULT)
+    {
+      g_object_unref (loop);
+      g_assert_false (gbridge_io_loop_is_closed (loop));
+      g_assert_true (g_main_context_get_poll_func (NULL) != g_poll);
+    }
+  else
+    {
+      GMainContext *context = g_main_context_ref (gbridge_io_loop_get_context (loop));
+
+      g_assert_finalize_object (loop);
+      g_assert_true (g_main_context_get_poll_func (context) == g_poll);
+      g_main_context_unref (context);
+    }
+}
+
+static void
+test_one_wait (gconstpointer data)
+{
+  GbridgeIOLoop *loop = make_loop (data);
+  PingPong pp;
+  guint64 timer;
+
+  g_assert_true (g_main_context_get_poll_func (gbridge_io_loop_get_context (loop)) != g_poll);
+  ping_pong_setup (&pp, loop);
+  assert_one_wait_per_round (ping_pong_run (&pp, ROUNDS));
+
+  /* With a timer pending too: the timerfd shares the wait. */
+  timer = gbridge_io_loop_call_later (loop, 3600, gbridge_test_watchdog_cb,
+                                      (gpointer) "a far timer", NULL);
+  assert_one_wait_per_round (ping_pong_run (&pp, ROUNDS));
+  g_assert_true (gbridge_io_loop_remove_timeout (loop, timer));
+
+  ping_pong_teardown (&pp);
+  drop_loop (loop, data);
+}
+
+/* A poll function the application set before the loop was made is left
+ * alone: GLib calls it, and a wake-up costs its poll() and the loop's
+ * epoll_wait(), as before the fast path. Closing the loop keeps it too. */
+static guint n_foreign_polls;
+
+static gint
+foreign_poll (GPollFD *ufds,
+              guint    nfds,
+              gint     timeout)
+{
+  n_foreign_polls++;
+  return g_poll (ufds, nfds, timeout);
+}
+
+static void
+test_foreign_poll_func (void)
 {
   GMainContext *context = g_main_context_new ();
-  GbridgeIOLoop *loop = gbridge_io_loop_new_for_context (context);
+  GbridgeIOLoop *loop;
   PingPong pp;
 
-  g_assert_true (g_main_context_get_poll_func (context) == g_poll);
+  g_main_context_set_poll_func (context, foreign_poll);
+  loop = gbridge_io_loop_new_for_context (context);
+  g_assert_true (g_main_context_get_poll_func (context) == foreign_poll);
+
   ping_pong_setup (&pp, loop);
-  /* Two waits a round, give or take the odd round where GLib already
-   * knows the source is ready: clearly more than the one of the fast path. */
-  g_assert_cmpuint (ping_pong_run (&pp, ROUNDS), >=, 2 * ROUNDS - ROUNDS / 10);
+  n_foreign_polls = 0;
+  assert_two_waits_per_round (ping_pong_run (&pp, ROUNDS));
+  g_assert_cmpuint (n_foreign_polls, >=, ROUNDS - ROUNDS / 10);
+  ping_pong_teardown (&pp);
+
+  g_assert_true (gbridge_io_loop_close (loop, FALSE, NULL));
+  g_assert_true (g_main_context_get_poll_func (context) == foreign_poll);
+  g_assert_finalize_object (loop);
+  g_assert_true (g_main_context_get_poll_func (context) == foreign_poll);
+  g_main_context_unref (context);
+}
+
+/* A poll function set after the loop's is the application's from then
+ * on: GLib calls it (the loop still works), and closing the loop does not
+ * take it away. */
+static void
+test_poll_func_replaced (void)
+{
+  GbridgeIOLoop *loop = gbridge_io_loop_new ();
+  GMainContext *context = g_main_context_ref (gbridge_io_loop_get_context (loop));
+  PingPong pp;
+
+  ping_pong_setup (&pp, loop);
+  assert_one_wait_per_round (ping_pong_run (&pp, ROUNDS));
+  g_main_context_set_poll_func (context, foreign_poll);
+  n_foreign_polls = 0;
+  assert_two_waits_per_round (ping_pong_run (&pp, ROUNDS));
+  g_assert_cmpuint (n_foreign_polls, >=, ROUNDS - ROUNDS / 10);
   ping_pong_teardown (&pp);
   g_assert_finalize_object (loop);
+  g_assert_true (g_main_context_get_poll_func (context) == foreign_poll);
   g_main_context_unref (context);
 }
 
@@ -206,9 +318,9 @@ counted_once (gpointer data)
  * the single wait is back. A descriptor closed under its source is
  * reported invalid, as poll() does. */
 static void
-test_other_sources (void)
+test_other_sources (gconstpointer data)
 {
-  GbridgeIOLoop *loop = gbridge_io_loop_new ();
+  GbridgeIOLoop *loop = make_loop (data);
   GMainContext *context = gbridge_io_loop_get_context (loop);
   guint fired[2] = { 0, 0 };
   PingPong pp;
@@ -258,7 +370,91 @@ test_other_sources (void)
   assert_one_wait_per_round (ping_pong_run (&pp, ROUNDS));
 
   ping_pong_teardown (&pp);
+  drop_loop (loop, data);
+}
+
+/* A given context that already polls another source's descriptor when the
+ * loop is made: the loop cannot tell GLib's wake-up descriptor from it
+ * yet, so GLib's poll() waits, and the source fires. Once the source is
+ * gone, the one descriptor left besides the loop's is GLib's: one wait a
+ * round. A source added later is polled again. */
+static void
+test_other_source_first (void)
+{
+  GMainContext *context = g_main_context_new ();
+  GbridgeIOLoop *loop;
+  guint fired[2] = { 0, 0 };
+  GSource *source;
+  PingPong pp;
+  int p[2];
+
+  gbridge_test_make_pipe (p);
+  source = g_unix_fd_source_new (p[0], G_IO_IN);
+  g_source_set_callback (source, (GSourceFunc) (void (*) (void)) count_unix_fd_cb, fired, NULL);
+  g_source_attach (source, context);
+
+  loop = gbridge_io_loop_new_for_context (context);
+  g_assert_true (g_main_context_get_poll_func (context) != g_poll);
+  ping_pong_setup (&pp, loop);
+  assert_two_waits_per_round (ping_pong_run (&pp, ROUNDS));
+  g_assert_cmpint (write (p[1], "a", 1), ==, 1);
+  gbridge_test_iterate_until (context, counted_once, fired);
+  g_assert_cmpuint (fired[0], ==, 1);
+
+  g_source_destroy (source);
+  g_source_unref (source);
+  assert_one_wait_per_round (ping_pong_run (&pp, ROUNDS));
+
+  source = g_unix_fd_source_new (p[0], G_IO_IN);
+  g_source_set_callback (source, (GSourceFunc) (void (*) (void)) count_unix_fd_cb, fired, NULL);
+  g_source_attach (source, context);
+  g_assert_cmpint (write (p[1], "b", 1), ==, 1);
+  gbridge_test_iterate_until (context, counted_twice, fired);
+  g_assert_cmpuint (fired[0], ==, 2);
+  assert_two_waits_per_round (ping_pong_run (&pp, ROUNDS));
+  g_source_destroy (source);
+  g_source_unref (source);
+
+  ping_pong_teardown (&pp);
+  gbridge_test_close_pipe (p);
   g_assert_finalize_object (loop);
+  g_assert_true (g_main_context_get_poll_func (context) == g_poll);
+  g_main_context_unref (context);
+}
+
+/* Two loops on one context: the first sets the poll function, the second
+ * does not, and each one's descriptors are the other's foreign ones, so
+ * GLib's poll() waits; both work. Once the first is closed, the context
+ * has g_poll() back and the second goes on. */
+static void
+test_two_loops (void)
+{
+  GMainContext *context = g_main_context_new ();
+  GbridgeIOLoop *first = gbridge_io_loop_new_for_context (context);
+  GbridgeIOLoop *second;
+  GPollFunc first_poll = g_main_context_get_poll_func (context);
+  PingPong pp1, pp2;
+
+  g_assert_true (first_poll != g_poll);
+  second = gbridge_io_loop_new_for_context (context);
+  g_assert_true (g_main_context_get_poll_func (context) == first_poll);
+
+  ping_pong_setup (&pp1, first);
+  ping_pong_setup (&pp2, second);
+  assert_two_waits_per_round (ping_pong_run (&pp1, ROUNDS));
+  assert_two_waits_per_round (ping_pong_run (&pp2, ROUNDS));
+
+  ping_pong_teardown (&pp1);
+  g_assert_true (gbridge_io_loop_close (first, FALSE, NULL));
+  g_assert_true (g_main_context_get_poll_func (context) == g_poll);
+  g_assert_cmpuint (ping_pong_run (&pp2, ROUNDS), >=, ROUNDS);
+  /* Closing the second, which never set it, changes nothing. */
+  g_main_context_set_poll_func (context, foreign_poll);
+  ping_pong_teardown (&pp2);
+  g_assert_finalize_object (second);
+  g_assert_true (g_main_context_get_poll_func (context) == foreign_poll);
+  g_assert_finalize_object (first);
+  g_main_context_unref (context);
 }
 
 /* A handler that runs a nested main loop until another descriptor's
@@ -300,9 +496,10 @@ nested_a_handler (int fd, GbridgeIOEvents events, gpointer data)
 }
 
 static void
-test_nested (void)
+test_nested (gconstpointer data)
 {
-  Nested n = { gbridge_io_loop_new (), };
+  Nested n = { make_loop (data), };
+  guint64 watchdog;
 
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, n.a), ==, 0);
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, n.b), ==, 0);
@@ -311,13 +508,15 @@ test_nested (void)
   g_assert_true (gbridge_io_loop_add_handler (n.loop, n.b[0], GBRIDGE_IO_EVENTS_READ,
                                               nested_b_handler, &n, NULL, NULL));
   g_assert_cmpint (write (n.a[1], "a", 1), ==, 1);
-  gbridge_test_add_watchdog (n.loop, "the nested loop ran the other handler");
+  watchdog = gbridge_test_add_watchdog (n.loop, "the nested loop ran the other handler");
   g_assert_true (gbridge_io_loop_start (n.loop, NULL));
   g_assert_true (n.b_ran);
-  gbridge_io_loop_close (n.loop, TRUE, NULL);
-  g_assert_finalize_object (n.loop);
-  close (n.a[1]);
-  close (n.b[1]);
+  g_assert_true (gbridge_io_loop_remove_timeout (n.loop, watchdog));
+  g_assert_true (gbridge_io_loop_remove_handler (n.loop, n.a[0]));
+  g_assert_true (gbridge_io_loop_remove_handler (n.loop, n.b[0]));
+  drop_loop (n.loop, data);
+  gbridge_test_close_pipe (n.a);
+  gbridge_test_close_pipe (n.b);
 }
 
 /* Another thread's callback wakes a loop that sleeps in the poll
@@ -346,9 +545,9 @@ flag_set (gpointer data)
 }
 
 static void
-test_other_thread (void)
+test_other_thread (gconstpointer data)
 {
-  GbridgeIOLoop *loop = gbridge_io_loop_new ();
+  GbridgeIOLoop *loop = make_loop (data);
   GThread *thread;
   gboolean *ran;
   PingPong pp;
@@ -360,9 +559,10 @@ test_other_thread (void)
   /* Joined before iterating: the wake-up waits in GLib's descriptor. */
   gbridge_test_iterate_until (gbridge_io_loop_get_context (loop), flag_set, ran);
   g_assert_true (*ran);
+  *ran = FALSE;
 
   ping_pong_teardown (&pp);
-  g_assert_finalize_object (loop);
+  drop_loop (loop, data);
 }
 
 static gpointer
@@ -374,9 +574,9 @@ wakeup_later_thread (gpointer data)
 }
 
 static void
-test_other_thread_asleep (void)
+test_other_thread_asleep (gconstpointer data)
 {
-  GbridgeIOLoop *loop = gbridge_io_loop_new ();
+  GbridgeIOLoop *loop = make_loop (data);
   gboolean flag = FALSE;
   GThread *thread;
   PingPong pp;
@@ -387,8 +587,9 @@ test_other_thread_asleep (void)
   gbridge_test_iterate_until (gbridge_io_loop_get_context (loop), flag_set, &flag);
   g_assert_true (flag);
   g_thread_join (thread);
+  g_object_set_data (G_OBJECT (loop), "flag", NULL);
   ping_pong_teardown (&pp);
-  g_assert_finalize_object (loop);
+  drop_loop (loop, data);
 }
 
 /* fork(): the child's loop leaves the poll function to g_poll() (its
@@ -438,9 +639,9 @@ quit_cb (gpointer data)
 }
 
 static void
-test_close_restores (void)
+test_close_restores (gconstpointer data)
 {
-  GbridgeIOLoop *loop = gbridge_io_loop_new ();
+  GbridgeIOLoop *loop = make_loop (data);
   GMainContext *context = g_main_context_ref (gbridge_io_loop_get_context (loop));
   gboolean fired = FALSE;
   GSource *timeout;
@@ -468,14 +669,33 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_func ("/Gbridge/IOLoop/wait/one-per-wakeup", test_one_wait);
-  g_test_add_func ("/Gbridge/IOLoop/wait/given-context", test_given_context);
-  g_test_add_func ("/Gbridge/IOLoop/wait/other-sources", test_other_sources);
-  g_test_add_func ("/Gbridge/IOLoop/wait/nested", test_nested);
-  g_test_add_func ("/Gbridge/IOLoop/wait/other-thread", test_other_thread);
-  g_test_add_func ("/Gbridge/IOLoop/wait/other-thread-asleep", test_other_thread_asleep);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/one-per-wakeup/private", &private_mode, test_one_wait);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/one-per-wakeup/given", &given_mode, test_one_wait);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/one-per-wakeup/default", &default_mode, test_one_wait);
+  g_test_add_func ("/Gbridge/IOLoop/wait/foreign-poll-func", test_foreign_poll_func);
+  g_test_add_func ("/Gbridge/IOLoop/wait/poll-func-replaced", test_poll_func_replaced);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/other-sources/private", &private_mode, test_other_sources);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/other-sources/given", &given_mode, test_other_sources);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/other-sources/default", &default_mode, test_other_sources);
+  g_test_add_func ("/Gbridge/IOLoop/wait/other-source-first", test_other_source_first);
+  g_test_add_func ("/Gbridge/IOLoop/wait/two-loops", test_two_loops);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/nested/private", &private_mode, test_nested);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/nested/given", &given_mode, test_nested);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/nested/default", &default_mode, test_nested);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/other-thread/private", &private_mode, test_other_thread);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/other-thread/given", &given_mode, test_other_thread);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/other-thread/default", &default_mode, test_other_thread);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/other-thread-asleep/private", &private_mode,
+                        test_other_thread_asleep);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/other-thread-asleep/given", &given_mode,
+                        test_other_thread_asleep);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/other-thread-asleep/default", &default_mode,
+                        test_other_thread_asleep);
   g_test_add_func ("/Gbridge/IOLoop/wait/fork", test_fork);
-  g_test_add_func ("/Gbridge/IOLoop/wait/close-restores", test_close_restores);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/close-restores/private", &private_mode,
+                        test_close_restores);
+  g_test_add_data_func ("/Gbridge/IOLoop/wait/close-restores/given", &given_mode,
+                        test_close_restores);
 
   return g_test_run ();
 }

@@ -632,13 +632,19 @@ test_handler_ready_again (Fixture       *f,
   Relay to_q = { f, "p", -1, FALSE };
   Relay at_q = { f, "q", -1, FALSE };
   Relay from_timer = { f, "t", -1, FALSE };
-  /* The inline rounds run where GLib's wait is poll() on the epoll set: on
-   * a context the loop did not make. (On its own context, GLib's wait is
-   * the loop's epoll_wait() and there are none: test-io-loop-wait.c.) */
+  /* The inline rounds run where GLib's wait is poll() on the epoll set:
+   * where another source on the context watches a descriptor, as GTK's
+   * display connection is. (Otherwise GLib's wait is the loop's
+   * epoll_wait() and there are none: test-io-loop-wait.c.) */
   GMainContext *context = g_main_context_new ();
   GbridgeIOLoop *loop = gbridge_io_loop_new_for_context (context);
   GbridgeIOLoop *fixture_loop = f->loop;
+  GSource *display;
+  int idle[2];
 
+  gbridge_test_make_pipe (idle);
+  display = g_unix_fd_source_new (idle[0], G_IO_IN);
+  g_source_attach (display, context);
   f->loop = loop;   /* for the callbacks the relays add */
 
   gbridge_test_make_pipe (p);
@@ -695,6 +701,9 @@ test_handler_ready_again (Fixture       *f,
       close (q[i]);
       close (w[i]);
     }
+  g_source_destroy (display);
+  g_source_unref (display);
+  gbridge_test_close_pipe (idle);
   f->loop = fixture_loop;
   g_assert_finalize_object (loop);
   g_main_context_unref (context);
