@@ -269,9 +269,11 @@ def speed_work(res):
                "One end of a pipe is watched; its handler reads the byte and "
                "writes the next one into the other end (not watched), so the "
                "same fd is ready again and every round needs a fresh wait of "
-               "the loop: for gbridge a GLib iteration with its poll(), as a "
-               "GLib application runs. gbridge: `gbridge_io_loop_add_handler()` "
-               "on a private context iterated with `g_main_context_iteration()`; "
+               "the loop: for gbridge a GLib iteration, as a GLib application "
+               "runs, whose wait is the loop's own epoll_wait() (the loop's "
+               "poll function) while no other source watches a descriptor. "
+               "gbridge: `gbridge_io_loop_add_handler()` on a context given to "
+               "the loop, iterated with `g_main_context_iteration()`; "
                "GLib: `g_unix_fd_source_new()`; libuv: `uv_poll_t`, "
                "`uv_run (UV_RUN_ONCE)`. Pending: timers one to two hours ahead "
                "or eventfds that never become ready, as in the two-fd table. "
@@ -473,9 +475,11 @@ def syscalls_report(path):
             "Counted in this run by `strace -f -c` over "
             f"{min(rounds.values()):,} rounds or more of one process each (no "
             "calibration), divided by the number of rounds. Most of a round's "
-            "time is spent in the kernel, so a loop that needs GLib's poll() "
-            "and then its own epoll_wait() per round pays for both (see "
-            "\"Where the time goes\" in `bench/README.md` for a profile).\n\n" +
+            "time is spent in the kernel, so every syscall above the read, "
+            "the write and one wait shows: gbridge's is the epoll_ctl() that "
+            "checks, before each handler call, that the descriptor's number "
+            "still names the file its handler registered (see \"Where the "
+            "time goes\" in `bench/README.md` for a profile).\n\n" +
             table(["syscall"] + [SYSCALL_NAMES[i] for i in impls], rows) + "\n")
 
 
@@ -503,14 +507,16 @@ def build_report(res, meta):
             fmt_ratio(ratio(m["gbridge"], m["glib"])),
             fmt_ratio(ratio(m["gbridge"], m["libuv"]))])
     out.append("### Two-fd ping-pong in C: two fds each made ready by the other's "
-               "handler, served by the inline rounds (ns per loop iteration, "
-               "lower is better)\n\n"
+               "handler (ns per loop iteration, lower is better)\n\n"
                "Each iteration dispatches one ready fd. GLib: one fd source per "
                "pipe, a timeout source per timer, an fd source per idle fd. "
-               "Each handler makes the other pipe ready, so gbridge runs up to "
-               "five of these iterations per GLib iteration (one epoll_wait() "
-               "each, no GLib poll in between: see GbridgeIOLoop's description); "
-               "GLib and libuv run one per iteration of their own. The ratios "
+               "Each handler makes the other pipe ready. Where GLib's wait is "
+               "not the loop's own (another source watches a descriptor), "
+               "gbridge runs up to five of these iterations per GLib iteration "
+               "(inline rounds: one epoll_wait() each, no GLib poll in between, "
+               "see GbridgeIOLoop's description); here, on a context whose "
+               "wait is the loop's, each is one GLib iteration, as for GLib and "
+               "libuv one iteration of their own. The ratios "
                "are per ping-pong round, what an application sees. Timed in the "
                "process's CPU time.\n")
     out.append(table(["pending", "gbridge", "GLib", "libuv",
