@@ -327,6 +327,7 @@ def main(argv):
     if len(argv) < 3:
         raise SystemExit(__doc__)
     impl, case, args = argv[1], argv[2], [int(a) for a in argv[3:]]
+    benchclient.settle_malloc()
     loop = make_loop(impl)
     asyncio.set_event_loop(loop)
     if case == 'call-soon-chain':

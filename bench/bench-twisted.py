@@ -143,6 +143,7 @@ def main():
         return
     if len(sys.argv) != 4:
         raise SystemExit(__doc__)
+    benchclient.settle_malloc()
     reactor = make_reactor(sys.argv[1])
     {"churn": churn, "echo": echo, "echo-server": echo_server}[sys.argv[2]](reactor, int(sys.argv[3]))
 

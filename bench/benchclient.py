@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """What the Python benchmarks share: the TCP echo load generator (the C
-program bench-tcp-client, in another process) and the peer process of the
-real-peer ping-pong.  Imported by bench-asyncio.py and bench-twisted.py
-from their own directory."""
+program bench-tcp-client, in another process), the peer process of the
+real-peer ping-pong, and one malloc state for every loop.  Imported by
+bench-asyncio.py and bench-twisted.py from their own directory."""
 
 import os
 import subprocess
@@ -25,6 +25,33 @@ while True:
         break
     os.write(fd, b)
 '''
+
+
+def settle_malloc():
+    """Puts glibc's malloc in the state of a process that has run for a
+    while, the same for every loop under test: allocates and frees a 1 MiB
+    block.  Called first by bench-asyncio.py and bench-twisted.py.
+
+    asyncio's socket transports (the default loop's, and gbridge's, which
+    uses them) read with sock.recv(256 KiB): a 256 KiB bytes object, shrunk
+    to the 64 bytes received, freed after data_received().  malloc serves
+    it from the heap (no syscall) when a free chunk that large is there,
+    else, being above the mmap threshold, with mmap(); then realloc()
+    shrinks it with mremap() and free() unmaps it: three syscalls, a page
+    fault and two TLB flushes per read, ~75 us of CPU on the benchmark VM
+    (perf: mostly the TLB flushes).  Which of the two happens depends on
+    the process's history only: the threshold starts at 128 KiB and rises
+    to the size of the largest mmap()ed block freed so far (M_MMAP_THRESHOLD
+    in mallopt(3); the trim threshold to twice that), and whether the heap
+    has the room depends on everything allocated before, down to the size
+    of the environment.  So the default loop's processes (few imports)
+    paid it on every read, gbridge's did or did not depending on the
+    environment's size: the TCP echo cases measured the heap, not the
+    loop.  After a 1 MiB block is freed the threshold is 1 MiB, the trim
+    threshold 2 MiB, and the 256 KiB buffer comes from and goes back to
+    the heap in every process."""
+    block = bytearray(1 << 20)
+    del block
 
 
 def client_path():
