@@ -119,6 +119,43 @@ done_call_free (gpointer data)
   g_free (call);
 }
 
+/* PyErr_Print(), except for KeyboardInterrupt, which goes to
+ * sys.excepthook directly: from Python 3.13 PyErr_Print() also marks it
+ * unhandled, and the interpreter then ends the process with SIGINT when it
+ * exits, long after the loop went on. */
+static void
+report_callback_error (void)
+{
+  PyObject *type, *value, *tb, *hook, *r;
+
+  if (!PyErr_ExceptionMatches (PyExc_KeyboardInterrupt))
+    {
+      PyErr_Print ();
+      return;
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+  value = PyErr_GetRaisedException ();
+  type = Py_NewRef ((PyObject *) Py_TYPE (value));
+  tb = PyException_GetTraceback (value);
+#else
+  PyErr_Fetch (&type, &value, &tb);
+  PyErr_NormalizeException (&type, &value, &tb);
+#endif
+  hook = PySys_GetObject ("excepthook");   /* borrowed */
+  if (hook != NULL)
+    {
+      r = PyObject_CallFunctionObjArgs (hook, type,
+                                        value != NULL ? value : Py_None,
+                                        tb != NULL ? tb : Py_None, NULL);
+      if (r == NULL)
+        PyErr_Clear ();
+      Py_XDECREF (r);
+    }
+  Py_XDECREF (type);
+  Py_XDECREF (value);
+  Py_XDECREF (tb);
+}
+
 static void
 done_call_run (GbridgeFuture *future,
                gpointer       data)
@@ -138,7 +175,7 @@ done_call_run (GbridgeFuture *future,
   /* As PyGObject reports an exception out of its own callbacks: through
    * sys.excepthook, and SystemExit ends the process. */
   if (r == NULL)
-    PyErr_Print ();
+    report_callback_error ();
   Py_XDECREF (r);
   Py_CLEAR (call->func);
   gbn_leave (state);
