@@ -46,6 +46,7 @@ typedef struct
   guint            removed : 1;
   guint            nval : 1;   /* poll() found the fd closed, or its number reused */
   guint            in_epoll : 1;
+  guint            unchecked : 1;   /* GBRIDGE_HANDLER_FLAGS_UNCHECKED */
 } GbridgeHandler;
 
 typedef struct
@@ -88,6 +89,7 @@ void            _gbridge_fd_set_clear     (GbridgeFdSet     *fs);
 gboolean        _gbridge_fd_set_add       (GbridgeFdSet     *fs,
                                            int               fd,
                                            GbridgeIOEvents   events,
+                                           gboolean          unchecked,
                                            GbridgeIOFunc     func,
                                            gpointer          user_data,
                                            GDestroyNotify    destroy,

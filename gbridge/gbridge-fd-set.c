@@ -291,6 +291,7 @@ gboolean
 _gbridge_fd_set_add (GbridgeFdSet     *fs,
                      int               fd,
                      GbridgeIOEvents   events,
+                     gboolean          unchecked,
                      GbridgeIOFunc     func,
                      gpointer          user_data,
                      GDestroyNotify    destroy,
@@ -319,6 +320,7 @@ _gbridge_fd_set_add (GbridgeFdSet     *fs,
   h->user_data = user_data;
   h->destroy = destroy;
   h->ref_count = 1;
+  h->unchecked = unchecked != FALSE;
   /* Serial 0 tags the loop's own descriptors. */
   if (++fs->next_serial == 0)
     ++fs->next_serial;
@@ -642,6 +644,9 @@ _gbridge_fd_set_verify (GbridgeFdSet   *fs,
 #ifdef HAVE_EPOLL
   if (h->in_epoll)
     {
+      /* The caller promised to remove the handler before closing. */
+      if (h->unchecked)
+        return TRUE;
       if (epoll_still_same_file (fs->epoll_fd, h))
         return TRUE;
       h->in_epoll = FALSE;   /* no longer reported */

@@ -99,16 +99,63 @@ gbridge_io_loop_add_handler (GbridgeIOLoop    *self,
                              GDestroyNotify    destroy,
                              GError          **error)
 {
+  return gbridge_io_loop_add_handler_full (self, fd, events, GBRIDGE_HANDLER_FLAGS_NONE,
+                                           func, user_data, destroy, error);
+}
+
+/**
+ * gbridge_io_loop_add_handler_full:
+ * @self: a #GbridgeIOLoop
+ * @fd: an open file descriptor without a handler
+ * @events: the events to wait for
+ * @flags: how the handler is called
+ * @func: (scope notified) (closure user_data) (destroy destroy): the handler
+ * @user_data: data for @func
+ * @destroy: (nullable): called on @user_data when the handler is removed or
+ *   the loop is closed
+ * @error: return location for a #GError
+ *
+ * Like gbridge_io_loop_add_handler(), with @flags.
+ * %GBRIDGE_HANDLER_FLAGS_UNCHECKED leaves out the check, before each call
+ * of @func, that @fd still names the file it was registered with: one
+ * epoll_ctl() per call, the largest cost of a ready descriptor after its own
+ * read and write. The caller promises instead to remove the handler before
+ * @fd is closed, as libuv, asyncio's selector loops and Twisted's reactors
+ * require of theirs; a descriptor closed while registered, whose file
+ * stays open elsewhere, may then have that file's readiness reported to
+ * @func under a number that names another file or none. gbridge.asyncio
+ * registers its descriptors so, as asyncio's own loops watch theirs.
+ * Descriptors watched with poll() (regular files) are checked all the
+ * same.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set as for
+ *   gbridge_io_loop_add_handler()
+ *
+ * Since: 1.0
+ */
+gboolean
+gbridge_io_loop_add_handler_full (GbridgeIOLoop       *self,
+                                  int                  fd,
+                                  GbridgeIOEvents      events,
+                                  GbridgeHandlerFlags  flags,
+                                  GbridgeIOFunc        func,
+                                  gpointer             user_data,
+                                  GDestroyNotify       destroy,
+                                  GError             **error)
+{
   g_return_val_if_fail (GBRIDGE_IS_IO_LOOP (self), FALSE);
   g_return_val_if_fail (fd >= 0, FALSE);
   g_return_val_if_fail (func != NULL, FALSE);
+  g_return_val_if_fail ((flags & ~GBRIDGE_HANDLER_FLAGS_UNCHECKED) == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (refuse_if_closed (self, user_data, destroy, error))
     return FALSE;
 
   check_fork (self);
-  if (!_gbridge_fd_set_add (&self->fds, fd, events, func, user_data, destroy, error))
+  if (!_gbridge_fd_set_add (&self->fds, fd, events,
+                            (flags & GBRIDGE_HANDLER_FLAGS_UNCHECKED) != 0,
+                            func, user_data, destroy, error))
     {
       refuse (user_data, destroy);
       return FALSE;

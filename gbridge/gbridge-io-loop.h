@@ -55,6 +55,24 @@ typedef enum
 } GbridgeIOLoopError;
 
 /**
+ * GbridgeHandlerFlags:
+ * @GBRIDGE_HANDLER_FLAGS_NONE: the handler is called only while its number
+ *   still names the file it was registered with
+ * @GBRIDGE_HANDLER_FLAGS_UNCHECKED: no such check: the caller removes the
+ *   handler before closing the descriptor (see
+ *   gbridge_io_loop_add_handler_full())
+ *
+ * How gbridge_io_loop_add_handler_full() calls a handler.
+ *
+ * Since: 1.0
+ */
+typedef enum /*< flags >*/
+{
+  GBRIDGE_HANDLER_FLAGS_NONE      = 0,
+  GBRIDGE_HANDLER_FLAGS_UNCHECKED = 1 << 0,
+} GbridgeHandlerFlags;
+
+/**
  * GbridgeIOFunc:
  * @fd: the file descriptor that is ready
  * @events: the events that occurred, a subset of the events asked for plus
@@ -130,6 +148,15 @@ GBRIDGE_AVAILABLE_IN_1_0
 gboolean       gbridge_io_loop_add_handler           (GbridgeIOLoop     *self,
                                                       int                fd,
                                                       GbridgeIOEvents    events,
+                                                      GbridgeIOFunc      func,
+                                                      gpointer           user_data,
+                                                      GDestroyNotify     destroy,
+                                                      GError           **error);
+GBRIDGE_AVAILABLE_IN_1_0
+gboolean       gbridge_io_loop_add_handler_full      (GbridgeIOLoop     *self,
+                                                      int                fd,
+                                                      GbridgeIOEvents    events,
+                                                      GbridgeHandlerFlags flags,
                                                       GbridgeIOFunc      func,
                                                       gpointer           user_data,
                                                       GDestroyNotify     destroy,

@@ -282,6 +282,64 @@ test_dup_closed_number_reused (Fixture       *f,
   gbridge_test_close_pipe (sv);
 }
 
+/* GBRIDGE_HANDLER_FLAGS_UNCHECKED: the same misuse as above, without the
+ * per-call check the flag leaves out. The old file's readiness reaches the
+ * old handler under a number that now names the new socket: what the flag
+ * documents, and what libuv and asyncio's selector loops do. */
+static void
+test_unchecked_closed_number_reused (Fixture       *f,
+                                     gconstpointer  data)
+{
+  int old[2];
+  int sv[2];
+  int keep;
+  int number;
+
+  gbridge_test_make_pipe (old);
+  number = old[0];
+  g_assert_true (gbridge_io_loop_add_handler_full (f->loop, old[0], GBRIDGE_IO_EVENTS_READ,
+                                                   GBRIDGE_HANDLER_FLAGS_UNCHECKED,
+                                                   logging_handler, f, count_destroy, NULL));
+  /* Used as promised, it is an ordinary handler. */
+  g_assert_cmpint (write (old[1], "one", 3), ==, 3);
+  run_pending (f);
+  g_assert_cmpstr (f->log->str, ==, "R(one)");
+  g_string_truncate (f->log, 0);
+
+  keep = dup (old[0]);
+  g_assert_cmpint (keep, >=, 0);
+  close (old[0]);
+  socketpair_on (number, sv);
+  g_assert_cmpint (write (old[1], "old", 3), ==, 3);
+  g_assert_cmpint (write (sv[1], "new", 3), ==, 3);
+  run_pending (f);
+  /* logging_handler reads by number: the new socket's data (and then
+   * nothing, again and again: the old file stays readable). */
+  g_assert_true (g_str_has_prefix (f->log->str, "R(new)"));
+
+  g_assert_true (gbridge_io_loop_remove_handler (f->loop, number));
+  g_assert_cmpuint (f->destroyed, ==, 1);
+  close (keep);
+  close (old[1]);
+  gbridge_test_close_pipe (sv);
+}
+
+/* Flags other than the documented one are a programmer error. */
+static void
+test_unknown_handler_flags (Fixture       *f,
+                            gconstpointer  data)
+{
+  int fds[2];
+
+  gbridge_test_make_pipe (fds);
+  g_test_expect_message ("Gbridge", G_LOG_LEVEL_CRITICAL, "*flags*");
+  g_assert_false (gbridge_io_loop_add_handler_full (f->loop, fds[0], GBRIDGE_IO_EVENTS_READ,
+                                                    (GbridgeHandlerFlags) 0x10,
+                                                    logging_handler, f, NULL, NULL));
+  g_test_assert_expected_messages ();
+  gbridge_test_close_pipe (fds);
+}
+
 /* As the docs ask: the handler removed after the close, before the number
  * is reused. The orphaned registration keeps reporting the old file. */
 static void
@@ -1178,6 +1236,8 @@ main (int   argc,
   TEST ("closed/finalize-remove-update", test_finalize_remove_update);
   TEST ("fd/dup-closed-number-reused", test_dup_closed_number_reused);
   TEST ("fd/dup-closed-then-removed", test_dup_closed_then_removed);
+  TEST ("fd/unchecked-closed-number-reused", test_unchecked_closed_number_reused);
+  TEST ("fd/unknown-handler-flags", test_unknown_handler_flags);
   TEST ("fd/fork-shared-closed-then-removed", test_fork_shared_closed_then_removed);
   TEST ("fd/regular-file-number-reused", test_regular_file_number_reused);
   TEST ("fd/regular-file-number-taken-by-other-loop",

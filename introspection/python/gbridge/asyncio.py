@@ -265,7 +265,10 @@ class _IntrospectionCore:
                 loop._on_fd(fd, int(events))
 
         try:
-            self._io_loop._add_handler_plain(fd, Gbridge.IOEvents(events), on_fd)
+            # Unchecked, as the C core's: asyncio removes a reader or writer
+            # before its transport closes the socket.
+            self._io_loop._add_handler_full_plain(fd, Gbridge.IOEvents(events),
+                                                  Gbridge.HandlerFlags.UNCHECKED, on_fd)
         except GLib.Error as e:
             raise _os_error(e.code, e.message) from None
 

@@ -608,9 +608,12 @@ core_add_handler (Core     *self,
       PyErr_SetString (PyExc_RuntimeError, "the loop is closed");
       return NULL;
     }
-  if (!gbridge_io_loop_add_handler (self->io_loop, fd, events, on_fd,
-                                    gbn_link_ref (self->link), gbn_link_unref,
-                                    &error))
+  /* Unchecked: asyncio removes a reader or writer before its transport
+   * closes the socket, and asyncio's own loops check nothing either. */
+  if (!gbridge_io_loop_add_handler_full (self->io_loop, fd, events,
+                                         GBRIDGE_HANDLER_FLAGS_UNCHECKED, on_fd,
+                                         gbn_link_ref (self->link), gbn_link_unref,
+                                         &error))
     return gbn_raise_io_error (error);
   Py_RETURN_NONE;
 }

@@ -194,6 +194,7 @@ class IOLoop(Gbridge.IOLoop):
     _add_callback_plain = Gbridge.IOLoop.add_callback
     _add_repeating_callback_plain = Gbridge.IOLoop.add_repeating_callback
     _add_handler_plain = Gbridge.IOLoop.add_handler
+    _add_handler_full_plain = Gbridge.IOLoop.add_handler_full
     _call_at_plain = Gbridge.IOLoop.call_at
 
     # Timed while slow callbacks are looked for, to name them.
@@ -207,6 +208,10 @@ class IOLoop(Gbridge.IOLoop):
     def add_handler(self, fd, events, callback, *user_data):
         return Gbridge.IOLoop.add_handler(self, fd, events, _timed(self, callback),
                                           *user_data)
+
+    def add_handler_full(self, fd, events, flags, callback, *user_data):
+        return Gbridge.IOLoop.add_handler_full(self, fd, events, flags,
+                                               _timed(self, callback), *user_data)
 
     # NaN is a programmer error in C (a critical, and the callback is
     # dropped); from Python it is a ValueError, as time.sleep(nan) raises.
