@@ -48,5 +48,6 @@ int gbn_as_int (PyObject *object,
                 int      *value);
 
 int gbn_asyncio_init (PyObject *module);
+int gbn_twisted_init (PyObject *module);
 
 G_END_DECLS
