@@ -116,6 +116,7 @@ class _IntrospectionCore:
         self._lost = connection_lost
         self._no_filedesc = no_filedesc
         self.calls = {}       # DelayedCall -> gbridge timeout id
+        self._by_id = {}      # and back
         self.readers = {}     # selectable -> fd
         self.writers = {}
         self._fds = {}        # fd -> [reader, writer, events]
@@ -136,24 +137,27 @@ class _IntrospectionCore:
     def _schedule(self, call, delay):
         if self.closed:
             raise RuntimeError("the reactor's loop core is closed")
+        # The closure holds neither the call nor the core.
         core_ref = weakref.ref(self)
         timeout = []
 
         def on_timer(*unused):
             core = core_ref()
-            if core is None or core.calls.get(call) != timeout[0]:
-                return
-            del core.calls[call]
-            core._keep(core._run_call, call)
+            call = core._by_id.pop(timeout[0], None) if core is not None else None
+            if call is not None:
+                del core.calls[call]
+                core._keep(core._run_call, call)
 
         if delay != delay or delay < 0:
             delay = 0.0
         timeout.append(Gbridge.IOLoop.call_later(self._loop, delay, on_timer))
         self.calls[call] = timeout[0]
+        self._by_id[timeout[0]] = call
 
     def cancel_call(self, call):
         timeout = self.calls.pop(call, None)
         if timeout is not None:
+            del self._by_id[timeout]
             self._loop.remove_timeout(timeout)
 
     def schedule(self, call, delay):
@@ -185,30 +189,53 @@ class _IntrospectionCore:
         if fd < 0:
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         entry = self._fds.get(fd)
+        # The fd has another selectable: maybe a closed one whose number
+        # this one's file reuses, whose registration went with its file.
+        refresh = entry is not None and any(
+            s is not None and s is not selectable for s in entry[:2])
         if entry is None:
             events = Gbridge.IOEvents.WRITE if writer else Gbridge.IOEvents.READ
-            core_ref = weakref.ref(self)
-
-            def on_fd(fd, events, *unused):
-                core = core_ref()
-                if core is not None and core._pending is None:
-                    core._keep(core._fd_ready, fd, int(events))
-
-            try:
-                Gbridge.IOLoop.add_handler(self._loop, fd, events, on_fd)
-            except GLib.Error as e:
-                raise OSError(_ERRNOS.get(e.code, errno.EINVAL), e.message) from None
+            self._add_handler(fd, events)
             entry = self._fds[fd] = [None, None, int(events)]
         index[selectable] = fd
         old = entry[writer]
         if old is not None:
             index.pop(old, None)
         entry[writer] = selectable
-        self._changed(fd, entry)
+        if refresh:
+            # A new registration, for the file the number names now.
+            self._loop.remove_handler(fd)
+            entry[2] = self._events(entry)
+            try:
+                self._add_handler(fd, Gbridge.IOEvents(entry[2]))
+            except OSError:
+                del self._fds[fd]
+                self.readers.pop(entry[0], None)
+                self.writers.pop(entry[1], None)
+                raise
+        else:
+            self._changed(fd, entry)
+
+    def _add_handler(self, fd, events):
+        core_ref = weakref.ref(self)
+
+        def on_fd(fd, events, *unused):
+            core = core_ref()
+            if core is not None and core._pending is None:
+                core._keep(core._fd_ready, fd, int(events))
+
+        try:
+            Gbridge.IOLoop.add_handler(self._loop, fd, events, on_fd)
+        except GLib.Error as e:
+            raise OSError(_ERRNOS.get(e.code, errno.EINVAL), e.message) from None
+
+    @staticmethod
+    def _events(entry):
+        return ((int(Gbridge.IOEvents.READ) if entry[0] is not None else 0) |
+                (int(Gbridge.IOEvents.WRITE) if entry[1] is not None else 0))
 
     def _changed(self, fd, entry):
-        events = ((int(Gbridge.IOEvents.READ) if entry[0] is not None else 0) |
-                  (int(Gbridge.IOEvents.WRITE) if entry[1] is not None else 0))
+        events = self._events(entry)
         if events == 0:
             del self._fds[fd]
             if not self.closed:
@@ -340,6 +367,7 @@ class _IntrospectionCore:
         for timeout in self.calls.values():
             self._loop.remove_timeout(timeout)
         self.calls.clear()
+        self._by_id.clear()
         for fd in self._fds:
             self._loop.remove_handler(fd)
         self._fds.clear()

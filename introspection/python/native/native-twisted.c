@@ -477,6 +477,7 @@ add_selectable (Core     *self,
   PyObject *r, *fd_object, **slot;
   FdEntry *entry;
   GError *error = NULL;
+  gboolean refresh;
   int contains, fd;
 
   contains = PyDict_Contains (index, selectable);
@@ -503,6 +504,11 @@ add_selectable (Core     *self,
     }
 
   entry = g_hash_table_lookup (self->fds, GINT_TO_POINTER (fd));
+  /* The fd has another selectable: maybe a closed one whose number this
+   * one's file reuses, whose registration went with its file. */
+  refresh = entry != NULL
+            && ((entry->reader != NULL && entry->reader != selectable)
+                || (entry->writer != NULL && entry->writer != selectable));
   if (entry == NULL)
     {
       entry = g_new0 (FdEntry, 1);
@@ -539,6 +545,25 @@ add_selectable (Core     *self,
       Py_DECREF (old);
     }
   *slot = Py_NewRef (selectable);
+  if (refresh)
+    {
+      /* A new registration, for the file the number names now. */
+      gbridge_io_loop_remove_handler (self->io_loop, fd);
+      entry->events = entry_events (entry);
+      if (!gbridge_io_loop_add_handler (self->io_loop, fd, entry->events, on_fd,
+                                        gbn_link_ref (self->link), gbn_link_unref,
+                                        &error))
+        {
+          g_hash_table_remove (self->fds, GINT_TO_POINTER (fd));
+          if (entry->reader != NULL && PyDict_DelItem (self->readers, entry->reader) < 0)
+            PyErr_Clear ();
+          if (entry->writer != NULL && PyDict_DelItem (self->writers, entry->writer) < 0)
+            PyErr_Clear ();
+          entry_free (entry);
+          return gbn_raise_io_error (error);
+        }
+      Py_RETURN_NONE;
+    }
   entry_changed (self, entry);
   Py_RETURN_NONE;
 }
