@@ -3,9 +3,9 @@
 
 ``install()`` makes ``twisted.internet.reactor`` a :class:`GbridgeReactor`:
 a real Twisted reactor whose delayed calls, readers and writers, calls from
-other threads and wake-ups all go through the C ``Gbridge.Reactor`` of a
-``Gbridge.IOLoop``, so Twisted protocols run on the same ``GMainContext`` as
-GTK, GIO and every other gbridge user::
+other threads and wake-ups all go through a ``Gbridge.IOLoop``, so Twisted
+protocols run on the same ``GMainContext`` as GTK, GIO and every other
+gbridge user::
 
     import gbridge.twisted
     gbridge.twisted.install()          # before importing twisted.internet.reactor
@@ -22,20 +22,27 @@ every test; a short-lived reactor is cleaned up with
 
 Who owns what (one implementation of each, never both):
 
-- C ``Gbridge.Reactor``: delayed calls (its timer heap), readers and
-  writers (its epoll set), waiting (``iterate()``) and wake-ups (the loop's
-  thread-safe callback queue; no self-pipe waker).  This module keeps only
-  the index from Twisted's objects to the C handles, which
-  ``getDelayedCalls()``, ``getReaders()`` and ``getWriters()`` return.
+- The reactor's core (``gbridge._native.TwistedCore``, in C; where the
+  extension module was not built, or with ``GBRIDGE_PYTHON_NATIVE=0``,
+  ``_IntrospectionCore``, the same through PyGObject): delayed calls (one
+  timeout of the ``Gbridge.IOLoop`` per pending ``DelayedCall``, which is
+  Twisted's own class), readers and writers (one handler of the loop per
+  fd, dispatched as Twisted's posixbase does), waiting (iterations of the
+  context) and wake-ups (the loop's thread-safe callback queue; no
+  self-pipe waker).  ``getDelayedCalls()``, ``getReaders()`` and
+  ``getWriters()`` come from its index.
 - Twisted's ``ReactorBase`` in Python: system event triggers (a ``before``
   trigger returning a Deferred, ``callWhenRunning``, the life cycle of
   ``run``/``stop``/``crash``), the ``callFromThread`` queue, the thread pool
   (``twisted.python.threadpool.ThreadPool``, so ``deferToThread`` and
   ``blockingCallFromThread`` work) and signal handling (SIGINT, SIGTERM,
-  SIGCHLD).  The C reactor's versions of these (``gbridge_reactor_run()``,
-  ``_add_system_event_trigger()``, ``_call_in_thread()``) serve C, GJS and
-  Vala; this reactor never calls them, so C triggers added to the C reactor
-  under it do not fire with Twisted's events.
+  SIGCHLD).
+- The C ``Gbridge.Reactor`` of the loop (``gbridge_reactor``) gives the
+  reactor its resolver and is what ``install()`` makes C code's default
+  reactor; its delayed calls, descriptors and system events serve C, GJS
+  and Vala, and this reactor uses none of them: C code sees Twisted's
+  delayed calls and selectables as the loop's timeouts and handlers, not
+  in ``gbridge_reactor_get_delayed_calls()`` or ``_get_readers()``.
 
 :func:`to_deferred` turns a ``Gbridge.Future`` into a Deferred, and
 :func:`wait_signal` gives the next emission of a GObject signal as one.
@@ -451,15 +458,14 @@ class GbridgeNameResolver:
 
 @implementer(IReactorFDSet)
 class GbridgeReactor(posixbase.PosixReactorBase):
-    """A Twisted reactor on a ``Gbridge.Reactor``.
+    """A Twisted reactor on a ``Gbridge.IOLoop``.
 
     :param loop: the ``Gbridge.IOLoop`` to run on; a new private loop if
         ``None``. ``install()`` uses the loop of GLib's default context.
 
     ``seconds()`` is ``time.time()``, as on Twisted's other reactors, and so
-    is ``DelayedCall.getTime()``; the C reactor schedules by the delay on
-    the loop's monotonic clock, so a wall-clock step does not move delayed
-    calls.
+    is ``DelayedCall.getTime()``; the loop schedules by the delay on its
+    monotonic clock, so a wall-clock step does not move delayed calls.
     """
 
     def __init__(self, loop=None):
