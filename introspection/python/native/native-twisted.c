@@ -875,9 +875,47 @@ iteration (Core   *self,
   if (delay > 0)
     timer = gbridge_io_loop_call_later (self->io_loop, delay, do_nothing, NULL, NULL);
   self->running++;
-  Py_BEGIN_ALLOW_THREADS
-  g_main_context_iteration (context, delay != 0);
-  Py_END_ALLOW_THREADS
+  if (g_main_context_acquire (context))
+    {
+      /* GLib's iteration, with the GIL let go only for the wait: the
+       * callbacks it dispatches (every doRead(), doWrite() and due call)
+       * then need not take it back one by one. */
+      GPollFunc poll_func = g_main_context_get_poll_func (context);
+      GPollFD fds[64];
+      gint max_priority, timeout, n;
+
+      g_main_context_prepare (context, &max_priority);
+      n = g_main_context_query (context, max_priority, &timeout, fds, G_N_ELEMENTS (fds));
+      if (n > (gint) G_N_ELEMENTS (fds))
+        {
+          /* More than this keeps: GLib's own iteration, as before. */
+          g_main_context_release (context);
+          Py_BEGIN_ALLOW_THREADS
+          g_main_context_iteration (context, delay != 0);
+          Py_END_ALLOW_THREADS
+          goto done;
+        }
+      if (delay == 0)
+        timeout = 0;
+      if (timeout != 0)
+        {
+          Py_BEGIN_ALLOW_THREADS
+          poll_func (fds, n, timeout);
+          Py_END_ALLOW_THREADS
+        }
+      else if (n > 0)
+        poll_func (fds, n, 0);
+      if (g_main_context_check (context, max_priority, fds, n))
+        g_main_context_dispatch (context);
+      g_main_context_release (context);
+    }
+  else
+    {
+      Py_BEGIN_ALLOW_THREADS
+      g_main_context_iteration (context, delay != 0);
+      Py_END_ALLOW_THREADS
+    }
+done:
   self->running--;
   if (timer != 0)
     gbridge_io_loop_remove_timeout (self->io_loop, timer);
