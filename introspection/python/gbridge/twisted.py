@@ -3,9 +3,9 @@
 
 ``install()`` makes ``twisted.internet.reactor`` a :class:`GbridgeReactor`:
 a real Twisted reactor whose delayed calls, readers and writers, calls from
-other threads and wake-ups all go through the C ``Gbridge.Reactor`` of a
-``Gbridge.IOLoop``, so Twisted protocols run on the same ``GMainContext`` as
-GTK, GIO and every other gbridge user::
+other threads and wake-ups all go through a ``Gbridge.IOLoop``, so Twisted
+protocols run on the same ``GMainContext`` as GTK, GIO and every other
+gbridge user::
 
     import gbridge.twisted
     gbridge.twisted.install()          # before importing twisted.internet.reactor
@@ -22,20 +22,27 @@ every test; a short-lived reactor is cleaned up with
 
 Who owns what (one implementation of each, never both):
 
-- C ``Gbridge.Reactor``: delayed calls (its timer heap), readers and
-  writers (its epoll set), waiting (``iterate()``) and wake-ups (the loop's
-  thread-safe callback queue; no self-pipe waker).  This module keeps only
-  the index from Twisted's objects to the C handles, which
-  ``getDelayedCalls()``, ``getReaders()`` and ``getWriters()`` return.
+- The reactor's core (``gbridge._native.TwistedCore``, in C; where the
+  extension module was not built, or with ``GBRIDGE_PYTHON_NATIVE=0``,
+  ``_IntrospectionCore``, the same through PyGObject): delayed calls (one
+  timeout of the ``Gbridge.IOLoop`` per pending ``DelayedCall``, which is
+  Twisted's own class), readers and writers (one handler of the loop per
+  fd, dispatched as Twisted's posixbase does), waiting (iterations of the
+  context) and wake-ups (the loop's thread-safe callback queue; no
+  self-pipe waker).  ``getDelayedCalls()``, ``getReaders()`` and
+  ``getWriters()`` come from its index.
 - Twisted's ``ReactorBase`` in Python: system event triggers (a ``before``
   trigger returning a Deferred, ``callWhenRunning``, the life cycle of
   ``run``/``stop``/``crash``), the ``callFromThread`` queue, the thread pool
   (``twisted.python.threadpool.ThreadPool``, so ``deferToThread`` and
   ``blockingCallFromThread`` work) and signal handling (SIGINT, SIGTERM,
-  SIGCHLD).  The C reactor's versions of these (``gbridge_reactor_run()``,
-  ``_add_system_event_trigger()``, ``_call_in_thread()``) serve C, GJS and
-  Vala; this reactor never calls them, so C triggers added to the C reactor
-  under it do not fire with Twisted's events.
+  SIGCHLD).
+- The C ``Gbridge.Reactor`` of the loop (``gbridge_reactor``) gives the
+  reactor its resolver and is what ``install()`` makes C code's default
+  reactor; its delayed calls, descriptors and system events serve C, GJS
+  and Vala, and this reactor uses none of them: C code sees Twisted's
+  delayed calls and selectables as the loop's timeouts and handlers, not
+  in ``gbridge_reactor_get_delayed_calls()`` or ``_get_readers()``.
 
 :func:`to_deferred` turns a ``Gbridge.Future`` into a Deferred, and
 :func:`wait_signal` gives the next emission of a GObject signal as one.
@@ -46,7 +53,10 @@ running Twisted reactor of any kind, for example ``epollreactor``.
 """
 
 import builtins
+import errno
+import os
 import sys
+import weakref
 from time import time as _wall_time
 
 import gi
@@ -60,7 +70,7 @@ from twisted.internet._resolver import HostResolution  # noqa: E402
 from twisted.internet.address import IPv4Address, IPv6Address  # noqa: E402
 from twisted.internet.interfaces import (  # noqa: E402
     IHostnameResolver, IReactorFDSet)
-from twisted.python import log  # noqa: E402
+from twisted.python import failure, log  # noqa: E402
 from zope.interface import implementer  # noqa: E402
 
 __all__ = ["GbridgeReactor", "GbridgeNameResolver", "install",
@@ -69,74 +79,318 @@ __all__ = ["GbridgeReactor", "GbridgeNameResolver", "install",
 _NO_FILEDESC = error.ConnectionFdescWentAway("File descriptor lost")
 
 
-def _reason_for(gerror):
-    """The Twisted reason for a connection-lost GError of the C reactor."""
-    code = gerror.code
-    if code == Gbridge.ReactorError.CONNECTION_DONE:
-        return main.CONNECTION_DONE
-    if code == Gbridge.ReactorError.BAD_FD:
-        return _NO_FILEDESC
-    return main.CONNECTION_LOST
+def _load_native():
+    """gbridge._native, whose TwistedCore runs the reactor's hot paths in C,
+    or None where it was not built (or GBRIDGE_PYTHON_NATIVE=0 asks for the
+    introspection path)."""
+    if os.environ.get("GBRIDGE_PYTHON_NATIVE", "1") == "0":
+        return None
+    try:
+        from gbridge import _native
+    except ImportError:
+        return None
+    return _native if hasattr(_native, "TwistedCore") else None
 
 
-class _Descriptor(GObject.Object, Gbridge.Descriptor):
-    """A Twisted IReadDescriptor / IWriteDescriptor seen by the C reactor.
-
-    The C reactor calls ``read``/``write`` when the file descriptor is ready
-    and ``connection_lost`` when it found the descriptor gone bad or hung up;
-    this does what Twisted's poll-like reactors do in ``_doReadOrWrite``.
-    """
-
-    def __init__(self, reactor, selectable):
-        super().__init__()
-        self._reactor = reactor
-        self.selectable = selectable
-
-    def do_get_fd(self):
-        try:
-            return self.selectable.fileno()
-        except BaseException:
-            return -1
-
-    def _io(self, method, is_read):
-        selectable = self.selectable
-        try:
-            why = method()
-        except BaseException:
-            why = sys.exc_info()[1]
-            log.err()
-        if why:
-            self._reactor._disconnectSelectable(selectable, why, is_read)
-        return True
-
-    def do_read(self):
-        log.callWithLogger(self.selectable, self._io, self.selectable.doRead, True)
-        return True
-
-    def do_write(self):
-        log.callWithLogger(self.selectable, self._io, self.selectable.doWrite, False)
-        return True
-
-    def do_connection_lost(self, reason):
-        selectable = self.selectable
-        is_read = selectable in self._reactor._reads
-        why = _reason_for(reason)
-        log.callWithLogger(selectable, self._reactor._disconnectSelectable,
-                           selectable, why, is_read)
+_native = _load_native()
 
 
 class _DelayedCall(base.DelayedCall):
-    """Twisted's DelayedCall, run by the C reactor's timer when called."""
+    """Twisted's DelayedCall; its timer is a timeout of the reactor's
+    ``Gbridge.IOLoop``."""
 
-    def __init__(self, reactor, time, func, args, kw):
-        base.DelayedCall.__init__(self, time, func, args, kw,
-                                  reactor._cancelCallLater,
-                                  reactor._moveCallLaterSooner,
-                                  seconds=reactor.seconds)
-        self._reactor = reactor
 
-    def __call__(self):
-        self._reactor._runCall(self)
+class _IntrospectionCore:
+    """``gbridge._native.TwistedCore``'s interface through PyGObject alone,
+    for where the extension module was not built: the same timeouts and
+    handlers on the loop, with the work of the C core done here (slower,
+    the same behaviour).
+
+    The closures handed to gbridge hold the reactor and this core through
+    weak references only, as the C core's links do.
+    """
+
+    def __init__(self, reactor, loop, call_type, resetter, seconds,
+                 call_with_logger, connection_done, connection_lost,
+                 no_filedesc):
+        self._reactor_ref = weakref.ref(reactor)
+        self._loop = loop
+        self._call_type = call_type
+        self._resetter = resetter
+        self._seconds = seconds
+        self._call_with_logger = call_with_logger
+        self._done = connection_done
+        self._lost = connection_lost
+        self._no_filedesc = no_filedesc
+        self.calls = {}       # DelayedCall -> gbridge timeout id
+        self._by_id = {}      # and back
+        self.readers = {}     # selectable -> fd
+        self.writers = {}
+        self._fds = {}        # fd -> [reader, writer, events]
+        self._running = 0
+        self._pending = None
+        self.closed = False
+
+    # Delayed calls
+
+    def call_later(self, delay, func, *args, **kw):
+        assert builtins.callable(func), f"{func} is not callable"
+        assert delay >= 0, f"{delay} is not greater than or equal to 0 seconds"
+        call = self._call_type(_wall_time() + delay, func, args, kw,
+                               self.cancel_call, self._resetter, self._seconds)
+        self._schedule(call, delay)
+        return call
+
+    def _schedule(self, call, delay):
+        if self.closed:
+            raise RuntimeError("the reactor's loop core is closed")
+        # The closure holds neither the call nor the core.
+        core_ref = weakref.ref(self)
+        timeout = []
+
+        def on_timer(*unused):
+            core = core_ref()
+            call = core._by_id.pop(timeout[0], None) if core is not None else None
+            if call is not None:
+                del core.calls[call]
+                core._keep(core._run_call, call)
+
+        if delay != delay or delay < 0:
+            delay = 0.0
+        timeout.append(Gbridge.IOLoop.call_later(self._loop, delay, on_timer))
+        self.calls[call] = timeout[0]
+        self._by_id[timeout[0]] = call
+
+    def cancel_call(self, call):
+        timeout = self.calls.pop(call, None)
+        if timeout is not None:
+            del self._by_id[timeout]
+            self._loop.remove_timeout(timeout)
+
+    def schedule(self, call, delay):
+        self.cancel_call(call)
+        self._schedule(call, delay)
+
+    def _run_call(self, call):
+        reactor = self._reactor_ref()
+        if reactor is None:
+            return
+        if call.delayed_time > 0:
+            reactor._redelay(call)
+            return
+        try:
+            call.called = 1
+            call.func(*call.args, **call.kw)
+        except BaseException as e:
+            reactor._callFailed(call, e)
+
+    # Readers and writers
+
+    def _add(self, selectable, writer):
+        index = self.writers if writer else self.readers
+        if selectable in index:
+            return
+        if self.closed:
+            raise RuntimeError("the reactor's loop core is closed")
+        fd = selectable.fileno()
+        if fd < 0:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        entry = self._fds.get(fd)
+        # The fd has another selectable: maybe a closed one whose number
+        # this one's file reuses, whose registration went with its file.
+        refresh = entry is not None and any(
+            s is not None and s is not selectable for s in entry[:2])
+        if entry is None:
+            events = Gbridge.IOEvents.WRITE if writer else Gbridge.IOEvents.READ
+            self._add_handler(fd, events)
+            entry = self._fds[fd] = [None, None, int(events)]
+        index[selectable] = fd
+        old = entry[writer]
+        if old is not None:
+            index.pop(old, None)
+        entry[writer] = selectable
+        if refresh:
+            # A new registration, for the file the number names now.
+            self._loop.remove_handler(fd)
+            entry[2] = self._events(entry)
+            try:
+                self._add_handler(fd, Gbridge.IOEvents(entry[2]))
+            except OSError:
+                del self._fds[fd]
+                self.readers.pop(entry[0], None)
+                self.writers.pop(entry[1], None)
+                raise
+        else:
+            self._changed(fd, entry)
+
+    def _add_handler(self, fd, events):
+        core_ref = weakref.ref(self)
+
+        def on_fd(fd, events, *unused):
+            core = core_ref()
+            if core is not None and core._pending is None:
+                core._keep(core._fd_ready, fd, int(events))
+
+        try:
+            Gbridge.IOLoop.add_handler(self._loop, fd, events, on_fd)
+        except GLib.Error as e:
+            raise OSError(_ERRNOS.get(e.code, errno.EINVAL), e.message) from None
+
+    @staticmethod
+    def _events(entry):
+        return ((int(Gbridge.IOEvents.READ) if entry[0] is not None else 0) |
+                (int(Gbridge.IOEvents.WRITE) if entry[1] is not None else 0))
+
+    def _changed(self, fd, entry):
+        events = self._events(entry)
+        if events == 0:
+            del self._fds[fd]
+            if not self.closed:
+                self._loop.remove_handler(fd)
+        elif events != entry[2]:
+            entry[2] = events
+            try:
+                self._loop.update_handler(fd, Gbridge.IOEvents(events))
+            except GLib.Error:
+                pass   # the fd was closed, which epoll forgot already
+
+    def _remove(self, selectable, writer):
+        index = self.writers if writer else self.readers
+        fd = index.pop(selectable, None)
+        if fd is None:
+            return
+        entry = self._fds.get(fd)
+        if entry is not None and entry[writer] is selectable:
+            entry[writer] = None
+            self._changed(fd, entry)
+
+    def add_reader(self, selectable):
+        self._add(selectable, False)
+
+    def add_writer(self, selectable):
+        self._add(selectable, True)
+
+    def remove_reader(self, selectable):
+        self._remove(selectable, False)
+
+    def remove_writer(self, selectable):
+        self._remove(selectable, True)
+
+    def _still(self, fd, selectable, writer):
+        entry = self._fds.get(fd)
+        return entry is not None and entry[writer] is selectable
+
+    def _fd_ready(self, fd, events):
+        entry = self._fds.get(fd)
+        if entry is None:
+            return
+        reader, writer = entry[0], entry[1]
+        READ, WRITE = int(Gbridge.IOEvents.READ), int(Gbridge.IOEvents.WRITE)
+        if events & int(Gbridge.IOEvents.ERROR) and not events & READ:
+            reactor = self._reactor_ref()
+            if reactor is None:
+                return
+            if reader is not None:
+                self._call_with_logger(reader, reactor._disconnectSelectable,
+                                       reader, self._done, True)
+            if (writer is not None and writer is not reader
+                    and self._still(fd, writer, True)):
+                self._call_with_logger(writer, reactor._disconnectSelectable,
+                                       writer, self._lost, False)
+            return
+        if reader is not None and events & READ and self._still(fd, reader, False):
+            self._call_with_logger(reader, self._io, reader, fd, True)
+        if writer is not None and events & WRITE and self._still(fd, writer, True):
+            self._call_with_logger(writer, self._io, writer, fd, False)
+
+    def _io(self, selectable, fd, is_read):
+        reactor = self._reactor_ref()
+        if reactor is None:
+            return
+        try:
+            if selectable.fileno() != fd:
+                why = self._no_filedesc
+            else:
+                why = selectable.doRead() if is_read else selectable.doWrite()
+        except BaseException as e:
+            reactor._ioFailed(selectable, e, is_read)
+            return
+        if why:
+            reactor._disconnectSelectable(selectable, why, is_read)
+
+    # Wake-ups and iterations
+
+    def _keep(self, func, *args):
+        """Runs a callback of the loop; what it lets through goes to run()."""
+        try:
+            func(*args)
+        except BaseException as e:
+            if self._running and self._pending is None:
+                self._pending = e
+            else:
+                sys.excepthook(type(e), e, e.__traceback__)
+
+    def wake(self):
+        if self.closed:
+            return
+        reactor_ref, core_ref = self._reactor_ref, weakref.ref(self)
+
+        def on_wake(*unused):
+            reactor, core = reactor_ref(), core_ref()
+            if reactor is not None and core is not None:
+                core._keep(reactor.runUntilCurrent)
+
+        Gbridge.IOLoop.add_callback(self._loop, on_wake)
+
+    def iterate(self, delay):
+        if self.closed:
+            return
+        if delay is None:
+            delay = -1.0
+        elif delay != delay or delay < 0:
+            delay = 0.0
+        timer = None
+        if delay > 0:
+            timer = Gbridge.IOLoop.call_later(self._loop, delay, lambda *a: None)
+        self._running += 1
+        try:
+            self._loop.get_context().iteration(delay != 0)
+        finally:
+            self._running -= 1
+            if timer is not None:
+                self._loop.remove_timeout(timer)
+        if self._pending is not None:
+            e, self._pending = self._pending, None
+            raise e
+
+    def run(self):
+        reactor = self._reactor_ref()
+        while reactor is not None and reactor._started and not self.closed:
+            self.iterate(None if reactor.running else 0)
+
+    def close(self):
+        if self.closed:
+            return
+        for timeout in self.calls.values():
+            self._loop.remove_timeout(timeout)
+        self.calls.clear()
+        self._by_id.clear()
+        for fd in self._fds:
+            self._loop.remove_handler(fd)
+        self._fds.clear()
+        self.readers.clear()
+        self.writers.clear()
+        self.closed = True
+
+
+# GError codes of Gbridge.IOLoopError as the errno epoll would raise.
+_ERRNOS = {
+    int(Gbridge.IOLoopError.EXISTS): errno.EEXIST,
+    int(Gbridge.IOLoopError.NOT_FOUND): errno.ENOENT,
+    int(Gbridge.IOLoopError.BAD_FD): errno.EBADF,
+}
+
+_Core = _native.TwistedCore if _native is not None else _IntrospectionCore
 
 
 @implementer(IHostnameResolver)
@@ -204,15 +458,14 @@ class GbridgeNameResolver:
 
 @implementer(IReactorFDSet)
 class GbridgeReactor(posixbase.PosixReactorBase):
-    """A Twisted reactor on a ``Gbridge.Reactor``.
+    """A Twisted reactor on a ``Gbridge.IOLoop``.
 
     :param loop: the ``Gbridge.IOLoop`` to run on; a new private loop if
         ``None``. ``install()`` uses the loop of GLib's default context.
 
     ``seconds()`` is ``time.time()``, as on Twisted's other reactors, and so
-    is ``DelayedCall.getTime()``; the C reactor schedules by the delay on
-    the loop's monotonic clock, so a wall-clock step does not move delayed
-    calls.
+    is ``DelayedCall.getTime()``; the loop schedules by the delay on its
+    monotonic clock, so a wall-clock step does not move delayed calls.
     """
 
     def __init__(self, loop=None):
@@ -221,10 +474,24 @@ class GbridgeReactor(posixbase.PosixReactorBase):
         self._loop = loop
         self._context = loop.get_context()
         self._greactor = Gbridge.Reactor.ref_for_loop(loop)
-        self._reads = set()
-        self._writes = set()
-        self._descriptors = {}
-        self._calls = {}
+        seconds = self.seconds
+        if type(self).seconds is GbridgeReactor.seconds:
+            seconds = _wall_time   # the same clock, without a bound method per call
+        self._core = core = _Core(self, loop, _DelayedCall, self._moveCallLaterSooner,
+                                  seconds, log.callWithLogger, main.CONNECTION_DONE,
+                                  main.CONNECTION_LOST, _NO_FILEDESC)
+        self._reads = core.readers
+        self._writes = core.writers
+        # The hot methods straight into the core, unless a subclass has its
+        # own (or its own clock, which callLater() must ask).
+        for name, method in (("callLater", core.call_later),
+                             ("addReader", core.add_reader),
+                             ("addWriter", core.add_writer),
+                             ("removeReader", core.remove_reader),
+                             ("removeWriter", core.remove_writer)):
+            if getattr(type(self), name) is getattr(GbridgeReactor, name) and \
+                    (name != "callLater" or seconds is _wall_time):
+                setattr(self, name, method)
         posixbase.PosixReactorBase.__init__(self)
 
     def _initThreads(self):
@@ -233,7 +500,8 @@ class GbridgeReactor(posixbase.PosixReactorBase):
 
     @property
     def gbridge_reactor(self):
-        """The C ``Gbridge.Reactor`` this reactor runs on."""
+        """The C ``Gbridge.Reactor`` of this reactor's loop (its resolver;
+        C code's reactor after ``install()``)."""
         return self._greactor
 
     @property
@@ -241,11 +509,11 @@ class GbridgeReactor(posixbase.PosixReactorBase):
         """The ``Gbridge.IOLoop`` this reactor runs on."""
         return self._loop
 
-    # IReactorTime: delayed calls live in the C reactor's timer heap, on the
+    # IReactorTime: each delayed call is a timeout of the loop, on the
     # loop's monotonic clock; what Twisted code sees is on the time.time()
     # scale, as on every Twisted reactor (runtimeSeconds): seconds(),
     # DelayedCall.getTime(), and so the difference of the two.  Only delays
-    # (relative times) cross to the C reactor.
+    # (relative times) cross to the loop.
 
     def seconds(self):
         return _wall_time()
@@ -253,56 +521,52 @@ class GbridgeReactor(posixbase.PosixReactorBase):
     def callLater(self, delay, callable, *args, **kw):
         assert builtins.callable(callable), f"{callable} is not callable"
         assert delay >= 0, f"{delay} is not greater than or equal to 0 seconds"
-        call = _DelayedCall(self, self.seconds() + delay, callable, args, kw)
-        # The call itself is the C callback: no closure data to marshal.
-        self._calls[call] = self._greactor.call_later(delay, call)
+        call = _DelayedCall(self.seconds() + delay, callable, args, kw,
+                            self._core.cancel_call, self._moveCallLaterSooner,
+                            seconds=self.seconds)
+        self._core.schedule(call, delay)
         return call
-
-    def _runCall(self, call):
-        if call.delayed_time > 0:
-            # Moved later by delay() or reset(), which DelayedCall does lazily.
-            call.activate_delay()
-            self._calls[call] = self._greactor.call_later(
-                max(0.0, call.time - self.seconds()), call)
-            return
-        self._calls.pop(call, None)
-        try:
-            call.called = 1
-            call.func(*call.args, **call.kw)
-        except BaseException:
-            log.deferr()
-            # Twisted 22.4 sets creator only in debug mode, later ones to None.
-            if getattr(call, "creator", None):
-                e = "\n C: previous exception occurred in a DelayedCall created here:\n C:"
-                e += "".join(call.creator).rstrip().replace("\n", "\n C:")
-                log.msg(e + "\n")
-
-    def _cancelCallLater(self, call):
-        gcall = self._calls.pop(call, None)
-        if gcall is not None:
-            gcall.cancel()
 
     def _moveCallLaterSooner(self, call):
         # DelayedCall keeps a delay in delayed_time; fold it into the time
-        # now, since the C heap orders by the final time.  call.time is on
-        # the wall clock and the C call's on the monotonic one: move it by
-        # what is left from now.
+        # now, since the loop orders by the final time.  call.time is on the
+        # wall clock and the loop's on the monotonic one: move it by what is
+        # left from now.
         call.activate_delay()
-        gcall = self._calls.get(call)
-        if gcall is not None:
-            gcall.reset(max(0.0, call.time - self.seconds()))
+        if call in self._core.calls:
+            self._core.schedule(call, max(0.0, call.time - self.seconds()))
+
+    def _redelay(self, call):
+        # Due, but moved later by delay() or reset(), which DelayedCall
+        # does lazily.
+        call.activate_delay()
+        self._core.schedule(call, max(0.0, call.time - self.seconds()))
+
+    def _callFailed(self, call, exc):
+        # As runUntilCurrent() logs a failed call (log.deferr()).
+        log.err(failure.Failure(exc, type(exc), exc.__traceback__))
+        # Twisted 22.4 sets creator only in debug mode, later ones to None.
+        if getattr(call, "creator", None):
+            e = "\n C: previous exception occurred in a DelayedCall created here:\n C:"
+            e += "".join(call.creator).rstrip().replace("\n", "\n C:")
+            log.msg(e + "\n")
+
+    def _ioFailed(self, selectable, exc, isRead):
+        # As _doReadOrWrite(): logged, and the reason to disconnect.
+        log.err(failure.Failure(exc, type(exc), exc.__traceback__))
+        self._disconnectSelectable(selectable, exc, isRead)
 
     def getDelayedCalls(self):
-        return [c for c in self._calls if not c.cancelled and not c.called]
+        return [c for c in self._core.calls if not c.cancelled and not c.called]
 
     def timeout(self):
-        # The C reactor wakes the context for its own timers.
+        # The loop wakes the context for its own timeouts.
         return None
 
     # Wake-ups go through the loop's thread-safe callback queue, which wakes
     # the context; Twisted's runUntilCurrent() then runs callFromThread's
     # queue and a pending shutdown (its timed-call part finds nothing: the
-    # delayed calls are the C reactor's).
+    # delayed calls are the loop's).
 
     def installWaker(self):
         # No self-pipe: wakeUp() needs none.  Signals still wake the context
@@ -310,14 +574,27 @@ class GbridgeReactor(posixbase.PosixReactorBase):
         pass
 
     def wakeUp(self):
-        self._loop.add_callback(self.runUntilCurrent)
+        self._core.wake()
 
     # IReactorCore
 
+    def mainLoop(self):
+        # Twisted's, with its inner loop in the core: runUntilCurrent()
+        # has nothing to do between iterations (the delayed calls are the
+        # loop's, and wake-ups run it), so the core iterates the context
+        # until the reactor stops.
+        while self._started:
+            try:
+                self.runUntilCurrent()
+                self._core.run()
+            except BaseException:
+                log.msg("Unexpected error in main loop.")
+                log.err()
+            else:
+                log.msg("Main loop terminated.")
+
     def doIteration(self, delay):
-        # Through the C reactor rather than GLib.MainContext.iteration(),
-        # whose PyGObject override costs microseconds per call.
-        self._greactor.iterate(-1.0 if delay is None else max(0.0, delay))
+        self._core.iterate(delay)
 
     def stop(self):
         posixbase.PosixReactorBase.stop(self)
@@ -327,45 +604,20 @@ class GbridgeReactor(posixbase.PosixReactorBase):
         posixbase.PosixReactorBase.crash(self)
         self._context.wakeup()
 
-    # IReactorFDSet: readers and writers live in the C reactor's epoll set.
-
-    def _descriptor(self, selectable):
-        d = self._descriptors.get(selectable)
-        if d is None:
-            d = self._descriptors[selectable] = _Descriptor(self, selectable)
-        return d
-
-    def _forget(self, selectable):
-        if selectable not in self._reads and selectable not in self._writes:
-            self._descriptors.pop(selectable, None)
-
-    def _add(self, selectable, primary, add):
-        if selectable in primary:
-            return
-        try:
-            add(self._descriptor(selectable))
-        except GLib.Error:
-            self._forget(selectable)
-            raise OSError("bad file descriptor") from None
-        primary.add(selectable)
+    # IReactorFDSet: each watched fd is a handler of the loop, with its
+    # reader and writer in the core.
 
     def addReader(self, reader):
-        self._add(reader, self._reads, self._greactor.add_reader)
+        self._core.add_reader(reader)
 
     def addWriter(self, writer):
-        self._add(writer, self._writes, self._greactor.add_writer)
+        self._core.add_writer(writer)
 
     def removeReader(self, reader):
-        if reader in self._reads:
-            self._reads.discard(reader)
-            self._greactor.remove_reader(self._descriptors[reader])
-            self._forget(reader)
+        self._core.remove_reader(reader)
 
     def removeWriter(self, writer):
-        if writer in self._writes:
-            self._writes.discard(writer)
-            self._greactor.remove_writer(self._descriptors[writer])
-            self._forget(writer)
+        self._core.remove_writer(writer)
 
     def removeAll(self):
         return self._removeAll(self._reads, self._writes)

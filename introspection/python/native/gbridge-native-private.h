@@ -49,5 +49,6 @@ int gbn_as_int (PyObject *object,
 
 int gbn_asyncio_init (PyObject *module);
 int gbn_future_init  (PyObject *module);
+int gbn_twisted_init (PyObject *module);
 
 G_END_DECLS

@@ -141,7 +141,8 @@ PyInit__native (void)
 
   if (module == NULL)
     return NULL;
-  if (gbn_asyncio_init (module) < 0 || gbn_future_init (module) < 0)
+  if (gbn_asyncio_init (module) < 0 || gbn_future_init (module) < 0
+      || gbn_twisted_init (module) < 0)
     {
       Py_DECREF (module);
       return NULL;
