@@ -232,7 +232,10 @@ class _IntrospectionCore:
                 core._keep(core._fd_ready, fd, int(events))
 
         try:
-            Gbridge.IOLoop.add_handler(self._loop, fd, events, on_fd)
+            # Unchecked, as the C core's: Twisted removes a selectable
+            # before closing it and checks its fileno() itself.
+            Gbridge.IOLoop.add_handler_full(self._loop, fd, events,
+                                            Gbridge.HandlerFlags.UNCHECKED, on_fd)
         except GLib.Error as e:
             raise OSError(_ERRNOS.get(e.code, errno.EINVAL), e.message) from None
 

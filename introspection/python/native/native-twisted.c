@@ -468,6 +468,22 @@ entry_changed (Core    *self,
 
 static void on_fd (int fd, GbridgeIOEvents events, gpointer data);
 
+
+/* Unchecked (GBRIDGE_HANDLER_FLAGS_UNCHECKED): Twisted removes a
+ * selectable before closing its descriptor, as its own reactors require,
+ * and checks the selectable's fileno() before each call itself. */
+static gboolean
+add_unchecked_handler (Core             *self,
+                       int               fd,
+                       GbridgeIOEvents   events,
+                       GError          **error)
+{
+  return gbridge_io_loop_add_handler_full (self->io_loop, fd, events,
+                                           GBRIDGE_HANDLER_FLAGS_UNCHECKED, on_fd,
+                                           gbn_link_ref (self->link), gbn_link_unref,
+                                           error);
+}
+
 static PyObject *
 add_selectable (Core     *self,
                 PyObject *selectable,
@@ -514,9 +530,7 @@ add_selectable (Core     *self,
       entry = g_new0 (FdEntry, 1);
       entry->fd = fd;
       entry->events = writer ? GBRIDGE_IO_EVENTS_WRITE : GBRIDGE_IO_EVENTS_READ;
-      if (!gbridge_io_loop_add_handler (self->io_loop, fd, entry->events, on_fd,
-                                        gbn_link_ref (self->link), gbn_link_unref,
-                                        &error))
+      if (!add_unchecked_handler (self, fd, entry->events, &error))
         {
           g_free (entry);
           return gbn_raise_io_error (error);
@@ -550,9 +564,7 @@ add_selectable (Core     *self,
       /* A new registration, for the file the number names now. */
       gbridge_io_loop_remove_handler (self->io_loop, fd);
       entry->events = entry_events (entry);
-      if (!gbridge_io_loop_add_handler (self->io_loop, fd, entry->events, on_fd,
-                                        gbn_link_ref (self->link), gbn_link_unref,
-                                        &error))
+      if (!add_unchecked_handler (self, fd, entry->events, &error))
         {
           g_hash_table_remove (self->fds, GINT_TO_POINTER (fd));
           if (entry->reader != NULL && PyDict_DelItem (self->readers, entry->reader) < 0)
