@@ -43,6 +43,16 @@ GbridgeIOLoop *gbn_io_loop_from_object (PyObject *object);
  * frees @error. Returns NULL. */
 PyObject *gbn_raise_io_error (GError *error);
 
+/* The object a weak reference names (a new reference), or NULL once it is
+ * gone (no exception set). */
+PyObject *gbn_weakref_get (PyObject *ref);
+
+/* The raised exception, taken out of the error indicator (a new
+ * reference), and back: as PyErr_GetRaisedException() and
+ * PyErr_SetRaisedException() (which steals @exc) on every Python. */
+PyObject *gbn_fetch_exception   (void);
+void      gbn_restore_exception (PyObject *exc);
+
 /* An int from a Python int: 0, or -1 with an exception set. */
 int gbn_as_int (PyObject *object,
                 int      *value);

@@ -108,6 +108,61 @@ gbn_raise_io_error (GError *error)
   return NULL;
 }
 
+PyObject *
+gbn_weakref_get (PyObject *ref)
+{
+  PyObject *object;
+
+#if PY_VERSION_HEX >= 0x030D0000
+  if (PyWeakref_GetRef (ref, &object) <= 0)
+    {
+      PyErr_Clear ();
+      return NULL;
+    }
+  return object;
+#else
+  object = PyWeakref_GetObject (ref);
+  if (object == NULL)
+    {
+      PyErr_Clear ();
+      return NULL;
+    }
+  if (object == Py_None)
+    return NULL;
+  return Py_NewRef (object);
+#endif
+}
+
+PyObject *
+gbn_fetch_exception (void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+  return PyErr_GetRaisedException ();
+#else
+  PyObject *type, *value, *tb;
+
+  PyErr_Fetch (&type, &value, &tb);
+  PyErr_NormalizeException (&type, &value, &tb);
+  if (tb != NULL && value != NULL)
+    PyException_SetTraceback (value, tb);
+  Py_XDECREF (type);
+  Py_XDECREF (tb);
+  return value;
+#endif
+}
+
+void
+gbn_restore_exception (PyObject *exc)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+  PyErr_SetRaisedException (exc);
+#else
+  PyObject *tb = PyException_GetTraceback (exc);
+
+  PyErr_Restore (Py_NewRef ((PyObject *) Py_TYPE (exc)), exc, tb);
+#endif
+}
+
 int
 gbn_as_int (PyObject *object,
             int      *value)

@@ -54,18 +54,7 @@ static PyObject *get_running_loop, *set_running_loop;
 static PyObject *
 core_loop (Core *self)
 {
-  PyObject *loop;
-
-#if PY_VERSION_HEX >= 0x030D0000
-  if (PyWeakref_GetRef (self->loop_ref, &loop) <= 0)
-    return NULL;
-  return loop;
-#else
-  loop = PyWeakref_GetObject (self->loop_ref);
-  if (loop == Py_None)
-    return NULL;
-  return Py_NewRef (loop);
-#endif
+  return gbn_weakref_get (self->loop_ref);
 }
 
 /* The truth of loop.@name; -1 with an exception set. */
@@ -170,24 +159,6 @@ leave (Core     *self,
   Py_XDECREF (r);
 }
 
-static PyObject *
-fetch_exception (void)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-  return PyErr_GetRaisedException ();
-#else
-  PyObject *type, *value, *tb;
-
-  PyErr_Fetch (&type, &value, &tb);
-  PyErr_NormalizeException (&type, &value, &tb);
-  if (tb != NULL && value != NULL)
-    PyException_SetTraceback (value, tb);
-  Py_XDECREF (type);
-  Py_XDECREF (tb);
-  return value;
-#endif
-}
-
 /* Runs @handle unless it was cancelled: 0, or -1 with the exception (a
  * BaseException: Handle._run() reports the others) set. */
 static int
@@ -221,11 +192,11 @@ run_batch (Core *self)
         break;
       handle = PyObject_CallMethodNoArgs (self->ready, str_popleft);
       if (handle == NULL)
-        return fetch_exception ();
+        return gbn_fetch_exception ();
       failed = run_handle (handle);
       Py_DECREF (handle);
       if (failed)
-        return fetch_exception ();
+        return gbn_fetch_exception ();
     }
   return NULL;
 }
@@ -270,7 +241,7 @@ drain_fast (Core     *self,
     {
       if (again < 0)
         {
-          exc = fetch_exception ();
+          exc = gbn_fetch_exception ();
           break;
         }
       exc = run_batch (self);
@@ -421,7 +392,7 @@ fd_fast (Core            *self,
       && (key_events & EVENT_READ))
     {
       if (run_fd_side (self, loop, key, fd, 0) < 0)
-        exc = fetch_exception ();
+        exc = gbn_fetch_exception ();
       else if (events & (GBRIDGE_IO_EVENTS_WRITE | GBRIDGE_IO_EVENTS_ERROR))
         {
           /* The reader may have changed or removed the writer. */
@@ -435,7 +406,7 @@ fd_fast (Core            *self,
       && (key_events & EVENT_WRITE))
     {
       if (run_fd_side (self, loop, key, fd, 1) < 0)
-        exc = fetch_exception ();
+        exc = gbn_fetch_exception ();
     }
   Py_XDECREF (key);
   leave (self, loop, previous, exc);

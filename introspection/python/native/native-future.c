@@ -133,14 +133,9 @@ report_callback_error (void)
       PyErr_Print ();
       return;
     }
-#if PY_VERSION_HEX >= 0x030C0000
-  value = PyErr_GetRaisedException ();
+  value = gbn_fetch_exception ();
   type = Py_NewRef ((PyObject *) Py_TYPE (value));
   tb = PyException_GetTraceback (value);
-#else
-  PyErr_Fetch (&type, &value, &tb);
-  PyErr_NormalizeException (&type, &value, &tb);
-#endif
   hook = PySys_GetObject ("excepthook");   /* borrowed */
   if (hook != NULL)
     {

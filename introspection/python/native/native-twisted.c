@@ -69,50 +69,7 @@ static PyObject *one;   /* _twisted_io(core, selectable, fd, is_read) */
 static PyObject *
 core_reactor (Core *self)
 {
-  PyObject *reactor;
-
-  if (self->reactor_ref == NULL)
-    return NULL;
-#if PY_VERSION_HEX >= 0x030D0000
-  if (PyWeakref_GetRef (self->reactor_ref, &reactor) <= 0)
-    return NULL;
-  return reactor;
-#else
-  reactor = PyWeakref_GetObject (self->reactor_ref);
-  if (reactor == Py_None)
-    return NULL;
-  return Py_NewRef (reactor);
-#endif
-}
-
-static PyObject *
-fetch_exception (void)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-  return PyErr_GetRaisedException ();
-#else
-  PyObject *type, *value, *tb;
-
-  PyErr_Fetch (&type, &value, &tb);
-  PyErr_NormalizeException (&type, &value, &tb);
-  if (tb != NULL && value != NULL)
-    PyException_SetTraceback (value, tb);
-  Py_XDECREF (type);
-  Py_XDECREF (tb);
-  return value;
-#endif
-}
-
-static void
-restore_exception (PyObject *exc)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-  PyErr_SetRaisedException (exc);
-#else
-  PyObject *tb = PyException_GetTraceback (exc);
-
-  PyErr_Restore (Py_NewRef ((PyObject *) Py_TYPE (exc)), exc, tb);
-#endif
+  return self->reactor_ref != NULL ? gbn_weakref_get (self->reactor_ref) : NULL;
 }
 
 /* An exception that left a callback of the loop: run() raises it after the
@@ -125,7 +82,7 @@ keep_exception (Core *self)
   if (!PyErr_Occurred ())
     return;
   if (self->running > 0 && self->pending == NULL)
-    self->pending = fetch_exception ();
+    self->pending = gbn_fetch_exception ();
   else
     PyErr_WriteUnraisable (NULL);
 }
@@ -306,7 +263,7 @@ run_call (Core     *self,
       return;
     }
   /* Logged as runUntilCurrent() logs it, whatever it is. */
-  value = fetch_exception ();
+  value = gbn_fetch_exception ();
   reactor = core_reactor (self);
   if (reactor != NULL)
     {
@@ -681,7 +638,7 @@ twisted_io (PyObject        *module,
   if (why == NULL)
     {
       /* Logged, and the reason to disconnect, as in _doReadOrWrite(). */
-      PyObject *exc = fetch_exception ();
+      PyObject *exc = gbn_fetch_exception ();
 
       reactor = core_reactor (self);
       if (reactor == NULL)
@@ -939,7 +896,7 @@ raise_pending (Core *self)
   PyObject *exc = self->pending;
 
   self->pending = NULL;
-  restore_exception (exc);
+  gbn_restore_exception (exc);
   return NULL;
 }
 
