@@ -166,6 +166,29 @@ def _install_native_future(cls):
 _native_future = _install_native_future(Future)
 
 
+def _add_done_callback(self, callback, *user_data):
+    """Gbridge.Future.add_done_callback() through PyGObject, with a
+    KeyboardInterrupt out of @callback printed through sys.excepthook, as
+    gbridge._native does: from Python 3.13 PyGObject's own report
+    (PyErr_Print()) also marks it unhandled, and the interpreter then ends
+    the process with SIGINT when it exits, long after the loop went on."""
+    if not callable(callback):
+        # PyGObject's own TypeError.
+        return Gbridge.Future.add_done_callback(self, callback, *user_data)
+
+    def call(future, *args):
+        try:
+            return callback(future, *args)
+        except KeyboardInterrupt as e:
+            sys.excepthook(type(e), e, e.__traceback__)
+
+    return Gbridge.Future.add_done_callback(self, call, *user_data)
+
+
+if not _native_future:
+    Future.add_done_callback = _add_done_callback
+
+
 class IOLoop(Gbridge.IOLoop):
 
     def start(self):
