@@ -315,8 +315,9 @@ def speed_work(res):
                "process CPU time. *Real peer*: a peer process does a blocking "
                "read, then write, on the other end; the reader reads the byte "
                "and sends one back; wall time. *Two fds*: a reader on each end, "
-               "each makes the other ready (gbridge's inline epoll rounds serve "
-               "this shape without GLib's poll); process CPU time. Idle timers: "
+               "each makes the other ready (the shape gbridge's inline epoll "
+               "rounds serve without GLib's poll where another source watches "
+               "a descriptor); process CPU time. Idle timers: "
                "`call_later()` an hour ahead.\n")
     out.append(table(["shape"] + [AIO_NAMES[i] for i in AIO_IMPLS] +
                      ["gbridge ÷ default", "gbridge ÷ uvloop"], rows))
@@ -491,8 +492,8 @@ def build_report(res, meta):
            "Measured in this run, gbridge against the anchor named in each row "
            "(the ratio of the medians; see the tables below). The first tables "
            "are the shapes applications run; the two-fd ping-pong, which "
-           "gbridge's inline epoll rounds serve without GLib's poll, comes "
-           "after them.\n",
+           "gbridge's inline epoll rounds serve without GLib's poll where "
+           "another source watches a descriptor, comes after them.\n",
            table(["target", "measured", "result"], speed_targets), "",
            headline, syscalls_report(meta.get("syscalls", ""))]
     pp = {case: {i: res.median(i, case, "ns_per_iteration") for i in IMPLS}
