@@ -334,3 +334,17 @@ def test_glib_drives_the_loop_outside_run_forever(loop):
     finally:
         a.close()
         b.close()
+
+
+def test_timer_on_a_gbridge_loop_closed_underneath():
+    """The gbridge loop refuses the timeout (and frees what it was given at
+    once): call_later() raises, and nothing of the refused timeout is
+    touched afterwards (ASan and valgrind check that in CI)."""
+    io_loop = gba.Gbridge.IOLoop.new()
+    loop = gba.EventLoop(io_loop)
+    try:
+        io_loop.close(False)
+        with pytest.raises(RuntimeError):
+            loop.call_later(1, lambda: None)
+    finally:
+        loop.close()

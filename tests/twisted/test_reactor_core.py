@@ -535,6 +535,18 @@ def test_callbacks_under_a_glib_main_loop(loop, reactor, pair):
     assert fired == [1] and sel.reads >= 1
 
 
+def test_call_later_on_a_loop_closed_under_the_reactor():
+    """The loop refuses the timeout (and frees what it was given at once):
+    callLater() raises, and nothing of the refused timeout is touched
+    afterwards (ASan and valgrind check that in CI)."""
+    loop = Gbridge.IOLoop.new()
+    reactor = GbridgeReactor(loop)
+    loop.close(False)
+    with pytest.raises(RuntimeError):
+        reactor.callLater(1, lambda: None)
+    assert reactor.getDelayedCalls() == []
+
+
 def test_loop_closed_under_the_reactor(pair):
     loop = Gbridge.IOLoop.new()
     reactor = GbridgeReactor(loop)

@@ -301,6 +301,8 @@ class _IntrospectionCore:
         # Half a microsecond later, as the C core: gbridge rounds to whole
         # microseconds, and a timer never runs before its deadline.
         timeout.append(self._io_loop._call_at_plain(when + 0.5e-6, on_timer))
+        if not timeout[0]:
+            raise RuntimeError('the loop is closed')   # as the C core
         self._timers[timeout[0]] = handle
         handle._gb_id = timeout[0]
         handle._scheduled = True

@@ -158,6 +158,8 @@ class _IntrospectionCore:
         if delay != delay or delay < 0:
             delay = 0.0
         timeout.append(Gbridge.IOLoop.call_later(self._loop, delay, on_timer))
+        if not timeout[0]:
+            raise RuntimeError("the loop is closed")   # as the C core
         self.calls[call] = timeout[0]
         self._by_id[timeout[0]] = call
 

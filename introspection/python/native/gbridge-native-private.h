@@ -29,6 +29,26 @@ GbnLink  *gbn_link_ref      (GbnLink  *link);
 void      gbn_link_unref    (gpointer  link);
 void      gbn_link_cut      (GbnLink  *link);
 
+/* The data of a gbridge timeout a part adds: the link to its owner, the
+ * timeout's id, and what the timeout is for (@object, borrowed: the owner
+ * keeps it while the timeout is pending). */
+typedef struct
+{
+  GbnLink  *link;
+  guint64   id;
+  PyObject *object;
+} GbnTimer;
+
+GbnTimer *gbn_timer_new     (GbnLink  *link,
+                             PyObject *object);
+/* The GDestroyNotify to give gbridge with the timer. */
+void      gbn_timer_free    (gpointer  timer);
+/* Records the id gbridge returned for @timer: FALSE, with RuntimeError
+ * set, for 0, when the loop refused the timeout because it is closed; the
+ * loop has then freed @timer already, which must not be touched again. */
+gboolean  gbn_timer_take_id (GbnTimer *timer,
+                             guint64   id);
+
 /* Takes the GIL for a callback from gbridge, which may come with or
  * without it (PyGObject releases it around C calls that iterate the
  * context). FALSE once the interpreter is finalizing: do nothing then. */

@@ -38,6 +38,40 @@ gbn_link_cut (GbnLink *link)
   link->owner = NULL;
 }
 
+GbnTimer *
+gbn_timer_new (GbnLink  *link,
+               PyObject *object)
+{
+  GbnTimer *timer = g_new (GbnTimer, 1);
+
+  timer->link = gbn_link_ref (link);
+  timer->id = 0;
+  timer->object = object;
+  return timer;
+}
+
+void
+gbn_timer_free (gpointer data)
+{
+  GbnTimer *timer = data;
+
+  gbn_link_unref (timer->link);
+  g_free (timer);
+}
+
+gboolean
+gbn_timer_take_id (GbnTimer *timer,
+                   guint64   id)
+{
+  if (id == 0)
+    {
+      PyErr_SetString (PyExc_RuntimeError, "the loop is closed");
+      return FALSE;
+    }
+  timer->id = id;
+  return TRUE;
+}
+
 gboolean
 gbn_enter (PyGILState_STATE *state)
 {

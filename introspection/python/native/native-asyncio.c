@@ -448,27 +448,12 @@ on_fd (int             fd,
   gbn_leave (state);
 }
 
-typedef struct
-{
-  GbnLink *link;
-  guint64 id;
-} Timer;
-
-static void
-timer_free (gpointer data)
-{
-  Timer *timer = data;
-
-  gbn_link_unref (timer->link);
-  g_free (timer);
-}
-
 /* A due asyncio timer joins the ready deque, as BaseEventLoop's timers do,
  * behind the handles that were ready before it. */
 static void
 on_timer (gpointer data)
 {
-  Timer *timer = data;
+  GbnTimer *timer = data;
   PyGILState_STATE state;
   Core *self;
   PyObject *id, *handle = NULL, *r;
@@ -621,7 +606,7 @@ core_add_timer (Core             *self,
                 PyObject *const  *args,
                 Py_ssize_t        nargs)
 {
-  Timer *timer;
+  GbnTimer *timer;
   double when;
   PyObject *id, *handle;
 
@@ -641,17 +626,13 @@ core_add_timer (Core             *self,
       PyErr_SetString (PyExc_RuntimeError, "the loop is closed");
       return NULL;
     }
-  timer = g_new (Timer, 1);
-  timer->link = gbn_link_ref (self->link);
+  timer = gbn_timer_new (self->link, NULL);
   /* Half a microsecond later: gbridge rounds to whole microseconds, and a
    * timer must never run before loop.time() reached its deadline. */
-  timer->id = gbridge_io_loop_call_at (self->io_loop, when + 0.5e-6, on_timer,
-                                       timer, timer_free);
-  if (timer->id == 0)
-    {
-      PyErr_SetString (PyExc_RuntimeError, "the loop is closed");
-      return NULL;
-    }
+  if (!gbn_timer_take_id (timer, gbridge_io_loop_call_at (self->io_loop, when + 0.5e-6,
+                                                          on_timer, timer,
+                                                          gbn_timer_free)))
+    return NULL;
   id = PyLong_FromUnsignedLongLong (timer->id);
   if (id == NULL
       || PyDict_SetItem (self->timers, id, handle) < 0

@@ -99,28 +99,12 @@ wall_time (void)
 
 /* Delayed calls */
 
-typedef struct
-{
-  GbnLink *link;
-  guint64 id;
-  PyObject *call;   /* borrowed: see the top of the file */
-} Timer;
-
-static void
-timer_free (gpointer data)
-{
-  Timer *timer = data;
-
-  gbn_link_unref (timer->link);
-  g_free (timer);
-}
-
 static void run_call (Core *self, PyObject *call);
 
 static void
 on_timer (gpointer data)
 {
-  Timer *timer = data;
+  GbnTimer *timer = data;
   PyGILState_STATE state;
   Core *self;
   PyObject *call, *id;
@@ -131,7 +115,7 @@ on_timer (gpointer data)
   self = (Core *) timer->link->owner;
   if (self == NULL)
     goto out;
-  call = timer->call;
+  call = timer->object;
   id = PyDict_GetItemWithError (self->calls, call);
   if (id == NULL)
     goto error;
@@ -160,7 +144,7 @@ schedule (Core     *self,
           PyObject *call,
           double    delay)
 {
-  Timer *timer;
+  GbnTimer *timer;
   PyObject *id;
 
   if (self->closed)
@@ -170,16 +154,12 @@ schedule (Core     *self,
     }
   if (isnan (delay) || delay < 0)
     delay = 0;
-  timer = g_new (Timer, 1);
-  timer->link = gbn_link_ref (self->link);
-  timer->call = call;
-  timer->id = gbridge_io_loop_call_later (self->io_loop, delay, (GbridgeCallback) on_timer,
-                                          timer, timer_free);
-  if (timer->id == 0)
-    {
-      PyErr_SetString (PyExc_RuntimeError, "the loop is closed");
-      return -1;
-    }
+  /* The call is borrowed: self->calls holds it while it is pending. */
+  timer = gbn_timer_new (self->link, call);
+  if (!gbn_timer_take_id (timer, gbridge_io_loop_call_later (self->io_loop, delay,
+                                                             (GbridgeCallback) on_timer,
+                                                             timer, gbn_timer_free)))
+    return -1;
   id = PyLong_FromUnsignedLongLong (timer->id);
   if (id == NULL || PyDict_SetItem (self->calls, call, id) < 0)
     {
