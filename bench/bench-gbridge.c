@@ -105,6 +105,24 @@ never_fd_cb (int             fd,
   bench_unexpected ();
 }
 
+/* BENCH_GBRIDGE_HANDLER_FLAGS=unchecked registers the handlers with
+ * %GBRIDGE_HANDLER_FLAGS_UNCHECKED: the contract of libuv's uv_poll_t and of
+ * asyncio's loops (a handler is removed before its descriptor is closed),
+ * without the epoll_ctl() per call with which gbridge_io_loop_add_handler()
+ * checks that the number still names the file it registered. bench/run
+ * runs the one-fd and real-peer cases both ways, interleaved. */
+static GbridgeHandlerFlags
+handler_flags (void)
+{
+  const char *mode = g_getenv ("BENCH_GBRIDGE_HANDLER_FLAGS");
+
+  if (mode == NULL || g_strcmp0 (mode, "checked") == 0)
+    return GBRIDGE_HANDLER_FLAGS_NONE;
+  if (g_strcmp0 (mode, "unchecked") != 0)
+    bench_fail ("BENCH_GBRIDGE_HANDLER_FLAGS=%s: checked or unchecked", mode);
+  return GBRIDGE_HANDLER_FLAGS_UNCHECKED;
+}
+
 static void
 watch (Loop         *l,
        int           fd,
@@ -113,9 +131,11 @@ watch (Loop         *l,
 {
   g_autoptr(GError) error = NULL;
 
-  if (!gbridge_io_loop_add_handler (l->loop, fd, GBRIDGE_IO_EVENTS_READ, func,
-                                    user_data, NULL, &error))
-    bench_fail ("gbridge_io_loop_add_handler (%d): %s", fd, error->message);
+  if (!gbridge_io_loop_add_handler_full (l->loop, fd, GBRIDGE_IO_EVENTS_READ,
+                                         handler_flags (), func, user_data,
+                                         NULL, &error))
+    bench_fail ("gbridge_io_loop_add_handler_full (%d): %s", fd,
+                error->message);
 }
 
 static guint64
