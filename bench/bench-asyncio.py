@@ -34,6 +34,12 @@ IMPL: gbridge | default | uvloop | gi-events | gbulb.  CASE:
                           each: requests per second (the client's wall time)
                           and the server's CPU time per request (all of its
                           requests, warm-up included)
+  http-aiohttp CONNS      an aiohttp web server answering GET / with a
+                          13-byte text, CONNS keep-alive connections from
+                          bench-tcp-client (http mode), one request in
+                          flight each: requests per second, server CPU
+  http-tornado CONNS      the same with tornado.web on the loop (gbridge or
+                          default)
 
 Prints key=value pairs on one line, as the C benchmarks do (bench/run runs
 every case, interleaved, in fresh processes).  Exits with status 77 and
@@ -185,9 +191,10 @@ def ping_pong(loop, n, timers, shape):
     return dt / count[0] * 1e9
 
 
-def serve(loop, connections, make_server):
+def serve(loop, connections, make_server, http=False):
     """Runs the server @make_server(on_closed) returns (a coroutine giving
-    (port, close)) until the client closed all its connections."""
+    (port, close)) until the client closed all its connections; with
+    @http, an HTTP server, until the client exited."""
     closed = [0]
     done = loop.create_future()
 
@@ -196,9 +203,18 @@ def serve(loop, connections, make_server):
         if closed[0] == connections and not done.done():
             done.set_result(None)
 
+    def poll_client(client):
+        if benchclient.client_done(client):
+            if not done.done():
+                done.set_result(None)
+        else:
+            loop.call_later(benchclient.CLIENT_POLL_SECONDS, poll_client, client)
+
     async def main():
         port, close = await make_server(on_closed)
-        client = benchclient.start_client(port, connections)
+        client = benchclient.start_client(port, connections, http)
+        if http:
+            poll_client(client)
         t0 = cpu()
         try:
             await asyncio.wait_for(done, 60)
@@ -282,6 +298,59 @@ def tornado_echo(loop, connections):
     return serve(loop, connections, make)
 
 
+def listening_socket(connections):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(('127.0.0.1', 0))
+    sock.listen(connections + 16)
+    sock.setblocking(False)
+    return sock
+
+
+def http_aiohttp(loop, connections):
+    try:
+        from aiohttp import web
+    except ImportError:
+        absent('aiohttp is not installed (python3-aiohttp)')
+
+    async def make(on_closed):
+        async def hello(request):
+            return web.Response(text=benchclient.HTTP_BODY)
+        app = web.Application()
+        app.router.add_get('/', hello)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        sock = listening_socket(connections)
+        await web.SockSite(runner, sock).start()
+
+        async def close():
+            await runner.cleanup()
+        return sock.getsockname()[1], close
+    return serve(loop, connections, make, http=True)
+
+
+def http_tornado(loop, connections):
+    try:
+        from tornado.httpserver import HTTPServer
+        from tornado.netutil import bind_sockets
+        from tornado.web import Application, RequestHandler
+    except ImportError:
+        absent('Tornado is not installed (python3-tornado)')
+
+    async def make(on_closed):
+        class Hello(RequestHandler):
+            def get(self):
+                self.write(benchclient.HTTP_BODY)
+        sockets = bind_sockets(0, '127.0.0.1', backlog=connections + 16)
+        server = HTTPServer(Application([('/', Hello)]))
+        server.add_sockets(sockets)
+
+        async def close():
+            server.stop()
+            await server.close_all_connections()
+        return sockets[0].getsockname()[1], close
+    return serve(loop, connections, make, http=True)
+
+
 def calibrated(run, target=0.2):
     """Runs with a growing count until a run lasts about @target seconds
     (wall time, whatever @run measures), after one untimed warm-up of 100;
@@ -306,7 +375,7 @@ def versions():
     import gi
     v = sys.version_info
     parts = [f'Python {v.major}.{v.minor}.{v.micro}', f'PyGObject {gi.__version__}']
-    for name in ('uvloop', 'gbulb', 'tornado'):
+    for name in ('uvloop', 'gbulb', 'tornado', 'aiohttp'):
         try:
             module = __import__(name)
             parts.append(f'{name} {getattr(module, "__version__", getattr(module, "version", "?"))}')
@@ -349,6 +418,10 @@ def main(argv):
         out = tcp_protocol(loop, args[0])
     elif case == 'tornado':
         out = tornado_echo(loop, args[0])
+    elif case == 'http-aiohttp':
+        out = http_aiohttp(loop, args[0])
+    elif case == 'http-tornado':
+        out = http_tornado(loop, args[0])
     else:
         raise SystemExit(f'unknown case {case}')
     asyncio.set_event_loop(None)

@@ -17,6 +17,10 @@ usage: bench-twisted.py REACTOR CASE N
                   bench-tcp-client (C, another process), one 64-byte
                   request in flight each; prints the client's per_second
                   (wall time) and the server's CPU time per request
+           http-server: a twisted.web server answering GET / with a
+                  13-byte text; N keep-alive connections from
+                  bench-tcp-client in http mode, one request in flight
+                  each; prints the same as echo-server
 
 Prints key=value pairs on one line, as the C benchmarks do (bench/run).
 """
@@ -136,6 +140,41 @@ def echo_server(reactor, connections):
     print(benchclient.finish_client(state["client"], state["cpu"]))
 
 
+def http_server(reactor, connections):
+    from twisted.web import resource, server
+
+    class Hello(resource.Resource):
+        isLeaf = True
+
+        def render_GET(self, request):
+            return benchclient.HTTP_BODY.encode()
+
+    state = {"client": None, "cpu": None}
+
+    def poll_client():
+        if benchclient.client_done(state["client"]):
+            state["cpu"] = time.process_time() - state["cpu"]
+            reactor.stop()
+        else:
+            reactor.callLater(benchclient.CLIENT_POLL_SECONDS, poll_client)
+
+    def start():
+        state["cpu"] = time.process_time()
+        state["client"] = benchclient.start_client(port.getHost().port,
+                                                   connections, http=True)
+        poll_client()
+
+    port = reactor.listenTCP(0, server.Site(Hello()), backlog=connections + 16,
+                             interface="127.0.0.1")
+    reactor.callWhenRunning(start)
+    timeout = reactor.callLater(60, reactor.stop)
+    reactor.run(installSignalHandlers=False)
+    if not benchclient.client_done(state["client"]):
+        raise SystemExit("the HTTP client did not finish")
+    timeout.cancel()
+    print(benchclient.finish_client(state["client"], state["cpu"]))
+
+
 def main():
     if len(sys.argv) == 2 and sys.argv[1] == "versions":
         import twisted
@@ -145,7 +184,8 @@ def main():
         raise SystemExit(__doc__)
     benchclient.settle_malloc()
     reactor = make_reactor(sys.argv[1])
-    {"churn": churn, "echo": echo, "echo-server": echo_server}[sys.argv[2]](reactor, int(sys.argv[3]))
+    {"churn": churn, "echo": echo, "echo-server": echo_server,
+     "http-server": http_server}[sys.argv[2]](reactor, int(sys.argv[3]))
 
 
 if __name__ == "__main__":

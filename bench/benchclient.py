@@ -67,13 +67,31 @@ def client_path():
     return path
 
 
-def start_client(port, connections):
+def start_client(port, connections, http=False):
     """Starts the load generator against 127.0.0.1:@port; it closes its
     @connections connections when done, which is the server's cue to
-    stop."""
-    return subprocess.Popen(
-        [client_path(), str(port), str(connections), str(TCP_SECONDS)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stop.  With @http, each request is "GET / HTTP/1.1" and the reply must
+    be a 200 with the body HTTP_BODY; an HTTP server learns that the client
+    is done from client_done() instead."""
+    args = [client_path(), str(port), str(connections), str(TCP_SECONDS)]
+    if http:
+        args.append('http')
+    return subprocess.Popen(args, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+# What the HTTP servers answer to GET / (bench-tcp-client checks it).
+HTTP_BODY = 'Hello, World!'
+
+# How often an HTTP server looks whether the client has exited (its
+# frameworks say nothing of a closed keep-alive connection): 50 times a
+# second, nothing next to thousands of requests.
+CLIENT_POLL_SECONDS = 0.02
+
+
+def client_done(proc):
+    """Whether the load generator @proc has exited."""
+    return proc.poll() is not None
 
 
 def finish_client(proc, server_cpu):

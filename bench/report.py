@@ -229,6 +229,73 @@ TW_TCP = [
     ("Twisted echo server, 100 connections", "echo-server 100"),
 ]
 TW_CHURN = "churn 100000"
+AIO_HTTP = [
+    ("aiohttp web server, 1 connection", "http-aiohttp 1"),
+    ("aiohttp web server, 100 connections", "http-aiohttp 100"),
+    ("tornado.web, 1 connection", "http-tornado 1"),
+    ("tornado.web, 100 connections", "http-tornado 100"),
+]
+TW_HTTP = [
+    ("twisted.web, 1 connection", "http-server 1"),
+    ("twisted.web, 100 connections", "http-server 100"),
+]
+
+
+def served(res, aio_cases, tw_cases):
+    """The servers' tables (TCP echo or HTTP): requests per second and
+    server CPU per request, asyncio loops and Twisted reactors; with the
+    medians {case: {impl: value}} of each, for the targets."""
+    t = {"aio_rate": [], "aio_cpu": [], "tw_rate": [], "tw_cpu": [],
+         "aio": {}, "aio_cpu_of": {}, "tw": {}, "tw_cpu_of": {}}
+    for label, case in aio_cases:
+        impls = (("gbridge", "default") if "tornado" in case else AIO_IMPLS)
+        m = t["aio"][case] = {i: res.median("aio-" + i, case, "per_second")
+                              for i in AIO_IMPLS}
+        c = t["aio_cpu_of"][case] = {
+            i: res.median("aio-" + i, case, "server_cpu_ns_per_request")
+            for i in AIO_IMPLS}
+        t["aio_rate"].append(
+            [label] + [cell(res, "aio-" + i, case, "per_second")
+                       if i in impls else "—" for i in AIO_IMPLS] +
+            [fmt_ratio(ratio(m["gbridge"], m["default"])),
+             fmt_ratio(ratio(m["gbridge"], m["uvloop"])) if "uvloop" in impls else "—"])
+        t["aio_cpu"].append(
+            [label] + [cell(res, "aio-" + i, case, "server_cpu_ns_per_request", 1e-3)
+                       if i in impls else "—" for i in AIO_IMPLS] +
+            [fmt_ratio(ratio(c["gbridge"], c["default"]))])
+    for label, case in tw_cases:
+        m = t["tw"][case] = {i: res.median("twisted-" + i, case, "per_second")
+                             for i in TW_IMPLS}
+        c = t["tw_cpu_of"][case] = {
+            i: res.median("twisted-" + i, case, "server_cpu_ns_per_request")
+            for i in TW_IMPLS}
+        t["tw_rate"].append(
+            [label] + [cell(res, "twisted-" + i, case, "per_second")
+                       for i in TW_IMPLS] +
+            [fmt_ratio(ratio(m["gbridge"], m["epoll"])),
+             fmt_ratio(ratio(m["gbridge"], m["asyncio"]))])
+        t["tw_cpu"].append(
+            [label] + [cell(res, "twisted-" + i, case,
+                            "server_cpu_ns_per_request", 1e-3)
+                       for i in TW_IMPLS] +
+            [fmt_ratio(ratio(c["gbridge"], c["epoll"]))])
+    return t
+
+
+def served_tables(t):
+    """The four tables of served() in markdown."""
+    return "\n".join([
+        table(["server"] + [AIO_NAMES[i] for i in AIO_IMPLS] +
+              ["gbridge ÷ default", "gbridge ÷ uvloop"], t["aio_rate"]),
+        "",
+        table(["Twisted server"] + [TW_NAMES[i] for i in TW_IMPLS] +
+              ["gbridge ÷ epoll", "gbridge ÷ asyncioreactor"], t["tw_rate"]),
+        "\nServer CPU time per request, µs (lower is better):\n",
+        table(["server"] + [AIO_NAMES[i] for i in AIO_IMPLS] +
+              ["gbridge ÷ default"], t["aio_cpu"]),
+        "",
+        table(["Twisted server"] + [TW_NAMES[i] for i in TW_IMPLS] +
+              ["gbridge ÷ epoll"], t["tw_cpu"])])
 
 
 def cell(res, impl, case, key, scale=1.0, unit=""):
@@ -335,35 +402,9 @@ def speed_work(res):
                      ["gbridge ÷ default", "gbridge ÷ uvloop"], rows))
 
     # TCP echo.
-    rows = []
-    cpu_rows = []
-    tcp = {}
-    for label, case in AIO_TCP:
-        impls = ("gbridge", "default") if case.startswith("tornado") else AIO_IMPLS
-        m = tcp[case] = aio(case, "per_second")
-        c = aio(case, "server_cpu_ns_per_request")
-        rows.append([label] + [cell(res, "aio-" + i, case, "per_second")
-                               if i in impls else "—" for i in AIO_IMPLS] + [
-            fmt_ratio(ratio(m["gbridge"], m["default"])),
-            fmt_ratio(ratio(m["gbridge"], m["uvloop"])) if "uvloop" in impls else "—"])
-        cpu_rows.append([label] + [cell(res, "aio-" + i, case,
-                                        "server_cpu_ns_per_request", 1e-3)
-                                   if i in impls else "—" for i in AIO_IMPLS] + [
-            fmt_ratio(ratio(c["gbridge"], c["default"]))])
-    tw_tcp = {}
-    tw_rows = []
-    tw_cpu_rows = []
-    for label, case in TW_TCP:
-        m = tw_tcp[case] = {i: med("twisted-" + i, case, "per_second") for i in TW_IMPLS}
-        c = {i: med("twisted-" + i, case, "server_cpu_ns_per_request") for i in TW_IMPLS}
-        tw_rows.append([label] + [cell(res, "twisted-" + i, case, "per_second")
-                                  for i in TW_IMPLS] + [
-            fmt_ratio(ratio(m["gbridge"], m["epoll"])),
-            fmt_ratio(ratio(m["gbridge"], m["asyncio"]))])
-        tw_cpu_rows.append([label] + [cell(res, "twisted-" + i, case,
-                                           "server_cpu_ns_per_request", 1e-3)
-                                      for i in TW_IMPLS] + [
-            fmt_ratio(ratio(c["gbridge"], c["epoll"]))])
+    echo = served(res, AIO_TCP, TW_TCP)
+    tcp = echo["aio"]
+    tw_tcp = echo["tw"]
     out.append("\n### Loopback TCP echo: requests per second (higher is better)\n\n"
                "The process under test only serves: an echo server on "
                "127.0.0.1, and `bench-tcp-client` (C, plain sockets and epoll) "
@@ -380,17 +421,23 @@ def speed_work(res):
                "rate also measures the scheduler: the second table is the "
                "server process's CPU time per request, which other work on the "
                "machine does not inflate as much.\n")
-    out.append(table(["server"] + [AIO_NAMES[i] for i in AIO_IMPLS] +
-                     ["gbridge ÷ default", "gbridge ÷ uvloop"], rows))
-    out.append("")
-    out.append(table(["Twisted server"] + [TW_NAMES[i] for i in TW_IMPLS] +
-                     ["gbridge ÷ epoll", "gbridge ÷ asyncioreactor"], tw_rows))
-    out.append("\nServer CPU time per request, µs (lower is better):\n")
-    out.append(table(["server"] + [AIO_NAMES[i] for i in AIO_IMPLS] +
-                     ["gbridge ÷ default"], cpu_rows))
-    out.append("")
-    out.append(table(["Twisted server"] + [TW_NAMES[i] for i in TW_IMPLS] +
-                     ["gbridge ÷ epoll"], tw_cpu_rows))
+    out.append(served_tables(echo))
+
+    # HTTP.
+    http = served(res, AIO_HTTP, TW_HTTP)
+    out.append("\n### Loopback HTTP: requests per second (higher is better)\n\n"
+               "Real HTTP/1.1 servers answering `GET /` with a 13-byte text: "
+               "aiohttp (`web.Application`, `AppRunner`, `SockSite`; no access "
+               "log), `tornado.web.Application` with a `RequestHandler` on "
+               "gbridge.asyncio or the default loop, and `twisted.web.server.Site` "
+               "with a leaf `Resource`. `bench-tcp-client` in HTTP mode keeps "
+               "one request in flight on each of 1 or 100 keep-alive "
+               f"connections for {TCP_SECONDS} s after a 0.2 s warm-up and "
+               "checks each response's status, Content-Length and body. The "
+               "targets compare the server's CPU time per request, the "
+               "server's cost, which the client sharing two cores inflates "
+               "less than the rate.\n")
+    out.append(served_tables(http))
 
     # Callbacks and timers.
     rows = []
@@ -436,6 +483,14 @@ def speed_work(res):
         m = tcp[case]
         check(f"TCP echo, {label}: ≥ 1.0× the default loop (requests/s)",
               ratio(m["gbridge"], m["default"]), ">=", 1.0)
+    for label, case in AIO_HTTP:
+        c = http["aio_cpu_of"][case]
+        check(f"HTTP, {label}: server CPU per request ≤ 1.0× the default loop's",
+              ratio(c["gbridge"], c["default"]), "<=", 1.0)
+    for label, case in TW_HTTP:
+        c = http["tw_cpu_of"][case]
+        check(f"HTTP, {label}: server CPU per request ≤ 1.0× epollreactor's",
+              ratio(c["gbridge"], c["epoll"]), "<=", 1.0)
     check("Twisted callLater churn: ≤ 1.0× epollreactor",
           ratio(tw_churn["gbridge"], tw_churn["epoll"]), "<=", 1.0)
     for label, case in TW_TCP:
