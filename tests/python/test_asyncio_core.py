@@ -348,3 +348,133 @@ def test_timer_on_a_gbridge_loop_closed_underneath():
             loop.call_later(1, lambda: None)
     finally:
         loop.close()
+
+
+# Timer churn: cancelling only counts the timer (as BaseEventLoop), and the
+# cancelled ones leave gbridge's heap when due or, all at once, when they
+# outnumber the live ones.
+
+def test_churn_keeps_the_pending_timeouts_bounded(loop):
+    """Many call_later() + cancel() never grow the gbridge timeouts the
+    core holds past twice the live timers (and 1): without a loop
+    iteration, without any deadline coming."""
+    core = loop._core
+    live = [loop.call_later(3600, lambda: None) for _ in range(50)]
+    worst = 0
+    for i in range(20000):
+        h = loop.call_later(3600 + i % 7, lambda: None)
+        h.cancel()
+        worst = max(worst, core.pending_timers)
+    assert worst <= 2 * len(live) + 1
+    assert core.pending_timers <= 2 * len(live) + 1
+    for h in live:
+        h.cancel()
+    assert core.pending_timers <= 1
+
+
+def test_a_lone_cancelled_timer_leaves_the_heap_at_once(loop):
+    """With no live timer, a cancelled one is removed at once: an idle loop
+    is never woken for it (the pattern of asyncio.timeout())."""
+    h = loop.call_later(0.001, lambda: None)
+    assert loop._core.pending_timers == 1
+    h.cancel()
+    assert loop._core.pending_timers == 0
+
+
+def test_cancelled_timers_kept_lazily_never_run(loop):
+    """Cancelled timers that stay in gbridge's heap (fewer than the live
+    ones) come due and are dropped, never run; the live ones run."""
+    ran = []
+    now = loop.time()
+    live = [loop.call_at(now + 0.002 + i * 1e-4, ran.append, i) for i in range(10)]
+    cancelled = [loop.call_at(now + 0.001 + i * 1e-4, ran.append, -1 - i) for i in range(8)]
+    for h in cancelled:
+        h.cancel()
+    # Fewer cancelled than live: they stay (if the core keeps them lazily).
+    assert loop._core.pending_timers in (10, 18)
+    loop.call_at(now + 0.02, loop.stop)
+    loop.run_forever()
+    assert ran == list(range(10))
+    assert loop._core.pending_timers == 0
+    assert all(not h._scheduled for h in live + cancelled)
+
+
+def test_a_timer_cancelled_in_the_batch_that_makes_it_due(loop):
+    """Cancelled after its timeout fired (it is in the ready deque): it
+    does not run, and nothing counts it twice."""
+    ran = []
+    when = loop.time() + 0.002
+    second = None
+    loop.call_at(when, lambda: second.cancel())
+    second = loop.call_at(when + 1e-7, ran.append, 'second')
+    loop.call_at(when + 0.01, loop.stop)
+    loop.run_forever()
+    assert ran == []
+    assert loop._core.pending_timers == 0
+    assert getattr(loop._core, 'cancelled_timers', 0) == 0
+
+
+def test_close_releases_the_timers_cancelled_or_not(loop):
+    class Token:
+        pass
+
+    tokens = [Token() for _ in range(300)]
+    refs = [weakref.ref(t) for t in tokens]
+    handles = [loop.call_later(3600, lambda t: None, t) for t in tokens]
+    del tokens
+    for h in handles[:100]:
+        h.cancel()
+    handles = None
+    gc.collect()
+    # The live ones are held by the loop's timers.
+    assert sum(r() is not None for r in refs) >= 200
+    loop.close()
+    assert loop._core.pending_timers == 0
+    gc.collect()
+    assert [r for r in refs if r() is not None] == []
+
+
+def test_call_later_and_call_at_make_asyncio_timer_handles(loop):
+    """The handles the C core makes are what TimerHandle() makes outside
+    debug mode: every slot set, the context copied or the one given."""
+    import contextvars
+    var = contextvars.ContextVar('var')
+    var.set('outer')
+    ctx = contextvars.copy_context()
+    h1 = loop.call_later(10, print, 1, 2)
+    h2 = loop.call_at(loop.time() + 10, print, context=ctx)
+    for h in (h1, h2):
+        assert isinstance(h, asyncio.TimerHandle)
+        assert h._loop is loop
+        assert h._callback is print
+        assert h._cancelled is False
+        assert h._repr is None
+        assert h._source_traceback is None
+        assert h._scheduled is True
+        assert h._context.get(var) == 'outer'
+        assert h.get_loop() is loop if hasattr(h, 'get_loop') else True
+    assert h1._args == (1, 2)
+    assert h2._args == ()
+    assert h2._context is ctx
+    assert h1._context is not ctx
+    assert abs(h1.when() - (loop.time() + 10)) < 1
+    assert 'TimerHandle' in repr(h1) and 'print' in repr(h1)
+    with pytest.raises(TypeError):
+        loop.call_later('x', print)
+    with pytest.raises(TypeError):
+        loop.call_later(None, print)
+    h1.cancel()
+    h2.cancel()
+    assert h1._callback is None and h1.cancelled()
+
+
+def test_debug_mode_timer_handles_keep_their_source_traceback(loop):
+    loop.set_debug(True)
+    try:
+        h = loop.call_later(10, print)
+        assert h._source_traceback
+        assert h._source_traceback[-1].name == \
+            'test_debug_mode_timer_handles_keep_their_source_traceback'
+        h.cancel()
+    finally:
+        loop.set_debug(False)
