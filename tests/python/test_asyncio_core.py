@@ -478,3 +478,136 @@ def test_debug_mode_timer_handles_keep_their_source_traceback(loop):
         h.cancel()
     finally:
         loop.set_debug(False)
+
+
+# The core runs a Handle's _run() itself (outside debug mode, without a
+# slow-callback threshold): the same behaviour as asyncio's, checked against
+# the default loop.
+
+def _failing_callback(tag):
+    raise ValueError(tag)
+
+
+def _exception_contexts(loop, schedule):
+    seen = []
+    loop.set_exception_handler(lambda loop, context: seen.append(context))
+    handle = schedule(loop)
+    loop.call_later(0.005, loop.stop)
+    loop.run_forever()
+    return handle, seen
+
+
+@pytest.mark.parametrize('kind', ['call_soon', 'call_later', 'reader'])
+def test_an_exception_in_a_callback_reaches_the_handler_as_on_the_default_loop(loop, kind):
+    a, b = socket.socketpair()
+
+    def schedule(lp):
+        if kind == 'call_soon':
+            return lp.call_soon(_failing_callback, 'x')
+        if kind == 'call_later':
+            return lp.call_later(0.001, _failing_callback, 'x')
+        b.send(b'!')
+        lp.add_reader(a, _failing_callback, 'x')
+        return lp._selector.get_key(a).data[0]
+
+    default = asyncio.SelectorEventLoop()
+    try:
+        dh, dseen = _exception_contexts(default, schedule)
+        if kind == 'reader':
+            default.remove_reader(a)
+    finally:
+        default.close()
+    gh, gseen = _exception_contexts(loop, schedule)
+    if kind == 'reader':
+        loop.remove_reader(a)
+    a.close()
+    b.close()
+    # A reader runs on every iteration until removed: as often as the loop
+    # iterates in 5 ms.
+    assert len(dseen) >= 1 and len(gseen) >= 1
+    if kind != 'reader':
+        assert len(gseen) == len(dseen) == 1
+    d, g = dseen[0], gseen[0]
+    assert sorted(g) == sorted(d) == ['exception', 'handle', 'message']
+    assert g['message'] == d['message']
+    assert g['message'].startswith('Exception in callback _failing_callback')
+    assert type(g['exception']) is ValueError and g['exception'].args == ('x',)
+    assert g['handle'] is gh
+
+
+def test_a_callback_runs_in_its_handle_s_context(loop):
+    import contextvars
+    var = contextvars.ContextVar('var', default='unset')
+    ctx = contextvars.copy_context()
+    ctx.run(var.set, 'in ctx')
+    seen = []
+
+    def callback():
+        seen.append(var.get())
+        var.set('changed')
+
+    loop.call_soon(callback, context=ctx)
+    loop.call_later(0.001, callback, context=ctx)
+    var.set('outer')
+    loop.call_soon(callback)       # a copy of the current context
+    loop.call_later(0.003, loop.stop)
+    loop.run_forever()
+    assert seen == ['in ctx', 'outer', 'changed']
+    assert ctx[var] == 'changed'
+    assert var.get() == 'outer'
+
+
+def test_a_context_already_entered_is_reported_as_context_run_raises(loop):
+    """Context.run() refuses a context that is entered: _run() reports the
+    RuntimeError through the exception handler, the loop goes on."""
+    import contextvars
+    ctx = contextvars.copy_context()
+    seen = []
+    loop.set_exception_handler(lambda loop, context: seen.append(context))
+    ran = []
+
+    def main():
+        loop.call_soon(ran.append, 'inner', context=ctx)
+        loop.call_soon(ran.append, 'after')
+        loop.call_later(0.002, loop.stop)
+        loop.run_forever()
+
+    ctx.run(main)
+    assert ran == ['after']
+    assert len(seen) == 1 and type(seen[0]['exception']) is RuntimeError
+    assert seen[0]['message'].startswith('Exception in callback ')
+
+
+def test_a_replaced_handle_run_is_the_one_called(loop, monkeypatch):
+    """Tools that time callbacks replace Handle._run(): it is called."""
+    from asyncio import events
+    calls = []
+    original = events.Handle._run
+
+    def timed_run(self):
+        calls.append(self)
+        return original(self)
+
+    monkeypatch.setattr(events.Handle, '_run', timed_run)
+    seen = []
+    h1 = loop.call_soon(seen.append, 1)
+    h2 = loop.call_later(0.001, seen.append, 2)
+    loop.call_later(0.003, loop.stop)
+    loop.run_forever()
+    assert seen == [1, 2]
+    assert h1 in calls and h2 in calls
+
+
+@pytest.mark.parametrize('exc_type', [KeyboardInterrupt, SystemExit])
+def test_keyboard_interrupt_and_system_exit_leave_run_forever(loop, exc_type):
+    def fail():
+        raise exc_type()
+
+    ran = []
+    loop.call_soon(fail)
+    loop.call_soon(ran.append, 'later')
+    with pytest.raises(exc_type):
+        loop.run_forever()
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert ran == ['later']

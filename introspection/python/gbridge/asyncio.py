@@ -17,6 +17,10 @@ built, the same interface through PyGObject alone, only slower):
   outnumber the live ones (the introspection core removes each at once);
 - file descriptors are gbridge handlers (one epoll set, whatever their
   number); a ready fd runs its asyncio reader and writer directly;
+- the core runs asyncio's ``Handle._run()`` itself for asyncio's handles
+  (the callback in the handle's context, an exception to the loop's
+  exception handler as ``_run()`` reports it), unless ``_run()`` was
+  replaced;
 - ``call_soon_threadsafe`` wakes the context with gbridge's thread-safe
   ``add_callback``;
 - while only callbacks are ready, one drain runs two batches, so GLib (fds,
@@ -366,6 +370,44 @@ def _use_native_timers():
 
 
 _NATIVE_TIMERS = _use_native_timers()
+
+
+# Handle._run()'s except block, for the handles the C core runs itself (a
+# Handle, or one of our TimerHandles, whose class kept asyncio's _run(),
+# outside debug mode and without a slow-callback threshold): the same
+# context for the loop's exception handler.  SystemExit and
+# KeyboardInterrupt never get here (the core lets them out, as _run()
+# does).  From 3.13 the callback's source depends on debug mode.
+_FORMAT_SOURCE_TAKES_DEBUG = sys.version_info >= (3, 13)
+
+
+def _handle_run_failed(handle, exc):
+    from asyncio import format_helpers
+    try:
+        if _FORMAT_SOURCE_TAKES_DEBUG:
+            cb = format_helpers._format_callback_source(
+                handle._callback, handle._args,
+                debug=handle._loop.get_debug())
+        else:
+            cb = format_helpers._format_callback_source(
+                handle._callback, handle._args)
+        msg = f'Exception in callback {cb}'
+        context = {
+            'message': msg,
+            'exception': exc,
+            'handle': handle,
+        }
+        if handle._source_traceback:
+            context['source_traceback'] = handle._source_traceback
+        handle._loop.call_exception_handler(context)
+    finally:
+        exc = handle = None   # no cycle through a traceback
+
+
+# The Pythons whose Handle._run() _handle_run_failed() was checked against.
+if (_NATIVE_TIMERS and hasattr(_native, 'set_handle_runner')
+        and (3, 11) <= sys.version_info[:2] <= (3, 14)):
+    _native.set_handle_runner(events.Handle, _handle_run_failed)
 
 
 class _GbridgeSelector(selectors._BaseSelectorImpl):

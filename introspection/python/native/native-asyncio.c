@@ -6,10 +6,11 @@
  * repeating callback that runs asyncio's ready deque, one gbridge handler
  * per watched descriptor, one gbridge timeout per asyncio timer, and the
  * thread-safe wake-up. The hot paths (a batch of ready handles, a ready
- * descriptor's reader and writer, a due timer) run here, calling each
- * handle's own _run(); the rare ones (debug mode, a slow-callback threshold,
- * KeyboardInterrupt or SystemExit out of a callback) go back to the
- * EventLoop's Python methods, so there is one definition of what they do.
+ * descriptor's reader and writer, a due timer) run here, doing asyncio's
+ * Handle._run() for asyncio's handles (call_handle()); the rare ones (debug
+ * mode, a slow-callback threshold, KeyboardInterrupt or SystemExit out of a
+ * callback) go back to the EventLoop's Python methods, so there is one
+ * definition of what they do.
  *
  * Nothing handed to gbridge holds the core or the loop: gbridge's callbacks
  * hold a GbnLink, which the core cuts when it is closed or freed, and the
@@ -139,12 +140,15 @@ static PyObject *monotonic;
 /* @handle's slot @slot (a new reference), or NULL with an exception set;
  * through its member descriptor when @handle is a timer_type (the timers
  * the core keeps are). */
+static PyTypeObject *handle_type;
+
 static PyObject *
 timer_get (PyObject *handle,
            int       slot,
            PyObject *name)
 {
-  if (Py_TYPE (handle) == timer_type)
+  if (Py_TYPE (handle) == timer_type
+      || (Py_TYPE (handle) == handle_type && handle_type != NULL && slot < TIMER_WHEN))
     {
       PyObject *d = timer_slots[slot];
 
@@ -265,21 +269,123 @@ leave (Core     *self,
   Py_XDECREF (r);
 }
 
-/* Runs @handle unless it was cancelled: 0, or -1 with the exception (a
- * BaseException: Handle._run() reports the others) set. */
-static int
-run_handle (PyObject *handle)
-{
-  int cancelled = attr_true (handle, str_cancelled);
-  PyObject *r;
+/* asyncio.events.Handle (handle_type, above), its _run() as it was when
+ * set_handle_runner() was called, and what runs its except block
+ * (gbridge.asyncio's _handle_run_failed): set_handle_runner() sets them
+ * where Handle._run() is known to be what call_handle() does. */
+static PyObject *handle_run;
+static PyObject *handle_run_failed;
+static PyObject *handle_fatal;   /* (SystemExit, KeyboardInterrupt) */
 
-  if (cancelled != 0)
-    return cancelled < 0 ? -1 : 0;
+/* Handle._run() for a handle of exactly asyncio's Handle or of
+ * gbridge.asyncio.TimerHandle whose class still has asyncio's _run():
+ * the callback runs in the handle's context, and an exception other than
+ * SystemExit and KeyboardInterrupt goes to _handle_run_failed(), which does
+ * what _run()'s except block does. Returns 1 when it ran the handle (0 or
+ * -1 in *@failed, with the exception to propagate set), 0 when the handle
+ * is not one of those (nothing done). */
+static int
+call_handle (PyObject *handle,
+             int      *failed)
+{
+  PyTypeObject *type = Py_TYPE (handle);
+  PyObject *run, *context, *callback = NULL, *args = NULL, *r = NULL, *exc;
+
+  if (handle_run == NULL
+      || ((type != handle_type || handle_type == NULL)
+          && (type != timer_type || timer_type == NULL)))
+    return 0;
+  /* Someone may have replaced Handle._run() (to time callbacks, say). */
+  run = PyObject_GetAttr ((PyObject *) type, str_run);
+  if (run == NULL)
+    {
+      PyErr_Clear ();
+      return 0;
+    }
+  Py_DECREF (run);
+  if (run != handle_run)
+    return 0;
+  context = timer_get (handle, TIMER_CONTEXT, NULL);
+  if (context == NULL)
+    goto fall_back;
+  if (!PyContext_CheckExact (context))
+    {
+      Py_DECREF (context);
+      return 0;
+    }
+  callback = timer_get (handle, TIMER_CALLBACK, NULL);
+  if (callback != NULL)
+    args = timer_get (handle, TIMER_ARGS, NULL);
+  if (args == NULL || !PyTuple_Check (args))
+    {
+      Py_DECREF (context);
+      Py_XDECREF (callback);
+      Py_XDECREF (args);
+      goto fall_back;
+    }
+  /* self._context.run(self._callback, *self._args) */
+  if (PyContext_Enter (context) == 0)
+    {
+      r = PyObject_Call (callback, args, NULL);
+      if (PyContext_Exit (context) < 0)
+        Py_CLEAR (r);
+    }
+  Py_DECREF (context);
+  Py_DECREF (callback);
+  Py_DECREF (args);
+  *failed = 0;
+  if (r != NULL)
+    {
+      Py_DECREF (r);
+      return 1;
+    }
+  exc = gbn_fetch_exception ();
+  if (PyErr_GivenExceptionMatches (exc, handle_fatal))
+    {
+      gbn_restore_exception (exc);
+      *failed = -1;
+      return 1;
+    }
+  r = PyObject_CallFunctionObjArgs (handle_run_failed, handle, exc, NULL);
+  Py_DECREF (exc);
+  if (r == NULL)
+    *failed = -1;
+  Py_XDECREF (r);
+  return 1;
+
+fall_back:
+  /* A slot that is not set: _run() raises what it raises. */
+  PyErr_Clear ();
+  return 0;
+}
+
+/* Runs @handle (its _run(), or call_handle()): 0, or -1 with the exception
+ * (a BaseException: Handle._run() reports the others) set. */
+static int
+call_run (PyObject *handle)
+{
+  PyObject *r;
+  int failed;
+
+  if (call_handle (handle, &failed))
+    return failed;
   r = PyObject_CallMethodNoArgs (handle, str_run);
   if (r == NULL)
     return -1;
   Py_DECREF (r);
   return 0;
+}
+
+/* Runs @handle unless it was cancelled: 0, or -1 with the exception (a
+ * BaseException: Handle._run() reports the others) set. */
+static int
+run_handle (PyObject *handle)
+{
+  int cancelled = timer_true (handle, TIMER_CANCELLED, str_cancelled);
+
+  if (cancelled != 0)
+    return cancelled < 0 ? -1 : 0;
+  return call_run (handle);
 }
 
 /* One batch of the ready deque: the handles that were ready when it began.
@@ -434,7 +540,7 @@ run_fd_side (Core     *self,
   if (handle == Py_None)
     return 0;
   Py_INCREF (handle);
-  cancelled = attr_true (handle, str_cancelled);
+  cancelled = timer_true (handle, TIMER_CANCELLED, str_cancelled);
   if (cancelled < 0)
     failed = -1;
   else if (cancelled)
@@ -446,11 +552,7 @@ run_fd_side (Core     *self,
       Py_XDECREF (r);
     }
   else
-    {
-      r = PyObject_CallMethodNoArgs (handle, str_run);
-      failed = r == NULL ? -1 : 0;
-      Py_XDECREF (r);
-    }
+    failed = call_run (handle);
   Py_DECREF (handle);
   (void) fd;
   return failed;
@@ -1182,7 +1284,49 @@ set_timer_type (PyObject *module,
   Py_RETURN_NONE;
 }
 
+/* set_handle_runner(Handle, run_failed): asyncio.events.Handle, whose
+ * _run() the core may do itself, with @run_failed(handle, exc) for its
+ * except block; or (None, None) to call each handle's _run(). Needs
+ * set_timer_type() first (for the slots). */
+static PyObject *
+set_handle_runner (PyObject *module,
+                   PyObject *args)
+{
+  PyObject *type, *run_failed, *run = NULL;
+
+  if (!PyArg_ParseTuple (args, "OO:set_handle_runner", &type, &run_failed))
+    return NULL;
+  if (type != Py_None)
+    {
+      if (!PyType_Check (type) || timer_type == NULL
+          || !PyType_IsSubtype (timer_type, (PyTypeObject *) type)
+          || !PyCallable_Check (run_failed))
+        {
+          PyErr_SetString (PyExc_TypeError, "set_handle_runner(Handle, run_failed) after set_timer_type()");
+          return NULL;
+        }
+      run = PyObject_GetAttr (type, str_run);
+      if (run == NULL)
+        return NULL;
+      if (handle_fatal == NULL)
+        {
+          handle_fatal = PyTuple_Pack (2, PyExc_SystemExit, PyExc_KeyboardInterrupt);
+          if (handle_fatal == NULL)
+            {
+              Py_DECREF (run);
+              return NULL;
+            }
+        }
+    }
+  Py_XSETREF (handle_run, run);
+  Py_XSETREF (handle_type, type != Py_None ? (PyTypeObject *) Py_NewRef (type) : NULL);
+  Py_XSETREF (handle_run_failed, type != Py_None ? Py_NewRef (run_failed) : NULL);
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef asyncio_functions[] = {
+  { "set_handle_runner", set_handle_runner, METH_VARARGS,
+    "Lets the core run asyncio.events.Handle's _run() itself (see gbridge.asyncio)." },
   { "set_timer_type", set_timer_type, METH_O,
     "Sets the TimerHandle class AsyncioCore.call_at() and call_later() make." },
   { "set_inline_batches", set_inline_batches, METH_O,
