@@ -611,3 +611,24 @@ def test_keyboard_interrupt_and_system_exit_leave_run_forever(loop, exc_type):
     loop.call_soon(loop.stop)
     loop.run_forever()
     assert ran == ['later']
+
+
+def test_a_subclass_s_call_at_is_used_by_call_later():
+    """call_later() makes its handle in C only while call_at() is the
+    loop's own: a subclass that overrides it sees every timer, as with
+    BaseEventLoop.call_later()."""
+    seen = []
+
+    class Loop(gba.EventLoop):
+        def call_at(self, when, callback, *args, context=None):
+            seen.append(when)
+            return super().call_at(when, callback, *args, context=context)
+
+    loop = Loop(gba.Gbridge.IOLoop.new())
+    try:
+        before = loop.time()
+        h = loop.call_later(1, print)
+        assert len(seen) == 1 and before + 1 <= seen[0] == h.when()
+        h.cancel()
+    finally:
+        loop.close()

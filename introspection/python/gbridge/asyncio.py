@@ -599,11 +599,13 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
     def _update_fast(self):
         self._core.fast = not (self._debug or self._slow_threshold)
         # The C core makes the TimerHandles outside debug mode, when the
-        # loop's time() and get_debug() are BaseEventLoop's.
+        # loop's time() and get_debug() are BaseEventLoop's and its call_at()
+        # ours (call_later() goes through a subclass's).
         cls = type(self)
         self._native_timers = (_NATIVE_TIMERS and not self._debug
                                and cls.time is _base_events.BaseEventLoop.time
-                               and cls.get_debug is _base_events.BaseEventLoop.get_debug)
+                               and cls.get_debug is _base_events.BaseEventLoop.get_debug
+                               and cls.call_at is EventLoop.call_at)
 
     def set_debug(self, enabled):
         super().set_debug(enabled)
