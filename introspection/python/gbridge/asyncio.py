@@ -11,9 +11,16 @@ built, the same interface through PyGObject alone, only slower):
   drains it, and is queued only when the deque goes from empty to non-empty
   (a C call per ``call_soon`` would cost more than the callback);
 - each timer is a gbridge timeout, on gbridge's timer heap, which moves the
-  handle to the ready deque when due; cancelling removes the timeout;
+  handle to the ready deque when due; as BaseEventLoop does with its heap,
+  cancelling only counts the timer as cancelled, and the cancelled ones
+  leave gbridge's heap when due (never run) or all at once when they
+  outnumber the live ones (the introspection core removes each at once);
 - file descriptors are gbridge handlers (one epoll set, whatever their
   number); a ready fd runs its asyncio reader and writer directly;
+- the core runs asyncio's ``Handle._run()`` itself for asyncio's handles
+  (the callback in the handle's context, an exception to the loop's
+  exception handler as ``_run()`` reports it), unless ``_run()`` was
+  replaced;
 - ``call_soon_threadsafe`` wakes the context with gbridge's thread-safe
   ``add_callback``;
 - while only callbacks are ready, one drain runs two batches, so GLib (fds,
@@ -307,10 +314,15 @@ class _IntrospectionCore:
         handle._gb_id = timeout[0]
         handle._scheduled = True
 
+    @property
+    def pending_timers(self):
+        return len(self._timers)
+
     def cancel_timer(self, handle):
         if self._timers.pop(handle._gb_id, None) is None:
             return False
         self._io_loop.remove_timeout(handle._gb_id)
+        handle._scheduled = False   # out of the heap, as BaseEventLoop's
         return True
 
     def close(self):
@@ -329,9 +341,73 @@ _Core = _native.AsyncioCore if _native is not None else _IntrospectionCore
 
 
 class TimerHandle(events.TimerHandle):
-    """asyncio's TimerHandle with the id of its gbridge timeout."""
+    """asyncio's TimerHandle with the id of its gbridge timeout (which only
+    the introspection core uses)."""
 
     __slots__ = ('_gb_id',)
+
+
+# What Handle.__init__() and TimerHandle.__init__() set: outside debug
+# mode, the C core makes its TimerHandles itself, setting these slots as
+# they do, when asyncio's classes have exactly these slots (a Python that
+# adds one gets the handles made in Python).
+_TIMER_SLOTS = frozenset(('_callback', '_args', '_cancelled', '_loop',
+                          '_source_traceback', '_repr', '__weakref__',
+                          '_context', '_scheduled', '_when'))
+
+
+def _use_native_timers():
+    if _native is None or not hasattr(_native, 'set_timer_type'):
+        return False
+    slots = set()
+    for cls in (events.Handle, events.TimerHandle):
+        names = cls.__dict__.get('__slots__', ())
+        slots.update((names,) if isinstance(names, str) else names)
+    if slots != _TIMER_SLOTS or events.TimerHandle.__mro__[1:] != (events.Handle, object):
+        return False
+    _native.set_timer_type(TimerHandle)
+    return True
+
+
+_NATIVE_TIMERS = _use_native_timers()
+
+
+# Handle._run()'s except block, for the handles the C core runs itself (a
+# Handle, or one of our TimerHandles, whose class kept asyncio's _run(),
+# outside debug mode and without a slow-callback threshold): the same
+# context for the loop's exception handler.  SystemExit and
+# KeyboardInterrupt never get here (the core lets them out, as _run()
+# does).  From 3.13 the callback's source depends on debug mode.
+_FORMAT_SOURCE_TAKES_DEBUG = sys.version_info >= (3, 13)
+
+
+def _handle_run_failed(handle, exc):
+    from asyncio import format_helpers
+    try:
+        if _FORMAT_SOURCE_TAKES_DEBUG:
+            cb = format_helpers._format_callback_source(
+                handle._callback, handle._args,
+                debug=handle._loop.get_debug())
+        else:
+            cb = format_helpers._format_callback_source(
+                handle._callback, handle._args)
+        msg = f'Exception in callback {cb}'
+        context = {
+            'message': msg,
+            'exception': exc,
+            'handle': handle,
+        }
+        if handle._source_traceback:
+            context['source_traceback'] = handle._source_traceback
+        handle._loop.call_exception_handler(context)
+    finally:
+        exc = handle = None   # no cycle through a traceback
+
+
+# The Pythons whose Handle._run() _handle_run_failed() was checked against.
+if (_NATIVE_TIMERS and hasattr(_native, 'set_handle_runner')
+        and (3, 11) <= sys.version_info[:2] <= (3, 14)):
+    _native.set_handle_runner(events.Handle, _handle_run_failed)
 
 
 class _GbridgeSelector(selectors._BaseSelectorImpl):
@@ -427,6 +503,8 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
     run later.
     """
 
+    _native_timers = False   # until _update_fast()
+
     def __init__(self, io_loop=None):
         owns = False
         if io_loop is None:
@@ -520,6 +598,14 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
 
     def _update_fast(self):
         self._core.fast = not (self._debug or self._slow_threshold)
+        # The C core makes the TimerHandles outside debug mode, when the
+        # loop's time() and get_debug() are BaseEventLoop's and its call_at()
+        # ours (call_later() goes through a subclass's).
+        cls = type(self)
+        self._native_timers = (_NATIVE_TIMERS and not self._debug
+                               and cls.time is _base_events.BaseEventLoop.time
+                               and cls.get_debug is _base_events.BaseEventLoop.get_debug
+                               and cls.call_at is EventLoop.call_at)
 
     def set_debug(self, enabled):
         super().set_debug(enabled)
@@ -540,6 +626,19 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         self._core.schedule_drain()
         return handle
 
+    def call_later(self, delay, callback, *args, context=None):
+        # BaseEventLoop.call_later, with the handle made in C outside debug
+        # mode.
+        if delay is None:
+            raise TypeError('delay must not be None')
+        if self._native_timers and not self._closed:
+            return self._core.call_later(delay, callback, args, context)
+        timer = self.call_at(self.time() + delay, callback, *args,
+                             context=context)
+        if timer._source_traceback:
+            del timer._source_traceback[-1]
+        return timer
+
     def call_at(self, when, callback, *args, context=None):
         # BaseEventLoop.call_at with a gbridge timeout per timer, which moves
         # the handle to the ready deque when due (not a super() call: the
@@ -548,6 +647,8 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             raise TypeError('when cannot be None')
         if self._closed:
             raise RuntimeError('Event loop is closed')
+        if self._native_timers:
+            return self._core.call_at(when, callback, args, context)
         if self._debug:
             self._check_thread()
             self._check_callback(callback, 'call_at')

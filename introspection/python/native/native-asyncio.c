@@ -6,15 +6,23 @@
  * repeating callback that runs asyncio's ready deque, one gbridge handler
  * per watched descriptor, one gbridge timeout per asyncio timer, and the
  * thread-safe wake-up. The hot paths (a batch of ready handles, a ready
- * descriptor's reader and writer, a due timer) run here, calling each
- * handle's own _run(); the rare ones (debug mode, a slow-callback threshold,
- * KeyboardInterrupt or SystemExit out of a callback) go back to the
- * EventLoop's Python methods, so there is one definition of what they do.
+ * descriptor's reader and writer, a due timer) run here, doing asyncio's
+ * Handle._run() for asyncio's handles (call_handle()); the rare ones (debug
+ * mode, a slow-callback threshold, KeyboardInterrupt or SystemExit out of a
+ * callback) go back to the EventLoop's Python methods, so there is one
+ * definition of what they do.
  *
  * Nothing handed to gbridge holds the core or the loop: gbridge's callbacks
  * hold a GbnLink, which the core cuts when it is closed or freed, and the
- * core holds the loop through a weak reference. A closed loop is freed by
- * reference counting alone, as asyncio's own loops are.
+ * core holds the loop through a weak reference. (A timeout holds a timer
+ * entry of the core instead, which the core frees only after it removed
+ * all its timeouts.) A closed loop is freed by reference counting alone,
+ * as asyncio's own loops are.
+ *
+ * Timers as BaseEventLoop keeps them: outside debug mode call_later() and
+ * call_at() make the TimerHandle here; cancel() only counts the timer as
+ * cancelled, and the cancelled ones leave gbridge's heap when due (never
+ * run) or all at once, when they outnumber the live ones.
  */
 #include "gbridge-native-private.h"
 
@@ -27,7 +35,26 @@
  * _INLINE_BATCHES in gbridge/asyncio.py, which owns the number). */
 static int inline_batches = 1;
 
-typedef struct
+typedef struct _Core Core;
+
+/* A pending timer of the core: what its gbridge timeout is given (nothing
+ * else: no allocation of its own, no reference count), its id, and its
+ * handle (a strong reference; NULL while the entry is free, on the free
+ * list through @next_free). The entries are allocated in chunks that never
+ * move, and they outlive their timeouts: the core removes every timeout it
+ * has before it lets go of them. */
+typedef struct TimerEntry TimerEntry;
+struct TimerEntry
+{
+  Core       *core;
+  guint64     id;
+  PyObject   *handle;
+  TimerEntry *next_free;
+};
+
+#define TIMER_CHUNK 512
+
+struct _Core
 {
   PyObject_HEAD
   GbridgeIOLoop *io_loop;
@@ -35,15 +62,18 @@ typedef struct
   PyObject *loop_ref;      /* weak reference to the asyncio loop */
   PyObject *fd_to_key;     /* the selector's dict: fd -> SelectorKey */
   PyObject *ready;         /* the loop's ready deque */
-  PyObject *timers;        /* gbridge timeout id -> TimerHandle */
+  TimerEntry **chunks;     /* the timer entries, TIMER_CHUNK a chunk */
+  gsize n_entries;         /* entries handed out, in use or free */
+  TimerEntry *free_timer;  /* the free list */
+  Py_ssize_t n_timers;     /* pending timers */
+  Py_ssize_t n_cancelled;  /* of those, the cancelled ones not removed yet */
   PyObject *weakreflist;
   char fast;               /* no debug mode, no slow-callback threshold */
   char driving;            /* run_forever() is running the loop */
   char drain_pending;      /* the drain callback is queued */
   char closed;
-} Core;
+};
 
-static PyObject *str_gb_id;
 static PyObject *str_run, *str_cancelled, *str_scheduled, *str_stopping,
                 *str_closed, *str_exit_requested, *str_leave, *str_drain,
                 *str_drain_remote, *str_on_fd, *str_remove_reader,
@@ -78,6 +108,86 @@ report (void)
   if (PyErr_Occurred ())
     PyErr_WriteUnraisable (NULL);
 }
+
+/* gbridge.asyncio.TimerHandle, made here without running Handle.__init__()
+ * and TimerHandle.__init__() in Python: what they set outside debug mode,
+ * through the slots' member descriptors (set_timer_type() checks that the
+ * slots are these; gbridge.asyncio checks that asyncio's __slots__ are
+ * these and nothing more). */
+enum
+{
+  TIMER_CONTEXT,
+  TIMER_LOOP,
+  TIMER_CALLBACK,
+  TIMER_ARGS,
+  TIMER_CANCELLED,
+  TIMER_REPR,
+  TIMER_SOURCE_TRACEBACK,
+  TIMER_WHEN,
+  TIMER_SCHEDULED,
+  N_TIMER_SLOTS
+};
+
+static const char *const timer_slot_names[N_TIMER_SLOTS] = {
+  "_context", "_loop", "_callback", "_args", "_cancelled", "_repr",
+  "_source_traceback", "_when", "_scheduled",
+};
+
+static PyTypeObject *timer_type;
+static PyObject *timer_slots[N_TIMER_SLOTS];
+static PyObject *monotonic;
+
+/* @handle's slot @slot (a new reference), or NULL with an exception set;
+ * through its member descriptor when @handle is a timer_type (the timers
+ * the core keeps are). */
+static PyTypeObject *handle_type;
+
+static PyObject *
+timer_get (PyObject *handle,
+           int       slot,
+           PyObject *name)
+{
+  if (Py_TYPE (handle) == timer_type
+      || (Py_TYPE (handle) == handle_type && handle_type != NULL && slot < TIMER_WHEN))
+    {
+      PyObject *d = timer_slots[slot];
+
+      return Py_TYPE (d)->tp_descr_get (d, handle, (PyObject *) timer_type);
+    }
+  return PyObject_GetAttr (handle, name);
+}
+
+static int
+timer_set (PyObject *handle,
+           int       slot,
+           PyObject *name,
+           PyObject *value)
+{
+  if (Py_TYPE (handle) == timer_type)
+    {
+      PyObject *d = timer_slots[slot];
+
+      return Py_TYPE (d)->tp_descr_set (d, handle, value);
+    }
+  return PyObject_SetAttr (handle, name, value);
+}
+
+/* The truth of a timer's slot; -1 with an exception set. */
+static int
+timer_true (PyObject *handle,
+            int       slot,
+            PyObject *name)
+{
+  PyObject *value = timer_get (handle, slot, name);
+  int truth;
+
+  if (value == NULL)
+    return -1;
+  truth = value == Py_True ? 1 : value == Py_False ? 0 : PyObject_IsTrue (value);
+  Py_DECREF (value);
+  return truth;
+}
+
 
 static gboolean on_drain (gpointer data);
 
@@ -159,21 +269,123 @@ leave (Core     *self,
   Py_XDECREF (r);
 }
 
-/* Runs @handle unless it was cancelled: 0, or -1 with the exception (a
- * BaseException: Handle._run() reports the others) set. */
-static int
-run_handle (PyObject *handle)
-{
-  int cancelled = attr_true (handle, str_cancelled);
-  PyObject *r;
+/* asyncio.events.Handle (handle_type, above), its _run() as it was when
+ * set_handle_runner() was called, and what runs its except block
+ * (gbridge.asyncio's _handle_run_failed): set_handle_runner() sets them
+ * where Handle._run() is known to be what call_handle() does. */
+static PyObject *handle_run;
+static PyObject *handle_run_failed;
+static PyObject *handle_fatal;   /* (SystemExit, KeyboardInterrupt) */
 
-  if (cancelled != 0)
-    return cancelled < 0 ? -1 : 0;
+/* Handle._run() for a handle of exactly asyncio's Handle or of
+ * gbridge.asyncio.TimerHandle whose class still has asyncio's _run():
+ * the callback runs in the handle's context, and an exception other than
+ * SystemExit and KeyboardInterrupt goes to _handle_run_failed(), which does
+ * what _run()'s except block does. Returns 1 when it ran the handle (0 or
+ * -1 in *@failed, with the exception to propagate set), 0 when the handle
+ * is not one of those (nothing done). */
+static int
+call_handle (PyObject *handle,
+             int      *failed)
+{
+  PyTypeObject *type = Py_TYPE (handle);
+  PyObject *run, *context, *callback = NULL, *args = NULL, *r = NULL, *exc;
+
+  if (handle_run == NULL
+      || ((type != handle_type || handle_type == NULL)
+          && (type != timer_type || timer_type == NULL)))
+    return 0;
+  /* Someone may have replaced Handle._run() (to time callbacks, say). */
+  run = PyObject_GetAttr ((PyObject *) type, str_run);
+  if (run == NULL)
+    {
+      PyErr_Clear ();
+      return 0;
+    }
+  Py_DECREF (run);
+  if (run != handle_run)
+    return 0;
+  context = timer_get (handle, TIMER_CONTEXT, NULL);
+  if (context == NULL)
+    goto fall_back;
+  if (!PyContext_CheckExact (context))
+    {
+      Py_DECREF (context);
+      return 0;
+    }
+  callback = timer_get (handle, TIMER_CALLBACK, NULL);
+  if (callback != NULL)
+    args = timer_get (handle, TIMER_ARGS, NULL);
+  if (args == NULL || !PyTuple_Check (args))
+    {
+      Py_DECREF (context);
+      Py_XDECREF (callback);
+      Py_XDECREF (args);
+      goto fall_back;
+    }
+  /* self._context.run(self._callback, *self._args) */
+  if (PyContext_Enter (context) == 0)
+    {
+      r = PyObject_Call (callback, args, NULL);
+      if (PyContext_Exit (context) < 0)
+        Py_CLEAR (r);
+    }
+  Py_DECREF (context);
+  Py_DECREF (callback);
+  Py_DECREF (args);
+  *failed = 0;
+  if (r != NULL)
+    {
+      Py_DECREF (r);
+      return 1;
+    }
+  exc = gbn_fetch_exception ();
+  if (PyErr_GivenExceptionMatches (exc, handle_fatal))
+    {
+      gbn_restore_exception (exc);
+      *failed = -1;
+      return 1;
+    }
+  r = PyObject_CallFunctionObjArgs (handle_run_failed, handle, exc, NULL);
+  Py_DECREF (exc);
+  if (r == NULL)
+    *failed = -1;
+  Py_XDECREF (r);
+  return 1;
+
+fall_back:
+  /* A slot that is not set: _run() raises what it raises. */
+  PyErr_Clear ();
+  return 0;
+}
+
+/* Runs @handle (its _run(), or call_handle()): 0, or -1 with the exception
+ * (a BaseException: Handle._run() reports the others) set. */
+static int
+call_run (PyObject *handle)
+{
+  PyObject *r;
+  int failed;
+
+  if (call_handle (handle, &failed))
+    return failed;
   r = PyObject_CallMethodNoArgs (handle, str_run);
   if (r == NULL)
     return -1;
   Py_DECREF (r);
   return 0;
+}
+
+/* Runs @handle unless it was cancelled: 0, or -1 with the exception (a
+ * BaseException: Handle._run() reports the others) set. */
+static int
+run_handle (PyObject *handle)
+{
+  int cancelled = timer_true (handle, TIMER_CANCELLED, str_cancelled);
+
+  if (cancelled != 0)
+    return cancelled < 0 ? -1 : 0;
+  return call_run (handle);
 }
 
 /* One batch of the ready deque: the handles that were ready when it began.
@@ -328,7 +540,7 @@ run_fd_side (Core     *self,
   if (handle == Py_None)
     return 0;
   Py_INCREF (handle);
-  cancelled = attr_true (handle, str_cancelled);
+  cancelled = timer_true (handle, TIMER_CANCELLED, str_cancelled);
   if (cancelled < 0)
     failed = -1;
   else if (cancelled)
@@ -340,11 +552,7 @@ run_fd_side (Core     *self,
       Py_XDECREF (r);
     }
   else
-    {
-      r = PyObject_CallMethodNoArgs (handle, str_run);
-      failed = r == NULL ? -1 : 0;
-      Py_XDECREF (r);
-    }
+    failed = call_run (handle);
   Py_DECREF (handle);
   (void) fd;
   return failed;
@@ -448,48 +656,58 @@ on_fd (int             fd,
   gbn_leave (state);
 }
 
+#define ENTRY(self, i) (&(self)->chunks[(i) / TIMER_CHUNK][(i) % TIMER_CHUNK])
+
+/* Takes the handle out of @entry (the reference passes to the caller) and
+ * frees the entry. */
+static PyObject *
+take_entry (Core       *self,
+            TimerEntry *entry)
+{
+  PyObject *handle = entry->handle;
+
+  entry->handle = NULL;
+  entry->id = 0;
+  entry->next_free = self->free_timer;
+  self->free_timer = entry;
+  self->n_timers--;
+  return handle;
+}
+
 /* A due asyncio timer joins the ready deque, as BaseEventLoop's timers do,
- * behind the handles that were ready before it. */
+ * behind the handles that were ready before it; a cancelled one is dropped
+ * (it was only counted when cancelled). */
 static void
 on_timer (gpointer data)
 {
-  GbnTimer *timer = data;
+  TimerEntry *entry = data;
   PyGILState_STATE state;
   Core *self;
-  PyObject *id, *handle = NULL, *r;
+  PyObject *handle, *r;
+  int cancelled;
 
   if (!gbn_enter (&state))
     return;
-  self = (Core *) timer->link->owner;
-  if (self == NULL)
-    goto out;
-  id = PyLong_FromUnsignedLongLong (timer->id);
-  if (id == NULL)
+  self = entry->core;
+  if (entry->handle == NULL)
+    goto out;   /* cannot happen: an entry and its timeout go together */
+  handle = take_entry (self, entry);
+  if (timer_set (handle, TIMER_SCHEDULED, str_scheduled, Py_False) < 0)
     goto error;
-#if PY_VERSION_HEX >= 0x030D0000
-  if (PyDict_Pop (self->timers, id, &handle) < 0)
-    handle = NULL;
-#else
-  handle = PyDict_GetItemWithError (self->timers, id);
-  if (handle != NULL)
+  cancelled = timer_true (handle, TIMER_CANCELLED, str_cancelled);
+  if (cancelled != 0)
     {
-      Py_INCREF (handle);
-      if (PyDict_DelItem (self->timers, id) < 0)
-        Py_CLEAR (handle);
+      if (cancelled > 0 && self->n_cancelled > 0)
+        self->n_cancelled--;
+      goto error;
     }
-#endif
-  Py_DECREF (id);
-  if (handle == NULL)
-    goto error;
-  if (PyObject_SetAttr (handle, str_scheduled, Py_False) < 0)
-    goto error;
   r = PyObject_CallMethodOneArg (self->ready, str_append, handle);
   if (r == NULL)
     goto error;
   Py_DECREF (r);
   schedule_drain (self);
 error:
-  Py_XDECREF (handle);
+  Py_DECREF (handle);
   report ();
 out:
   gbn_leave (state);
@@ -521,9 +739,6 @@ core_init (Core     *self,
     return -1;
   self->loop_ref = PyWeakref_NewRef (loop, NULL);
   if (self->loop_ref == NULL)
-    return -1;
-  self->timers = PyDict_New ();
-  if (self->timers == NULL)
     return -1;
   self->fd_to_key = Py_NewRef (fd_to_key);
   self->ready = Py_NewRef (ready);
@@ -599,26 +814,57 @@ core_remove_handler (Core     *self,
   return PyBool_FromLong (gbridge_io_loop_remove_handler (self->io_loop, fd));
 }
 
-/* add_timer(when, handle): the handle joins the ready deque at @when; its
- * _gb_id names the gbridge timeout, its _scheduled becomes True. */
-static PyObject *
-core_add_timer (Core             *self,
-                PyObject *const  *args,
-                Py_ssize_t        nargs)
+/* A free entry, the chunks grown if need be, or NULL with MemoryError
+ * set. */
+static TimerEntry *
+new_entry (Core *self)
 {
-  GbnTimer *timer;
-  double when;
-  PyObject *id, *handle;
+  TimerEntry *entry = self->free_timer;
 
-  if (nargs != 2)
+  if (entry != NULL)
     {
-      PyErr_SetString (PyExc_TypeError, "add_timer(when, handle)");
-      return NULL;
+      self->free_timer = entry->next_free;
+      return entry;
     }
-  when = PyFloat_AsDouble (args[0]);
+  if (self->n_entries % TIMER_CHUNK == 0)
+    {
+      gsize n_chunks = self->n_entries / TIMER_CHUNK;
+      TimerEntry **chunks = PyMem_Realloc (self->chunks, (n_chunks + 1) * sizeof *chunks);
+
+      if (chunks == NULL)
+        {
+          PyErr_NoMemory ();
+          return NULL;
+        }
+      self->chunks = chunks;
+      chunks[n_chunks] = PyMem_Malloc (TIMER_CHUNK * sizeof (TimerEntry));
+      if (chunks[n_chunks] == NULL)
+        {
+          PyErr_NoMemory ();
+          return NULL;
+        }
+    }
+  entry = ENTRY (self, self->n_entries);
+  self->n_entries++;
+  entry->core = self;
+  entry->handle = NULL;
+  return entry;
+}
+
+/* Schedules @handle at @when_object (a number, as loop.time()): the
+ * handle joins the ready deque then. Returns @handle (a new reference). */
+static PyObject *
+add_timer (Core     *self,
+           PyObject *when_object,
+           PyObject *handle)
+{
+  TimerEntry *entry;
+  double when;
+  guint64 id;
+
+  when = PyFloat_AsDouble (when_object);
   if (when == -1.0 && PyErr_Occurred ())
     return NULL;
-  handle = args[1];
   if (isnan (when))
     when = 0.0;
   if (self->closed)
@@ -626,74 +872,253 @@ core_add_timer (Core             *self,
       PyErr_SetString (PyExc_RuntimeError, "the loop is closed");
       return NULL;
     }
-  timer = gbn_timer_new (self->link, NULL);
+  entry = new_entry (self);
+  if (entry == NULL)
+    return NULL;
   /* Half a microsecond later: gbridge rounds to whole microseconds, and a
    * timer must never run before loop.time() reached its deadline. */
-  if (!gbn_timer_take_id (timer, gbridge_io_loop_call_at (self->io_loop, when + 0.5e-6,
-                                                          on_timer, timer,
-                                                          gbn_timer_free)))
-    return NULL;
-  id = PyLong_FromUnsignedLongLong (timer->id);
-  if (id == NULL
-      || PyDict_SetItem (self->timers, id, handle) < 0
-      || PyObject_SetAttr (handle, str_gb_id, id) < 0
-      || PyObject_SetAttr (handle, str_scheduled, Py_True) < 0)
+  id = gbridge_io_loop_call_at (self->io_loop, when + 0.5e-6, on_timer, entry, NULL);
+  if (id == 0)
     {
-      if (id != NULL)
-        PyDict_DelItem (self->timers, id);
-      PyErr_Clear ();
-      gbridge_io_loop_remove_timeout (self->io_loop, timer->id);
-      Py_XDECREF (id);
-      if (!PyErr_Occurred ())
-        PyErr_SetString (PyExc_TypeError, "add_timer() needs a gbridge.asyncio.TimerHandle");
+      entry->next_free = self->free_timer;
+      self->free_timer = entry;
+      PyErr_SetString (PyExc_RuntimeError, "the loop is closed");
       return NULL;
     }
-  Py_DECREF (id);
+  entry->id = id;
+  entry->handle = Py_NewRef (handle);
+  self->n_timers++;
+  if (timer_set (handle, TIMER_SCHEDULED, str_scheduled, Py_True) < 0)
+    {
+      Py_DECREF (take_entry (self, entry));
+      gbridge_io_loop_remove_timeout (self->io_loop, id);
+      return NULL;
+    }
+  return Py_NewRef (handle);
+}
+
+/* add_timer(when, handle): the handle joins the ready deque at @when; its
+ * _scheduled becomes True. */
+static PyObject *
+core_add_timer (Core             *self,
+                PyObject *const  *args,
+                Py_ssize_t        nargs)
+{
+  PyObject *r;
+
+  if (nargs != 2)
+    {
+      PyErr_SetString (PyExc_TypeError, "add_timer(when, handle)");
+      return NULL;
+    }
+  r = add_timer (self, args[0], args[1]);
+  if (r == NULL)
+    return NULL;
+  Py_DECREF (r);
   Py_RETURN_NONE;
 }
 
+/* A new handle for the loop, as TimerHandle(when, callback, args, loop,
+ * context) makes it outside debug mode, scheduled. */
+static PyObject *
+new_timer (Core     *self,
+           PyObject *when,
+           PyObject *callback,
+           PyObject *args,
+           PyObject *context)
+{
+  PyObject *values[N_TIMER_SLOTS];
+  PyObject *handle, *loop, *r;
+
+  if (timer_type == NULL)
+    {
+      PyErr_SetString (PyExc_RuntimeError, "gbridge._native.set_timer_type() was not called");
+      return NULL;
+    }
+  if (!PyTuple_Check (args))
+    {
+      PyErr_SetString (PyExc_TypeError, "args must be a tuple");
+      return NULL;
+    }
+  loop = core_loop (self);
+  if (loop == NULL)
+    {
+      PyErr_SetString (PyExc_RuntimeError, "the loop is gone");
+      return NULL;
+    }
+  context = context == Py_None ? PyContext_CopyCurrent () : Py_NewRef (context);
+  if (context == NULL)
+    {
+      Py_DECREF (loop);
+      return NULL;
+    }
+  handle = timer_type->tp_alloc (timer_type, 0);
+  if (handle != NULL)
+    {
+      values[TIMER_CONTEXT] = context;
+      values[TIMER_LOOP] = loop;
+      values[TIMER_CALLBACK] = callback;
+      values[TIMER_ARGS] = args;
+      values[TIMER_CANCELLED] = Py_False;
+      values[TIMER_REPR] = Py_None;
+      values[TIMER_SOURCE_TRACEBACK] = Py_None;
+      values[TIMER_WHEN] = when;
+      values[TIMER_SCHEDULED] = Py_False;
+      for (int i = 0; i < N_TIMER_SLOTS; i++)
+        {
+          PyObject *d = timer_slots[i];
+
+          if (Py_TYPE (d)->tp_descr_set (d, handle, values[i]) < 0)
+            {
+              Py_CLEAR (handle);
+              break;
+            }
+        }
+    }
+  Py_DECREF (context);
+  Py_DECREF (loop);
+  if (handle == NULL)
+    return NULL;
+  r = add_timer (self, when, handle);
+  Py_DECREF (handle);
+  return r;
+}
+
+/* call_at(when, callback, args, context): BaseEventLoop.call_at() outside
+ * debug mode, the loop open; returns the handle. */
+static PyObject *
+core_call_at (Core             *self,
+              PyObject *const  *args,
+              Py_ssize_t        nargs)
+{
+  if (nargs != 4)
+    {
+      PyErr_SetString (PyExc_TypeError, "call_at(when, callback, args, context)");
+      return NULL;
+    }
+  return new_timer (self, args[0], args[1], args[2], args[3]);
+}
+
+/* call_later(delay, callback, args, context): BaseEventLoop.call_later()
+ * outside debug mode, the loop open, its time() BaseEventLoop's (which is
+ * time.monotonic()); returns the handle. */
+static PyObject *
+core_call_later (Core             *self,
+                 PyObject *const  *args,
+                 Py_ssize_t        nargs)
+{
+  PyObject *now, *when, *r;
+
+  if (nargs != 4)
+    {
+      PyErr_SetString (PyExc_TypeError, "call_later(delay, callback, args, context)");
+      return NULL;
+    }
+  now = PyObject_CallNoArgs (monotonic);
+  if (now == NULL)
+    return NULL;
+  when = PyNumber_Add (now, args[0]);
+  Py_DECREF (now);
+  if (when == NULL)
+    return NULL;
+  r = new_timer (self, when, args[1], args[2], args[3]);
+  Py_DECREF (when);
+  return r;
+}
+
+/* Removes the cancelled timers (and @cancelling, the handle being
+ * cancelled, whose _cancelled is set only after the loop was told) from
+ * gbridge's heap and from the slab, in one pass: as BaseEventLoop rebuilds
+ * its heap without the cancelled handles. 0, or -1 with an exception set. */
+static int
+compact_timers (Core     *self,
+                PyObject *cancelling)
+{
+  for (gsize i = 0; i < self->n_entries; i++)
+    {
+      TimerEntry *entry = ENTRY (self, i);
+      PyObject *handle = entry->handle;
+      int cancelled;
+
+      if (handle == NULL)
+        continue;
+      cancelled = handle == cancelling ? 1 : timer_true (handle, TIMER_CANCELLED, str_cancelled);
+      if (cancelled < 0)
+        return -1;
+      if (cancelled)
+        {
+          guint64 id = entry->id;
+
+          handle = take_entry (self, entry);
+          gbridge_io_loop_remove_timeout (self->io_loop, id);
+          cancelled = timer_set (handle, TIMER_SCHEDULED, str_scheduled, Py_False);
+          Py_DECREF (handle);
+          if (cancelled < 0)
+            return -1;
+        }
+    }
+  self->n_cancelled = 0;
+  return 0;
+}
+
 /* cancel_timer(handle): the loop's _timer_handle_cancelled(), which
- * TimerHandle.cancel() calls while the handle is scheduled. */
+ * TimerHandle.cancel() calls while the handle is scheduled, before it sets
+ * the handle's _cancelled. As BaseEventLoop, the timer only counts as
+ * cancelled: it stays in gbridge's heap, and is dropped when due (it never
+ * runs) or when the cancelled ones outnumber the live ones, all at once. A
+ * gbridge removal per cancel (the heap's, the dict's, the id's) costs more
+ * than the cancelled timer ever does; and as the live timers are at least
+ * as many as the cancelled ones left, only that many can wake the loop for
+ * nothing. */
 static PyObject *
 core_cancel_timer (Core     *self,
                    PyObject *handle)
 {
-  PyObject *id = PyObject_GetAttr (handle, str_gb_id);
-  unsigned long long value;
-  int r;
+  int scheduled;
 
-  if (id == NULL)
-    return NULL;
-  value = PyLong_AsUnsignedLongLong (id);
-  if (value == (unsigned long long) -1 && PyErr_Occurred ())
+  if (self->closed)
+    Py_RETURN_FALSE;
+  scheduled = timer_true (handle, TIMER_SCHEDULED, str_scheduled);
+  if (scheduled <= 0)
     {
-      Py_DECREF (id);
-      return NULL;
-    }
-  r = PyDict_DelItem (self->timers, id);
-  Py_DECREF (id);
-  if (r < 0)
-    {
-      if (!PyErr_ExceptionMatches (PyExc_KeyError))
+      if (scheduled < 0)
         return NULL;
-      PyErr_Clear ();
       Py_RETURN_FALSE;
     }
-  gbridge_io_loop_remove_timeout (self->io_loop, value);
+  self->n_cancelled++;
+  if (self->n_cancelled * 2 > self->n_timers
+      && compact_timers (self, handle) < 0)
+    return NULL;
   Py_RETURN_TRUE;
 }
 
+/* Removes every timeout of the core and lets go of the handles and the
+ * entries. */
 static void
 core_clear_timers (Core *self)
 {
-  PyObject *id, *handle;
-  Py_ssize_t pos = 0;
+  TimerEntry **chunks = self->chunks;
+  gsize n = self->n_entries;
 
-  if (self->timers == NULL || self->io_loop == NULL)
-    return;
-  while (PyDict_Next (self->timers, &pos, &id, &handle))
-    gbridge_io_loop_remove_timeout (self->io_loop, PyLong_AsUnsignedLongLong (id));
-  PyDict_Clear (self->timers);
+  /* First all the timeouts, which point at the entries; then the handles,
+   * whose release may run code that schedules timers again (with new
+   * entries). */
+  self->chunks = NULL;
+  self->n_entries = 0;
+  self->free_timer = NULL;
+  self->n_timers = self->n_cancelled = 0;
+  for (gsize i = 0; i < n; i++)
+    {
+      TimerEntry *entry = &chunks[i / TIMER_CHUNK][i % TIMER_CHUNK];
+
+      if (entry->handle != NULL && self->io_loop != NULL)
+        gbridge_io_loop_remove_timeout (self->io_loop, entry->id);
+    }
+  for (gsize i = 0; i < n; i++)
+    Py_XDECREF (chunks[i / TIMER_CHUNK][i % TIMER_CHUNK].handle);
+  for (gsize i = 0; i < (n + TIMER_CHUNK - 1) / TIMER_CHUNK; i++)
+    PyMem_Free (chunks[i]);
+  PyMem_Free (chunks);
 }
 
 static PyObject *
@@ -716,7 +1141,8 @@ core_traverse (Core      *self,
   Py_VISIT (self->loop_ref);
   Py_VISIT (self->fd_to_key);
   Py_VISIT (self->ready);
-  Py_VISIT (self->timers);
+  for (gsize i = 0; i < self->n_entries; i++)
+    Py_VISIT (ENTRY (self, i)->handle);
   Py_VISIT (Py_TYPE (self));
   return 0;
 }
@@ -727,7 +1153,7 @@ core_clear (Core *self)
   Py_CLEAR (self->loop_ref);
   Py_CLEAR (self->fd_to_key);
   Py_CLEAR (self->ready);
-  Py_CLEAR (self->timers);
+  core_clear_timers (self);
   return 0;
 }
 
@@ -737,8 +1163,7 @@ core_dealloc (Core *self)
   PyObject_GC_UnTrack (self);
   if (self->weakreflist != NULL)
     PyObject_ClearWeakRefs ((PyObject *) self);
-  if (!self->closed && self->io_loop != NULL)
-    core_clear_timers (self);
+  core_clear_timers (self);
   if (self->link != NULL)
     {
       gbn_link_cut (self->link);
@@ -748,6 +1173,19 @@ core_dealloc (Core *self)
   g_clear_object (&self->io_loop);
   Py_TYPE (self)->tp_free ((PyObject *) self);
 }
+
+static PyObject *
+core_get_pending_timers (Core *self,
+                         void *unused)
+{
+  return PyLong_FromSsize_t (self->n_timers);
+}
+
+static PyGetSetDef core_getset[] = {
+  { "pending_timers", (getter) core_get_pending_timers, NULL,
+    "How many gbridge timeouts the core holds (cancelled ones included).", NULL },
+  { NULL, NULL, NULL, NULL, NULL }
+};
 
 static PyMethodDef core_methods[] = {
   { "schedule_drain", (PyCFunction) core_schedule_drain, METH_NOARGS,
@@ -762,6 +1200,10 @@ static PyMethodDef core_methods[] = {
     "remove_handler(fd) -> bool" },
   { "add_timer", (PyCFunction) (void (*) (void)) core_add_timer, METH_FASTCALL,
     "add_timer(when, handle): the handle joins the ready deque at when." },
+  { "call_at", (PyCFunction) (void (*) (void)) core_call_at, METH_FASTCALL,
+    "call_at(when, callback, args, context) -> TimerHandle (not in debug mode)." },
+  { "call_later", (PyCFunction) (void (*) (void)) core_call_later, METH_FASTCALL,
+    "call_later(delay, callback, args, context) -> TimerHandle (not in debug mode)." },
   { "cancel_timer", (PyCFunction) core_cancel_timer, METH_O,
     "cancel_timer(handle) -> bool: whether the handle's timer was pending." },
   { "close", (PyCFunction) core_close, METH_NOARGS,
@@ -776,6 +1218,8 @@ static PyMemberDef core_members[] = {
     "Whether run_forever() is running the loop." },
   { "drain_pending", T_BOOL, offsetof (Core, drain_pending), READONLY,
     "Whether the drain callback is queued." },
+  { "cancelled_timers", T_PYSSIZET, offsetof (Core, n_cancelled), READONLY,
+    "How many of the pending gbridge timeouts are of cancelled handles." },
   { NULL, 0, 0, 0, NULL }
 };
 
@@ -793,6 +1237,7 @@ static PyTypeObject core_type = {
   .tp_weaklistoffset = offsetof (Core, weakreflist),
   .tp_methods = core_methods,
   .tp_members = core_members,
+  .tp_getset = core_getset,
 };
 
 static PyObject *
@@ -807,7 +1252,83 @@ set_inline_batches (PyObject *module,
   Py_RETURN_NONE;
 }
 
+/* set_timer_type(type): the class call_at() and call_later() make, whose
+ * slots must all be member descriptors. */
+static PyObject *
+set_timer_type (PyObject *module,
+                PyObject *type)
+{
+  PyObject *slots[N_TIMER_SLOTS] = { NULL };
+
+  if (!PyType_Check (type))
+    {
+      PyErr_SetString (PyExc_TypeError, "set_timer_type() needs a class");
+      return NULL;
+    }
+  for (int i = 0; i < N_TIMER_SLOTS; i++)
+    {
+      slots[i] = PyObject_GetAttrString (type, timer_slot_names[i]);
+      if (slots[i] == NULL || !PyObject_TypeCheck (slots[i], &PyMemberDescr_Type)
+          || Py_TYPE (slots[i])->tp_descr_set == NULL)
+        {
+          if (slots[i] != NULL)
+            PyErr_Format (PyExc_TypeError, "%s is not a slot", timer_slot_names[i]);
+          for (int j = 0; j <= i; j++)
+            Py_XDECREF (slots[j]);
+          return NULL;
+        }
+    }
+  for (int i = 0; i < N_TIMER_SLOTS; i++)
+    Py_XSETREF (timer_slots[i], slots[i]);
+  Py_XSETREF (timer_type, (PyTypeObject *) Py_NewRef (type));
+  Py_RETURN_NONE;
+}
+
+/* set_handle_runner(Handle, run_failed): asyncio.events.Handle, whose
+ * _run() the core may do itself, with @run_failed(handle, exc) for its
+ * except block; or (None, None) to call each handle's _run(). Needs
+ * set_timer_type() first (for the slots). */
+static PyObject *
+set_handle_runner (PyObject *module,
+                   PyObject *args)
+{
+  PyObject *type, *run_failed, *run = NULL;
+
+  if (!PyArg_ParseTuple (args, "OO:set_handle_runner", &type, &run_failed))
+    return NULL;
+  if (type != Py_None)
+    {
+      if (!PyType_Check (type) || timer_type == NULL
+          || !PyType_IsSubtype (timer_type, (PyTypeObject *) type)
+          || !PyCallable_Check (run_failed))
+        {
+          PyErr_SetString (PyExc_TypeError, "set_handle_runner(Handle, run_failed) after set_timer_type()");
+          return NULL;
+        }
+      run = PyObject_GetAttr (type, str_run);
+      if (run == NULL)
+        return NULL;
+      if (handle_fatal == NULL)
+        {
+          handle_fatal = PyTuple_Pack (2, PyExc_SystemExit, PyExc_KeyboardInterrupt);
+          if (handle_fatal == NULL)
+            {
+              Py_DECREF (run);
+              return NULL;
+            }
+        }
+    }
+  Py_XSETREF (handle_run, run);
+  Py_XSETREF (handle_type, type != Py_None ? (PyTypeObject *) Py_NewRef (type) : NULL);
+  Py_XSETREF (handle_run_failed, type != Py_None ? Py_NewRef (run_failed) : NULL);
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef asyncio_functions[] = {
+  { "set_handle_runner", set_handle_runner, METH_VARARGS,
+    "Lets the core run asyncio.events.Handle's _run() itself (see gbridge.asyncio)." },
+  { "set_timer_type", set_timer_type, METH_O,
+    "Sets the TimerHandle class AsyncioCore.call_at() and call_later() make." },
   { "set_inline_batches", set_inline_batches, METH_O,
     "Sets how many extra batches one drain may run (gbridge.asyncio's _INLINE_BATCHES)." },
   { NULL, NULL, 0, NULL }
@@ -821,7 +1342,6 @@ gbn_asyncio_init (PyObject *module)
 {
   PyObject *events;
 
-  INTERN (str_gb_id, "_gb_id");
   INTERN (str_run, "_run");
   INTERN (str_cancelled, "_cancelled");
   INTERN (str_scheduled, "_scheduled");
@@ -838,6 +1358,16 @@ gbn_asyncio_init (PyObject *module)
   INTERN (str_append, "append");
   INTERN (str_popleft, "popleft");
 
+  {
+    PyObject *time_module = PyImport_ImportModule ("time");
+
+    if (time_module == NULL)
+      return -1;
+    monotonic = PyObject_GetAttrString (time_module, "monotonic");
+    Py_DECREF (time_module);
+    if (monotonic == NULL)
+      return -1;
+  }
   events = PyImport_ImportModule ("asyncio.events");
   if (events == NULL)
     return -1;
