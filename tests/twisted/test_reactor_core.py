@@ -831,3 +831,39 @@ def test_another_context_tracker_is_used(any_reactor, pair, logged):
     assert Tracker.calls >= 1
     [m] = messages(logged, "read")
     assert m["system"] == "test-selectable"
+
+
+def test_tcp_protocol_logs_under_its_transport_prefix(any_reactor, logged):
+    from twisted.internet import protocol
+
+    reactor = any_reactor
+    seen = []
+
+    class Echo(protocol.Protocol):
+        def dataReceived(self, data):
+            log.msg("server got", data=data)
+            seen.append(self.transport.logPrefix())
+            self.transport.write(data)
+
+    class Client(protocol.Protocol):
+        def connectionMade(self):
+            self.transport.write(b"ping")
+
+        def dataReceived(self, data):
+            log.msg("client got", data=data)
+            seen.append(self.transport.logPrefix())
+            self.transport.loseConnection()
+            reactor.callLater(0, reactor.stop)
+
+    port = reactor.listenTCP(0, protocol.ServerFactory.forProtocol(Echo),
+                             interface="127.0.0.1")
+    reactor.connectTCP("127.0.0.1", port.getHost().port,
+                       protocol.ClientFactory.forProtocol(Client))
+    run(reactor)
+    port.stopListening()
+    [server] = messages(logged, "server got")
+    [client] = messages(logged, "client got")
+    assert server["data"] == b"ping" and client["data"] == b"ping"
+    # tcp.Server's "Echo,0,127.0.0.1" and tcp.Client's "Client,client".
+    assert [server["system"], client["system"]] == seen
+    assert seen[0].startswith("Echo,") and seen[1] == "Client,client"
