@@ -10,9 +10,10 @@
  * DelayedCall is Twisted's own class, built by calling it), cancel(), a due
  * call, addReader()/addWriter()/removeReader()/removeWriter(), and a ready
  * descriptor's doRead()/doWrite() with what Twisted's posixbase does around
- * them, log.callWithLogger() included (see with_logger()). The rare paths (a DelayedCall moved by reset() or delay(), an
- * exception to log, a selectable to disconnect) call the reactor's Python
- * methods, so that they have one definition.
+ * them, log.callWithLogger() included (see with_logger()). The rare
+ * paths (a DelayedCall moved by reset() or delay(), an exception to log, a
+ * selectable to disconnect) call the reactor's Python methods, so that
+ * they have one definition.
  *
  * Nothing handed to gbridge holds the core or the reactor: gbridge's
  * callbacks hold a GbnLink, which the core cuts when it is closed or freed,
