@@ -569,10 +569,16 @@ def test_loop_closed_under_the_reactor(pair):
 # epollreactor too: what it asserts is what Twisted's own reactor does.
 
 
-@pytest.fixture(params=["gbridge", "epoll"])
-def any_reactor(request, loop):
+@pytest.fixture(params=["gbridge", "gbridge-twisted-call-with-logger", "epoll"])
+def any_reactor(request, loop, monkeypatch):
     if request.param == "gbridge":
         r = GbridgeReactor(loop)
+    elif request.param == "gbridge-twisted-call-with-logger":
+        # The core without its own callWithLogger(), as where the installed
+        # Twisted's is not the one it mirrors: Twisted's runs.
+        with monkeypatch.context() as m:
+            m.setattr(gbridge.twisted, "_log_fast", [None])
+            r = GbridgeReactor(loop)
     else:
         from twisted.internet.epollreactor import EPollReactor
         r = EPollReactor()
@@ -797,6 +803,38 @@ def test_a_patched_call_with_logger_is_used(any_reactor, pair, monkeypatch, logg
     assert seen == [sel]
     [m] = messages(logged, "read")
     assert m["system"] == "test-selectable"
+
+
+def test_a_reactor_made_under_a_patched_call_with_logger(loop, pair, monkeypatch, logged):
+    a, b = pair
+    seen = []
+    original = log.callWithLogger
+
+    def patched(logger, func, *args, **kw):
+        seen.append(logger)
+        return original(logger, func, *args, **kw)
+
+    monkeypatch.setattr(log, "callWithLogger", patched)
+    reactor = GbridgeReactor(loop)
+    monkeypatch.setattr(log, "callWithLogger", original)
+
+    def read(sel):
+        sel.sock.recv(10)
+        log.msg("read")
+        if sel.reads == 1:
+            monkeypatch.setattr(log, "callWithLogger", patched)
+            b.send(b"y")
+        else:
+            reactor.removeReader(sel)
+            reactor.callLater(0, reactor.stop)
+
+    sel = Selectable(a, read=read)
+    b.send(b"x")
+    reactor.addReader(sel)
+    run(reactor)
+    # The one of each dispatch: Twisted's first, then the patched one.
+    assert seen == [sel]
+    assert [e["system"] for e in messages(logged, "read")] == ["test-selectable"] * 2
 
 
 def test_another_context_tracker_is_used(any_reactor, pair, logged):

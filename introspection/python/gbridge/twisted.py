@@ -175,15 +175,20 @@ def _log_fast_path():
     """What TwistedCore's callWithLogger() in C works on (its ``log_fast``),
     or None where the installed Twisted's functions are not the ones it
     mirrors (or their source cannot be read): then the core calls
-    ``log.callWithLogger``.  Computed once."""
+    ``log.callWithLogger``.  Computed once, at the first reactor made while
+    they are Twisted's."""
     if _log_fast:
         return _log_fast[0]
+    from twisted.python import context
+
+    if (getattr(log.callWithLogger, "__module__", None) != log.__name__
+            or getattr(log.callWithContext, "__module__", None) != log.__name__
+            or type(context.theContextTracker) is not context.ThreadedContextTracker):
+        return None   # patched in for now: asked again at the next reactor
     fast = None
     try:
         import ast
         import inspect
-
-        from twisted.python import context
 
         reference = {}
         for node in ast.parse(_LOG_CONTEXT_SOURCE).body:
@@ -217,7 +222,7 @@ def _log_fast_path():
                     type(tracker.storage), context.ContextTracker,
                     vars(context.ContextTracker)["callWithContext"],
                     vars(context.ContextTracker)["getContext"])
-    except (OSError, TypeError, SyntaxError, AttributeError, KeyError):
+    except Exception:   # no source to read (OSError), another Twisted: Twisted's own
         fast = None
     _log_fast.append(fast)
     return fast

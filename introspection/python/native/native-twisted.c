@@ -965,6 +965,23 @@ log_error (Core     *self,
   return 0;
 }
 
+/* The globals of @function if it is one of twisted.python.log's (borrowed),
+ * else NULL. */
+static PyObject *
+log_globals (PyObject *function)
+{
+  PyObject *globals, *name;
+
+  if (!PyFunction_Check (function))
+    return NULL;
+  globals = PyFunction_GetGlobals (function);
+  name = PyDict_GetItemString (globals, "__name__");
+  if (name == NULL || !PyUnicode_Check (name)
+      || PyUnicode_CompareWithASCIIString (name, "twisted.python.log") != 0)
+    return NULL;
+  return globals;
+}
+
 /* log.callWithLogger(selectable, func, *args): -1 with an exception set
  * only for what callWithLogger() lets through (KeyboardInterrupt, or what
  * err() raised). */
@@ -979,11 +996,18 @@ with_logger (Core      *self,
 {
   PyObject *argv[6] = { selectable, func, a, b, c, d };
   size_t nargs = d != NULL ? 4 : 3;
-  PyObject *function, *prefix, *r;
+  PyObject *function, *prefix, *r, *log_dict;
 
+  /* log.callWithLogger as Twisted's reactors find it, per call: in log's
+   * globals (without the fast path, those of the function the reactor was
+   * made with, when that is log's). */
   if (self->log_fast != NULL)
+    log_dict = LF (self, LF_LOG_DICT);
+  else
+    log_dict = log_globals (self->call_with_logger);
+  if (log_dict != NULL)
     {
-      function = PyDict_GetItemWithError (LF (self, LF_LOG_DICT), str_call_with_logger);
+      function = PyDict_GetItemWithError (log_dict, str_call_with_logger);
       if (function == NULL)
         {
           if (!PyErr_Occurred ())
@@ -1397,8 +1421,7 @@ core_init (Core     *self,
           || !PyDict_CheckExact (PyTuple_GET_ITEM (log_fast, LF_CONTEXT_DICT))
           || !PyType_Check (PyTuple_GET_ITEM (log_fast, LF_TRACKER_TYPE))
           || !PyType_Check (PyTuple_GET_ITEM (log_fast, LF_LOCAL_TYPE))
-          || !PyType_Check (PyTuple_GET_ITEM (log_fast, LF_CT_TYPE))
-          || PyTuple_GET_ITEM (log_fast, LF_CALL_WITH_LOGGER) != self->call_with_logger)
+          || !PyType_Check (PyTuple_GET_ITEM (log_fast, LF_CT_TYPE)))
         {
           self->call_type = self->resetter = self->seconds = NULL;
           self->call_with_logger = self->connection_done = self->connection_lost = NULL;
