@@ -27,8 +27,10 @@ Who owns what (one implementation of each, never both):
   ``_IntrospectionCore``, the same through PyGObject): delayed calls (one
   timeout of the ``Gbridge.IOLoop`` per pending ``DelayedCall``, which is
   Twisted's own class), readers and writers (one handler of the loop per
-  fd, dispatched as Twisted's posixbase does), waiting (iterations of the
-  context) and wake-ups (the loop's thread-safe callback queue; no
+  fd, dispatched as Twisted's posixbase does, inside Twisted's log context:
+  ``log.callWithLogger()``, which the C core does itself on Twisted's
+  context stack where it knows the installed Twisted's), waiting
+  (iterations of the context) and wake-ups (the loop's thread-safe callback queue; no
   self-pipe waker).  ``getDelayedCalls()``, ``getReaders()`` and
   ``getWriters()`` come from its index.
 - Twisted's ``ReactorBase`` in Python: system event triggers (a ``before``
