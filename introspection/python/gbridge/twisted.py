@@ -30,9 +30,9 @@ Who owns what (one implementation of each, never both):
   fd, dispatched as Twisted's posixbase does, inside Twisted's log context:
   ``log.callWithLogger()``, which the C core does itself on Twisted's
   context stack where it knows the installed Twisted's), waiting
-  (iterations of the context) and wake-ups (the loop's thread-safe callback queue; no
-  self-pipe waker).  ``getDelayedCalls()``, ``getReaders()`` and
-  ``getWriters()`` come from its index.
+  (iterations of the context) and wake-ups (the loop's thread-safe
+  callback queue; no self-pipe waker).  ``getDelayedCalls()``,
+  ``getReaders()`` and ``getWriters()`` come from its index.
 - Twisted's ``ReactorBase`` in Python: system event triggers (a ``before``
   trigger returning a Deferred, ``callWhenRunning``, the life cycle of
   ``run``/``stop``/``crash``), the ``callFromThread`` queue, the thread pool
