@@ -561,3 +561,347 @@ def test_loop_closed_under_the_reactor(pair):
         call.cancel()
     del reactor
     gc.collect()
+
+
+# The log context around doRead()/doWrite(): Twisted's log.callWithLogger(),
+# which the C core runs itself (without Python frames) where the installed
+# Twisted's functions are the ones it mirrors.  Each test runs on
+# epollreactor too: what it asserts is what Twisted's own reactor does.
+
+
+@pytest.fixture(params=["gbridge", "gbridge-twisted-call-with-logger", "epoll"])
+def any_reactor(request, loop, monkeypatch):
+    if request.param == "gbridge":
+        r = GbridgeReactor(loop)
+    elif request.param == "gbridge-twisted-call-with-logger":
+        # The core without its own callWithLogger(), as where the installed
+        # Twisted's is not the one it mirrors: Twisted's runs.
+        with monkeypatch.context() as m:
+            m.setattr(gbridge.twisted, "_log_fast", [None])
+            r = GbridgeReactor(loop)
+    else:
+        from twisted.internet.epollreactor import EPollReactor
+        r = EPollReactor()
+    yield r
+    r.disconnectAll()
+    for call in r.getDelayedCalls():
+        call.cancel()
+    if request.param == "epoll":
+        r._poller.close()
+        for fd in (r.waker.i, r.waker.o):
+            os.close(fd)
+
+
+def test_the_c_call_with_logger_in_use():
+    # Debian's Twisted (22.4 to 24.x) is what the C path mirrors.
+    if gbridge.twisted._Core.__name__ == "TwistedCore":
+        assert gbridge.twisted._log_fast_path() is not None
+
+
+def contexts():
+    from twisted.python import context
+    return len(context.theContextTracker.currentContext().contexts)
+
+
+def messages(events, text):
+    return [e for e in events if e.get("message") == (text,)]
+
+
+def test_log_prefix_is_the_system_inside_do_read_and_do_write(any_reactor, pair, logged):
+    from twisted.python import context
+
+    reactor = any_reactor
+    a, b = pair
+    b.send(b"x")
+    depth = []
+
+    def read(sel):
+        sel.sock.recv(10)
+        depth.append(contexts())
+        log.msg("in doRead")
+        log.msg("in doRead, own system", system="mine")
+
+    def write(sel):
+        reactor.removeWriter(sel)
+        log.msg("in doWrite", extra=context.get("caller"))
+        reactor.callLater(0, lambda: (log.msg("in a delayed call"), reactor.stop()))
+
+    sel = Selectable(a, read=read, write=write)
+    reactor.addReader(sel)
+    reactor.addWriter(sel)
+    before = contexts()
+    # An outer log context and context key: still seen inside, under the
+    # selectable's system.
+    log.callWithContext({"outer": "o", "system": "outer-system"},
+                        lambda: context.call({"caller": 42}, run, reactor))
+    assert contexts() == before
+    assert depth and all(d == before + 3 for d in depth)
+    inside = messages(logged, "in doRead")
+    assert inside and all(e["system"] == "test-selectable" and e["outer"] == "o"
+                          for e in inside)
+    assert [e["system"] for e in messages(logged, "in doRead, own system")][:1] == ["mine"]
+    [w] = messages(logged, "in doWrite")
+    assert w["system"] == "test-selectable" and w["extra"] == 42 and w["outer"] == "o"
+    # A delayed call runs under the context of whoever ran the reactor.
+    [d] = messages(logged, "in a delayed call")
+    assert d["system"] == "outer-system"
+    reactor.removeReader(sel)
+
+
+def test_log_prefix_read_per_call(any_reactor, pair, logged):
+    # logPrefix() is asked on every dispatch, not cached.
+    reactor = any_reactor
+    a, b = pair
+    prefixes = iter(["first", "second"])
+    sel = Selectable(a)
+    sel.logPrefix = lambda: next(prefixes)
+
+    def read(sel):
+        sel.sock.recv(10)
+        log.msg("read")
+        if sel.reads == 1:
+            b.send(b"y")
+        else:
+            reactor.removeReader(sel)
+            reactor.callLater(0, reactor.stop)
+
+    sel.read = read
+    b.send(b"x")
+    reactor.addReader(sel)
+    run(reactor)
+    assert [e["system"] for e in messages(logged, "read")] == ["first", "second"]
+
+
+def test_buggy_log_prefix_is_logged_and_the_read_still_runs(any_reactor, pair, logged):
+    reactor = any_reactor
+    a, b = pair
+    b.send(b"x")
+
+    def prefix():
+        raise ValueError("no prefix")
+
+    def read(sel):
+        sel.sock.recv(10)
+        log.msg("read anyway")
+        reactor.removeReader(sel)
+        reactor.callLater(0, reactor.stop)
+
+    sel = Selectable(a, read=read)
+    sel.logPrefix = prefix
+    reactor.addReader(sel)
+    before = contexts()
+    run(reactor)
+    assert contexts() == before
+    [e] = errors(logged)
+    assert e["failure"].check(ValueError) and e["system"] == "(buggy logPrefix method)"
+    [m] = messages(logged, "read anyway")
+    assert m["system"] == "(buggy logPrefix method)"
+
+
+def test_exception_in_do_read_logged_under_the_prefix_and_lost(any_reactor, pair, logged):
+    reactor = any_reactor
+    a, b = pair
+    b.send(b"x")
+
+    def read(sel):
+        reactor.callLater(0, reactor.stop)
+        raise ZeroDivisionError("doRead failed")
+
+    sel = Selectable(a, read=read)
+    reactor.addReader(sel)
+    before = contexts()
+    run(reactor)
+    assert contexts() == before
+    [e] = errors(logged)
+    assert e["failure"].check(ZeroDivisionError) and e["system"] == "test-selectable"
+    assert len(sel.lost) == 1 and sel.lost[0].check(ZeroDivisionError)
+    assert sel not in reactor.getReaders()   # (epollreactor's waker is one)
+
+
+def test_exception_out_of_connection_lost_is_logged_by_call_with_logger(any_reactor, pair,
+                                                                      logged):
+    # doRead() gives a reason, connectionLost() raises: the exception leaves
+    # the dispatch, and callWithLogger() logs it under the prefix.
+    reactor = any_reactor
+    a, b = pair
+    b.send(b"x")
+
+    def read(sel):
+        reactor.callLater(0, reactor.stop)
+        return error.ConnectionDone()
+
+    def lost(reason):
+        log.msg("losing")
+        raise KeyError("in connectionLost")
+
+    sel = Selectable(a, read=read)
+    sel.connectionLost = lost
+    reactor.addReader(sel)
+    before = contexts()
+    run(reactor)
+    assert contexts() == before
+    [m] = messages(logged, "losing")
+    assert m["system"] == "test-selectable"
+    [e] = errors(logged)
+    assert e["failure"].check(KeyError) and e["system"] == "test-selectable"
+    assert sel not in reactor.getReaders()   # (epollreactor's waker is one)
+
+
+def test_keyboard_interrupt_out_of_log_prefix_leaves_the_dispatch(any_reactor, pair, logged):
+    # callWithLogger() lets KeyboardInterrupt through: Twisted's mainLoop()
+    # logs it ("Unexpected error in main loop.") and goes on; the read is
+    # not done.
+    reactor = any_reactor
+    a, b = pair
+    b.send(b"x")
+    raised = []
+
+    def prefix():
+        if not raised:
+            raised.append(1)
+            reactor.callLater(0.05, reactor.stop)
+            raise KeyboardInterrupt
+        return "test-selectable"
+
+    def read(sel):
+        sel.sock.recv(10)
+        reactor.removeReader(sel)
+
+    sel = Selectable(a, read=read)
+    sel.logPrefix = prefix
+    reactor.addReader(sel)
+    before = contexts()
+    run(reactor)
+    assert contexts() == before
+    assert messages(logged, "Unexpected error in main loop.")
+    assert [e["failure"].type for e in errors(logged)] == [KeyboardInterrupt]
+    assert sel.reads == 1   # the next round's
+
+
+def test_a_patched_call_with_logger_is_used(any_reactor, pair, monkeypatch, logged):
+    reactor = any_reactor
+    a, b = pair
+    b.send(b"x")
+    seen = []
+    original = log.callWithLogger
+
+    def patched(logger, func, *args, **kw):
+        seen.append(logger)
+        return original(logger, func, *args, **kw)
+
+    monkeypatch.setattr(log, "callWithLogger", patched)
+
+    def read(sel):
+        sel.sock.recv(10)
+        log.msg("read")
+        reactor.removeReader(sel)
+        reactor.callLater(0, reactor.stop)
+
+    sel = Selectable(a, read=read)
+    reactor.addReader(sel)
+    run(reactor)
+    assert seen == [sel]
+    [m] = messages(logged, "read")
+    assert m["system"] == "test-selectable"
+
+
+def test_a_reactor_made_under_a_patched_call_with_logger(loop, pair, monkeypatch, logged):
+    a, b = pair
+    seen = []
+    original = log.callWithLogger
+
+    def patched(logger, func, *args, **kw):
+        seen.append(logger)
+        return original(logger, func, *args, **kw)
+
+    monkeypatch.setattr(log, "callWithLogger", patched)
+    reactor = GbridgeReactor(loop)
+    monkeypatch.setattr(log, "callWithLogger", original)
+
+    def read(sel):
+        sel.sock.recv(10)
+        log.msg("read")
+        if sel.reads == 1:
+            monkeypatch.setattr(log, "callWithLogger", patched)
+            b.send(b"y")
+        else:
+            reactor.removeReader(sel)
+            reactor.callLater(0, reactor.stop)
+
+    sel = Selectable(a, read=read)
+    b.send(b"x")
+    reactor.addReader(sel)
+    run(reactor)
+    # The one of each dispatch: Twisted's first, then the patched one.
+    assert seen == [sel]
+    assert [e["system"] for e in messages(logged, "read")] == ["test-selectable"] * 2
+
+
+def test_another_context_tracker_is_used(any_reactor, pair, logged):
+    from twisted.python import context
+
+    class Tracker(context.ThreadedContextTracker):
+        calls = 0
+
+        def callWithContext(self, ctx, func, *args, **kw):
+            Tracker.calls += 1
+            return context.ThreadedContextTracker.callWithContext(
+                self, ctx, func, *args, **kw)
+
+    reactor = any_reactor
+    a, b = pair
+    b.send(b"x")
+
+    def read(sel):
+        sel.sock.recv(10)
+        log.msg("read")
+        reactor.removeReader(sel)
+        reactor.callLater(0, reactor.stop)
+
+    sel = Selectable(a, read=read)
+    reactor.addReader(sel)
+    saved = context.theContextTracker
+    context.installContextTracker(Tracker())
+    try:
+        run(reactor)
+    finally:
+        context.installContextTracker(saved)
+    assert Tracker.calls >= 1
+    [m] = messages(logged, "read")
+    assert m["system"] == "test-selectable"
+
+
+def test_tcp_protocol_logs_under_its_transport_prefix(any_reactor, logged):
+    from twisted.internet import protocol
+
+    reactor = any_reactor
+    seen = []
+
+    class Echo(protocol.Protocol):
+        def dataReceived(self, data):
+            log.msg("server got", data=data)
+            seen.append(self.transport.logPrefix())
+            self.transport.write(data)
+
+    class Client(protocol.Protocol):
+        def connectionMade(self):
+            self.transport.write(b"ping")
+
+        def dataReceived(self, data):
+            log.msg("client got", data=data)
+            seen.append(self.transport.logPrefix())
+            self.transport.loseConnection()
+            reactor.callLater(0, reactor.stop)
+
+    port = reactor.listenTCP(0, protocol.ServerFactory.forProtocol(Echo),
+                             interface="127.0.0.1")
+    reactor.connectTCP("127.0.0.1", port.getHost().port,
+                       protocol.ClientFactory.forProtocol(Client))
+    run(reactor)
+    port.stopListening()
+    [server] = messages(logged, "server got")
+    [client] = messages(logged, "client got")
+    assert server["data"] == b"ping" and client["data"] == b"ping"
+    # tcp.Server's "Echo,0,127.0.0.1" and tcp.Client's "Client,client".
+    assert [server["system"], client["system"]] == seen
+    assert seen[0].startswith("Echo,") and seen[1] == "Client,client"

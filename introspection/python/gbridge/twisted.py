@@ -27,10 +27,12 @@ Who owns what (one implementation of each, never both):
   ``_IntrospectionCore``, the same through PyGObject): delayed calls (one
   timeout of the ``Gbridge.IOLoop`` per pending ``DelayedCall``, which is
   Twisted's own class), readers and writers (one handler of the loop per
-  fd, dispatched as Twisted's posixbase does), waiting (iterations of the
-  context) and wake-ups (the loop's thread-safe callback queue; no
-  self-pipe waker).  ``getDelayedCalls()``, ``getReaders()`` and
-  ``getWriters()`` come from its index.
+  fd, dispatched as Twisted's posixbase does, inside Twisted's log context:
+  ``log.callWithLogger()``, which the C core does itself on Twisted's
+  context stack where it knows the installed Twisted's), waiting
+  (iterations of the context) and wake-ups (the loop's thread-safe
+  callback queue; no self-pipe waker).  ``getDelayedCalls()``,
+  ``getReaders()`` and ``getWriters()`` come from its index.
 - Twisted's ``ReactorBase`` in Python: system event triggers (a ``before``
   trigger returning a Deferred, ``callWhenRunning``, the life cycle of
   ``run``/``stop``/``crash``), the ``callFromThread`` queue, the thread pool
@@ -95,6 +97,139 @@ def _load_native():
 _native = _load_native()
 
 
+# What gbridge._native.TwistedCore does per ready descriptor in place of
+# Twisted's log.callWithLogger() (and so of log.callWithContext() and of
+# twisted.python.context's trackers): these functions, as Twisted 22.4 to
+# 24.x define them (docstrings aside).  The core takes that path only where
+# the installed Twisted's are these; anywhere else it calls Twisted's.
+_LOG_CONTEXT_SOURCE = '''
+def callWithContext(ctx, func, *args, **kw):
+    newCtx = context.get(ILogContext).copy()
+    newCtx.update(ctx)
+    return context.call({ILogContext: newCtx}, func, *args, **kw)
+
+
+def callWithLogger(logger, func, *args, **kw):
+    try:
+        lp = logger.logPrefix()
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        lp = "(buggy logPrefix method)"
+        err(system=lp)
+    try:
+        return callWithContext({"system": lp}, func, *args, **kw)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        err(system=lp)
+
+
+class ContextTracker:
+    def callWithContext(self, newContext, func, *args, **kw):
+        self.contexts.append(newContext)
+        try:
+            return func(*args, **kw)
+        finally:
+            self.contexts.pop()
+
+    def getContext(self, key, default=None):
+        for ctx in reversed(self.contexts):
+            try:
+                return ctx[key]
+            except KeyError:
+                pass
+        return default
+
+
+class ThreadedContextTracker:
+    def currentContext(self):
+        try:
+            return self.storage.ct
+        except AttributeError:
+            ct = self.storage.ct = ContextTracker()
+            return ct
+
+    def callWithContext(self, ctx, func, *args, **kw):
+        return self.currentContext().callWithContext(ctx, func, *args, **kw)
+
+    def getContext(self, key, default=None):
+        return self.currentContext().getContext(key, default)
+'''
+
+_log_fast = []
+
+
+def _function_shape(source):
+    """The AST of a function's source, without its docstring."""
+    import ast
+    import textwrap
+
+    node = ast.parse(textwrap.dedent(source)).body[0]
+    body = node.body
+    if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)):
+        node.body = body[1:] or [ast.Pass()]
+    return ast.dump(node)
+
+
+def _log_fast_path():
+    """What TwistedCore's callWithLogger() in C works on (its ``log_fast``),
+    or None where the installed Twisted's functions are not the ones it
+    mirrors (or their source cannot be read): then the core calls
+    ``log.callWithLogger``.  Computed once, at the first reactor made while
+    they are Twisted's."""
+    if _log_fast:
+        return _log_fast[0]
+    from twisted.python import context
+
+    if (getattr(log.callWithLogger, "__module__", None) != log.__name__
+            or getattr(log.callWithContext, "__module__", None) != log.__name__
+            or type(context.theContextTracker) is not context.ThreadedContextTracker):
+        return None   # patched in for now: asked again at the next reactor
+    fast = None
+    try:
+        import ast
+        import inspect
+
+        reference = {}
+        for node in ast.parse(_LOG_CONTEXT_SOURCE).body:
+            if isinstance(node, ast.ClassDef):
+                for method in node.body:
+                    reference[node.name + "." + method.name] = ast.dump(method)
+            else:
+                reference[node.name] = ast.dump(node)
+        tracker = context.theContextTracker
+        installed = {
+            "callWithContext": log.callWithContext,
+            "callWithLogger": log.callWithLogger,
+            "ContextTracker.callWithContext": context.ContextTracker.callWithContext,
+            "ContextTracker.getContext": context.ContextTracker.getContext,
+            "ThreadedContextTracker.currentContext":
+                context.ThreadedContextTracker.currentContext,
+            "ThreadedContextTracker.callWithContext":
+                context.ThreadedContextTracker.callWithContext,
+            "ThreadedContextTracker.getContext": context.ThreadedContextTracker.getContext,
+        }
+        if (all(_function_shape(inspect.getsource(f)) == reference[name]
+                for name, f in installed.items())
+                and type(tracker) is context.ThreadedContextTracker
+                and context.call == tracker.callWithContext
+                and context.get == tracker.getContext
+                and log.context is context):
+            fast = (vars(log), context, vars(context), log.callWithLogger,
+                    log.callWithContext, context.call, context.get, log.ILogContext,
+                    tracker, context.ThreadedContextTracker,
+                    vars(context.ThreadedContextTracker)["currentContext"],
+                    type(tracker.storage), context.ContextTracker,
+                    vars(context.ContextTracker)["callWithContext"],
+                    vars(context.ContextTracker)["getContext"])
+    except Exception:   # no source to read (OSError), another Twisted: Twisted's own
+        fast = None
+    _log_fast.append(fast)
+    return fast
+
+
 class _DelayedCall(base.DelayedCall):
     """Twisted's DelayedCall; its timer is a timeout of the reactor's
     ``Gbridge.IOLoop``."""
@@ -112,13 +247,14 @@ class _IntrospectionCore:
 
     def __init__(self, reactor, loop, call_type, resetter, seconds,
                  call_with_logger, connection_done, connection_lost,
-                 no_filedesc):
+                 no_filedesc, log_fast=None):
         self._reactor_ref = weakref.ref(reactor)
         self._loop = loop
         self._call_type = call_type
         self._resetter = resetter
         self._seconds = seconds
-        self._call_with_logger = call_with_logger
+        # call_with_logger is log.callWithLogger, which is looked up per
+        # call instead, as Twisted's reactors do (log_fast is the C core's).
         self._done = connection_done
         self._lost = connection_lost
         self._no_filedesc = no_filedesc
@@ -296,17 +432,17 @@ class _IntrospectionCore:
             if reactor is None:
                 return
             if reader is not None:
-                self._call_with_logger(reader, reactor._disconnectSelectable,
-                                       reader, self._done, True)
+                log.callWithLogger(reader, reactor._disconnectSelectable,
+                                   reader, self._done, True)
             if (writer is not None and writer is not reader
                     and self._still(fd, writer, True)):
-                self._call_with_logger(writer, reactor._disconnectSelectable,
-                                       writer, self._lost, False)
+                log.callWithLogger(writer, reactor._disconnectSelectable,
+                                   writer, self._lost, False)
             return
         if reader is not None and events & READ and self._still(fd, reader, False):
-            self._call_with_logger(reader, self._io, reader, fd, True)
+            log.callWithLogger(reader, self._io, reader, fd, True)
         if writer is not None and events & WRITE and self._still(fd, writer, True):
-            self._call_with_logger(writer, self._io, writer, fd, False)
+            log.callWithLogger(writer, self._io, writer, fd, False)
 
     def _io(self, selectable, fd, is_read):
         reactor = self._reactor_ref()
@@ -484,7 +620,8 @@ class GbridgeReactor(posixbase.PosixReactorBase):
             seconds = _wall_time   # the same clock, without a bound method per call
         self._core = core = _Core(self, loop, _DelayedCall, self._moveCallLaterSooner,
                                   seconds, log.callWithLogger, main.CONNECTION_DONE,
-                                  main.CONNECTION_LOST, _NO_FILEDESC)
+                                  main.CONNECTION_LOST, _NO_FILEDESC,
+                                  _log_fast_path() if _native is not None else None)
         self._reads = core.readers
         self._writes = core.writers
         # The hot methods straight into the core, unless a subclass has its

@@ -10,9 +10,10 @@
  * DelayedCall is Twisted's own class, built by calling it), cancel(), a due
  * call, addReader()/addWriter()/removeReader()/removeWriter(), and a ready
  * descriptor's doRead()/doWrite() with what Twisted's posixbase does around
- * them. The rare paths (a DelayedCall moved by reset() or delay(), an
- * exception to log, a selectable to disconnect) call the reactor's Python
- * methods, so that they have one definition.
+ * them, log.callWithLogger() included (see with_logger()). The rare
+ * paths (a DelayedCall moved by reset() or delay(), an exception to log, a
+ * selectable to disconnect) call the reactor's Python methods, so that
+ * they have one definition.
  *
  * Nothing handed to gbridge holds the core or the reactor: gbridge's
  * callbacks hold a GbnLink, which the core cuts when it is closed or freed,
@@ -50,6 +51,7 @@ typedef struct
   PyObject *resetter;
   PyObject *seconds;
   PyObject *call_with_logger;   /* twisted.python.log.callWithLogger */
+  PyObject *log_fast;           /* what the C callWithLogger() checks, or NULL */
   PyObject *connection_done;    /* the reasons of posixbase's hang-up path */
   PyObject *connection_lost;
   PyObject *no_filedesc;        /* posixbase's _NO_FILEDESC */
@@ -63,6 +65,10 @@ static PyObject *str_delayed_time, *str_called, *str_func, *str_args, *str_kw,
                 *str_redelay, *str_call_failed, *str_io_failed, *str_fileno,
                 *str_do_read, *str_do_write, *str_disconnect_selectable,
                 *str_run_until_current, *str_started, *str_running;
+static PyObject *str_log_prefix, *str_call_with_logger, *str_call_with_context,
+                *str_context, *str_get, *str_call, *str_ilog_context,
+                *str_current_context, *str_get_context, *str_storage, *str_ct,
+                *str_contexts, *str_system, *str_err, *str_pop, *str_buggy_prefix;
 static PyObject *io_function;
 static PyObject *one;   /* _twisted_io(core, selectable, fd, is_read) */
 
@@ -656,8 +662,329 @@ twisted_io (PyObject        *module,
   Py_RETURN_NONE;
 }
 
+/* Twisted's log.callWithLogger(), in C.
+ *
+ * Per ready descriptor Twisted's reactors run the selectable's doRead() or
+ * doWrite() through log.callWithLogger(selectable, func, *args): the
+ * selectable's logPrefix() becomes the 'system' of what is logged meanwhile
+ * (a copy of the current ILogContext dict with that key, pushed on
+ * twisted.python.context's stack of the thread for the call), and an
+ * exception out of the call is logged with log.err(system=prefix), except
+ * KeyboardInterrupt, which goes on.  Seven Python frames a call; here none:
+ * the same steps on the same objects (the thread's ContextTracker and its
+ * contexts list), so that log.msg(), context.get() and any observer see
+ * exactly what they see under callWithLogger().
+ *
+ * gbridge.twisted hands the core the objects this relies on (log_fast; see
+ * _log_fast_path() there) only when the installed Twisted's functions are
+ * the ones this mirrors, and every call checks that what they are looked up
+ * through still names them (log's globals, context.get/call and the
+ * tracker, the classes' methods): a patched log.callWithLogger, another
+ * context tracker (context.installContextTracker()) or anything unusual
+ * takes Twisted's own functions instead.  What is not the same: no Python
+ * frames of log.py and context.py in the traceback of an exception caught
+ * here. */
+
+enum
+{
+  LF_LOG_DICT, LF_CONTEXT_MODULE, LF_CONTEXT_DICT, LF_CALL_WITH_LOGGER,
+  LF_CALL_WITH_CONTEXT, LF_CONTEXT_CALL, LF_CONTEXT_GET, LF_ILOG_CONTEXT,
+  LF_TRACKER, LF_TRACKER_TYPE, LF_CURRENT_CONTEXT, LF_LOCAL_TYPE,
+  LF_CT_TYPE, LF_CT_CALL_WITH_CONTEXT, LF_CT_GET_CONTEXT, LF_N
+};
+
+#define LF(self, i) PyTuple_GET_ITEM ((self)->log_fast, (i))
+/* The callWithLogger the fast path stands for; none without it. */
+#define LF_CALL_WITH_LOGGER_OF(self) \
+  ((self)->log_fast != NULL ? LF (self, LF_CALL_WITH_LOGGER) : NULL)
+
+/* @dict[@key] is @value (borrowed lookups that run no Python code: the
+ * keys are interned str). */
+static gboolean
+dict_names (PyObject *dict,
+            PyObject *key,
+            PyObject *value)
+{
+  return PyDict_GetItemWithError (dict, key) == value;
+}
+
+static PyObject *
+type_lookup (PyTypeObject *type,
+             PyObject     *name)
+{
+  return _PyType_Lookup (type, name);   /* borrowed, no exception */
+}
+
+/* An instance dict (new reference), or NULL without an exception. */
+static PyObject *
+instance_dict (PyObject *object)
+{
+  PyObject *dict = PyObject_GenericGetDict (object, NULL);
+
+  if (dict == NULL)
+    PyErr_Clear ();
+  else if (!PyDict_CheckExact (dict))
+    Py_CLEAR (dict);
+  return dict;
+}
+
+/* The thread's ContextTracker's contexts list (new reference) and the
+ * tracker (*ct, new reference), found as context.get()/context.call() find
+ * them, when every step is the one Twisted's code takes; NULL without an
+ * exception otherwise (then Twisted's own functions do it). Runs no Python
+ * code. */
+static PyObject *
+fast_contexts (Core      *self,
+               PyObject **ct_out)
+{
+  PyObject *log_dict = LF (self, LF_LOG_DICT);
+  PyObject *context_dict = LF (self, LF_CONTEXT_DICT);
+  PyObject *tracker = LF (self, LF_TRACKER);
+  PyObject *dict, *storage, *ct = NULL, *contexts = NULL;
+
+  if (!dict_names (log_dict, str_call_with_context, LF (self, LF_CALL_WITH_CONTEXT))
+      || !dict_names (log_dict, str_context, LF (self, LF_CONTEXT_MODULE))
+      || !dict_names (log_dict, str_ilog_context, LF (self, LF_ILOG_CONTEXT))
+      || !dict_names (context_dict, str_get, LF (self, LF_CONTEXT_GET))
+      || !dict_names (context_dict, str_call, LF (self, LF_CONTEXT_CALL)))
+    goto out;
+  /* ThreadedContextTracker: self.currentContext() is self.storage.ct. */
+  if ((PyObject *) Py_TYPE (tracker) != LF (self, LF_TRACKER_TYPE)
+      || type_lookup (Py_TYPE (tracker), str_current_context) != LF (self, LF_CURRENT_CONTEXT))
+    goto out;
+  dict = instance_dict (tracker);
+  if (dict == NULL)
+    goto out;
+  storage = PyDict_GetItemWithError (dict, str_storage);
+  if (storage == NULL || PyDict_GetItemWithError (dict, str_current_context) != NULL
+      || (PyObject *) Py_TYPE (storage) != LF (self, LF_LOCAL_TYPE))
+    {
+      Py_DECREF (dict);
+      goto out;
+    }
+  Py_INCREF (storage);
+  Py_DECREF (dict);
+  /* A thread's first use creates its tracker: Twisted's code does that. */
+  ct = PyObject_GetAttr (storage, str_ct);
+  Py_DECREF (storage);
+  if (ct == NULL)
+    goto out;
+  /* ContextTracker: getContext() and callWithContext() on self.contexts. */
+  if ((PyObject *) Py_TYPE (ct) != LF (self, LF_CT_TYPE)
+      || type_lookup (Py_TYPE (ct), str_call_with_context) != LF (self, LF_CT_CALL_WITH_CONTEXT)
+      || type_lookup (Py_TYPE (ct), str_get_context) != LF (self, LF_CT_GET_CONTEXT))
+    goto out;
+  dict = instance_dict (ct);
+  if (dict == NULL)
+    goto out;
+  contexts = PyDict_GetItemWithError (dict, str_contexts);
+  if (contexts == NULL || !PyList_CheckExact (contexts)
+      || PyDict_GetItemWithError (dict, str_call_with_context) != NULL
+      || PyDict_GetItemWithError (dict, str_get_context) != NULL)
+    contexts = NULL;
+  Py_XINCREF (contexts);
+  Py_DECREF (dict);
+out:
+  if (PyErr_Occurred ())
+    PyErr_Clear ();
+  if (contexts == NULL)
+    {
+      Py_XDECREF (ct);
+      return NULL;
+    }
+  *ct_out = ct;
+  return contexts;
+}
+
+/* ContextTracker.callWithContext()'s finally: self.contexts.pop(), with
+ * the exception of the call (if any) kept, or replaced (chained) by one
+ * from the pop, as a finally clause does. */
+static void
+pop_context (PyObject *ct)
+{
+  PyObject *exc = PyErr_Occurred () ? gbn_fetch_exception () : NULL;
+  PyObject *contexts = PyObject_GetAttr (ct, str_contexts), *r;
+  Py_ssize_t n;
+
+  if (contexts != NULL && PyList_CheckExact (contexts)
+      && (n = PyList_GET_SIZE (contexts)) > 0)
+    {
+      if (PyList_SetSlice (contexts, n - 1, n, NULL) < 0)
+        goto failed;
+    }
+  else if (contexts != NULL)
+    {
+      r = PyObject_CallMethodNoArgs (contexts, str_pop);
+      if (r == NULL)
+        goto failed;
+      Py_DECREF (r);
+    }
+  else
+    goto failed;
+  Py_DECREF (contexts);
+  if (exc != NULL)
+    gbn_restore_exception (exc);
+  return;
+failed:
+  Py_XDECREF (contexts);
+  if (exc != NULL)
+    {
+      PyObject *raised = gbn_fetch_exception ();
+
+      if (raised != exc && PyException_GetContext (raised) == NULL)
+        PyException_SetContext (raised, exc);   /* steals exc */
+      else
+        Py_DECREF (exc);
+      gbn_restore_exception (raised);
+    }
+}
+
+/* log.callWithContext({"system": prefix}, func, *args): new reference, or
+ * NULL with an exception set. */
+static PyObject *
+call_with_context (Core            *self,
+                   PyObject        *prefix,
+                   PyObject        *func,
+                   PyObject *const *args,
+                   size_t           nargs)
+{
+  PyObject *contexts, *ct = NULL, *found = NULL, *new_ctx, *pushed, *r;
+
+  contexts = self->log_fast != NULL ? fast_contexts (self, &ct) : NULL;
+  if (contexts != NULL)
+    {
+      /* context.get(ILogContext): the last of the stack's dicts to have
+       * the key. */
+      PyObject *key = LF (self, LF_ILOG_CONTEXT);
+
+      for (Py_ssize_t i = PyList_GET_SIZE (contexts) - 1; i >= 0; i--)
+        {
+          PyObject *ctx = PyList_GET_ITEM (contexts, i);
+
+          if (!PyDict_CheckExact (ctx))
+            break;
+          found = PyDict_GetItemWithError (ctx, key);
+          if (found != NULL || PyErr_Occurred ())
+            break;
+        }
+      if (found == NULL || !PyDict_CheckExact (found))
+        {
+          /* Not there (None.copy() fails), or not a dict: Twisted's. */
+          PyErr_Clear ();
+          Py_CLEAR (contexts);
+          Py_CLEAR (ct);
+        }
+    }
+  if (contexts == NULL)
+    {
+      /* Twisted's own, looked up as callWithLogger() looks it up. */
+      PyObject *function, *ctx, *argv[8];
+
+      function = PyDict_GetItemWithError (LF (self, LF_LOG_DICT), str_call_with_context);
+      if (function == NULL)
+        {
+          if (!PyErr_Occurred ())
+            PyErr_Format (PyExc_NameError, "name '%U' is not defined", str_call_with_context);
+          return NULL;
+        }
+      ctx = PyDict_New ();
+      if (ctx == NULL || PyDict_SetItem (ctx, str_system, prefix) < 0)
+        {
+          Py_XDECREF (ctx);
+          return NULL;
+        }
+      Py_INCREF (function);
+      argv[0] = ctx;
+      argv[1] = func;
+      for (size_t i = 0; i < nargs; i++)
+        argv[2 + i] = args[i];
+      r = PyObject_Vectorcall (function, argv, 2 + nargs, NULL);
+      Py_DECREF (function);
+      Py_DECREF (ctx);
+      return r;
+    }
+
+  /* newCtx = context.get(ILogContext).copy(); newCtx.update({"system": lp});
+   * context.call({ILogContext: newCtx}, func, *args) */
+  r = NULL;
+  new_ctx = PyDict_Copy (found);
+  pushed = new_ctx != NULL ? PyDict_New () : NULL;
+  if (pushed != NULL && PyDict_SetItem (new_ctx, str_system, prefix) == 0
+      && PyDict_SetItem (pushed, LF (self, LF_ILOG_CONTEXT), new_ctx) == 0
+      && PyList_Append (contexts, pushed) == 0)
+    {
+      r = PyObject_Vectorcall (func, args, nargs, NULL);
+      pop_context (ct);
+      if (r != NULL && PyErr_Occurred ())
+        Py_CLEAR (r);   /* the pop failed */
+    }
+  Py_XDECREF (pushed);
+  Py_XDECREF (new_ctx);
+  Py_DECREF (contexts);
+  Py_DECREF (ct);
+  return r;
+}
+
+/* except BaseException: err(system=prefix), in the except clause (so that
+ * err()'s Failure() finds the exception in sys.exc_info()). The exception
+ * set on entry is consumed; -1 with one set if err() raised. */
+static int
+log_error (Core     *self,
+           PyObject *prefix)
+{
+  PyObject *exc = gbn_fetch_exception (), *saved, *err, *r;
+  PyObject *kwnames, *argv[1] = { prefix };
+
+  err = PyDict_GetItemWithError (LF (self, LF_LOG_DICT), str_err);
+  if (err == NULL)
+    {
+      if (!PyErr_Occurred ())
+        PyErr_Format (PyExc_NameError, "name '%U' is not defined", str_err);
+      Py_DECREF (exc);
+      return -1;
+    }
+  Py_INCREF (err);
+  kwnames = PyTuple_Pack (1, str_system);
+  if (kwnames == NULL)
+    {
+      Py_DECREF (err);
+      Py_DECREF (exc);
+      return -1;
+    }
+  saved = PyErr_GetHandledException ();
+  PyErr_SetHandledException (exc);
+  r = PyObject_Vectorcall (err, argv, 0, kwnames);
+  PyErr_SetHandledException (saved);
+  Py_XDECREF (saved);
+  Py_DECREF (kwnames);
+  Py_DECREF (err);
+  Py_DECREF (exc);
+  if (r == NULL)
+    return -1;
+  Py_DECREF (r);
+  return 0;
+}
+
+/* The globals of @function if it is one of twisted.python.log's (borrowed),
+ * else NULL. */
+static PyObject *
+log_globals (PyObject *function)
+{
+  PyObject *globals, *name;
+
+  if (!PyFunction_Check (function))
+    return NULL;
+  globals = PyFunction_GetGlobals (function);
+  name = PyDict_GetItemString (globals, "__name__");
+  if (name == NULL || !PyUnicode_Check (name)
+      || PyUnicode_CompareWithASCIIString (name, "twisted.python.log") != 0)
+    return NULL;
+  return globals;
+}
+
 /* log.callWithLogger(selectable, func, *args): -1 with an exception set
- * only for what callWithLogger() lets through (KeyboardInterrupt). */
+ * only for what callWithLogger() lets through (KeyboardInterrupt, or what
+ * err() raised). */
 static int
 with_logger (Core      *self,
              PyObject  *selectable,
@@ -668,12 +995,69 @@ with_logger (Core      *self,
              PyObject  *d)
 {
   PyObject *argv[6] = { selectable, func, a, b, c, d };
-  PyObject *r;
+  size_t nargs = d != NULL ? 4 : 3;
+  PyObject *function, *prefix, *r, *log_dict;
 
-  r = PyObject_Vectorcall (self->call_with_logger, argv, d != NULL ? 6 : 5, NULL);
+  /* log.callWithLogger as Twisted's reactors find it, per call: in log's
+   * globals (without the fast path, those of the function the reactor was
+   * made with, when that is log's). */
+  if (self->log_fast != NULL)
+    log_dict = LF (self, LF_LOG_DICT);
+  else
+    log_dict = log_globals (self->call_with_logger);
+  if (log_dict != NULL)
+    {
+      function = PyDict_GetItemWithError (log_dict, str_call_with_logger);
+      if (function == NULL)
+        {
+          if (!PyErr_Occurred ())
+            PyErr_Format (PyExc_AttributeError,
+                          "module 'twisted.python.log' has no attribute '%U'",
+                          str_call_with_logger);
+          return -1;
+        }
+    }
+  else
+    function = self->call_with_logger;
+  if (function != LF_CALL_WITH_LOGGER_OF (self))
+    {
+      /* Another callWithLogger (patched in), or no fast path: call it. */
+      Py_INCREF (function);
+      r = PyObject_Vectorcall (function, argv, 2 + nargs, NULL);
+      Py_DECREF (function);
+      if (r == NULL)
+        return -1;
+      Py_DECREF (r);
+      return 0;
+    }
+
+  /* try: lp = logger.logPrefix() */
+  prefix = PyObject_CallMethodNoArgs (selectable, str_log_prefix);
+  if (prefix == NULL)
+    {
+      if (PyErr_ExceptionMatches (PyExc_KeyboardInterrupt))
+        return -1;
+      prefix = Py_NewRef (str_buggy_prefix);
+      if (log_error (self, prefix) < 0)
+        {
+          Py_DECREF (prefix);
+          return -1;
+        }
+    }
+  /* try: return callWithContext({"system": lp}, func, *args) */
+  r = call_with_context (self, prefix, func, argv + 2, nargs);
   if (r == NULL)
-    return -1;
-  Py_DECREF (r);
+    {
+      if (PyErr_ExceptionMatches (PyExc_KeyboardInterrupt)
+          || log_error (self, prefix) < 0)
+        {
+          Py_DECREF (prefix);
+          return -1;
+        }
+    }
+  else
+    Py_DECREF (r);
+  Py_DECREF (prefix);
   return 0;
 }
 
@@ -1005,7 +1389,7 @@ core_init (Core     *self,
            PyObject *args,
            PyObject *kwargs)
 {
-  PyObject *reactor, *io_loop;
+  PyObject *reactor, *io_loop, *log_fast;
 
   if (kwargs != NULL && PyDict_GET_SIZE (kwargs) > 0)
     {
@@ -1018,15 +1402,34 @@ core_init (Core     *self,
       return -1;
     }
   self->call_type = self->resetter = self->seconds = NULL;
-  if (!PyArg_ParseTuple (args, "OOOOOOOOO:TwistedCore", &reactor, &io_loop,
+  log_fast = Py_None;
+  if (!PyArg_ParseTuple (args, "OOOOOOOOO|O:TwistedCore", &reactor, &io_loop,
                          &self->call_type, &self->resetter, &self->seconds,
                          &self->call_with_logger, &self->connection_done,
-                         &self->connection_lost, &self->no_filedesc))
+                         &self->connection_lost, &self->no_filedesc, &log_fast))
     {
       self->call_type = self->resetter = self->seconds = NULL;
       self->call_with_logger = self->connection_done = self->connection_lost = NULL;
       self->no_filedesc = NULL;
       return -1;
+    }
+  if (log_fast != Py_None)
+    {
+      /* gbridge.twisted's _log_fast_path(): see with_logger(). */
+      if (!PyTuple_CheckExact (log_fast) || PyTuple_GET_SIZE (log_fast) != LF_N
+          || !PyDict_CheckExact (PyTuple_GET_ITEM (log_fast, LF_LOG_DICT))
+          || !PyDict_CheckExact (PyTuple_GET_ITEM (log_fast, LF_CONTEXT_DICT))
+          || !PyType_Check (PyTuple_GET_ITEM (log_fast, LF_TRACKER_TYPE))
+          || !PyType_Check (PyTuple_GET_ITEM (log_fast, LF_LOCAL_TYPE))
+          || !PyType_Check (PyTuple_GET_ITEM (log_fast, LF_CT_TYPE)))
+        {
+          self->call_type = self->resetter = self->seconds = NULL;
+          self->call_with_logger = self->connection_done = self->connection_lost = NULL;
+          self->no_filedesc = NULL;
+          PyErr_SetString (PyExc_TypeError, "TwistedCore(): log_fast is not what it should be");
+          return -1;
+        }
+      self->log_fast = Py_NewRef (log_fast);
     }
   Py_INCREF (self->no_filedesc);
   Py_INCREF (self->call_type);
@@ -1094,6 +1497,7 @@ core_traverse (Core      *self,
   Py_VISIT (self->resetter);
   Py_VISIT (self->seconds);
   Py_VISIT (self->call_with_logger);
+  Py_VISIT (self->log_fast);
   Py_VISIT (self->connection_done);
   Py_VISIT (self->connection_lost);
   Py_VISIT (self->no_filedesc);
@@ -1127,6 +1531,7 @@ core_clear (Core *self)
   Py_CLEAR (self->resetter);
   Py_CLEAR (self->seconds);
   Py_CLEAR (self->call_with_logger);
+  Py_CLEAR (self->log_fast);
   Py_CLEAR (self->connection_done);
   Py_CLEAR (self->connection_lost);
   Py_CLEAR (self->no_filedesc);
@@ -1224,6 +1629,22 @@ gbn_twisted_init (PyObject *module)
   INTERN (str_run_until_current, "runUntilCurrent");
   INTERN (str_started, "_started");
   INTERN (str_running, "running");
+  INTERN (str_log_prefix, "logPrefix");
+  INTERN (str_call_with_logger, "callWithLogger");
+  INTERN (str_call_with_context, "callWithContext");
+  INTERN (str_context, "context");
+  INTERN (str_get, "get");
+  INTERN (str_call, "call");
+  INTERN (str_ilog_context, "ILogContext");
+  INTERN (str_current_context, "currentContext");
+  INTERN (str_get_context, "getContext");
+  INTERN (str_storage, "storage");
+  INTERN (str_ct, "ct");
+  INTERN (str_contexts, "contexts");
+  INTERN (str_system, "system");
+  INTERN (str_err, "err");
+  INTERN (str_pop, "pop");
+  INTERN (str_buggy_prefix, "(buggy logPrefix method)");
 
   one = PyLong_FromLong (1);
   if (one == NULL)
