@@ -76,7 +76,7 @@ struct _Core
 
 static PyObject *str_run, *str_cancelled, *str_scheduled, *str_stopping,
                 *str_closed, *str_exit_requested, *str_leave, *str_drain,
-                *str_drain_remote, *str_on_fd, *str_remove_reader,
+                *str_drain_remote, *str_remove_reader,
                 *str_remove_writer, *str_request_exit, *str_append,
                 *str_popleft;
 static PyObject *get_running_loop, *set_running_loop;
@@ -529,7 +529,6 @@ static int
 run_fd_side (Core     *self,
              PyObject *loop,
              PyObject *key,
-             int       fd,
              int       slot)
 {
   PyObject *data = PyTuple_GET_ITEM (key, 3);
@@ -554,7 +553,6 @@ run_fd_side (Core     *self,
   else
     failed = call_run (handle);
   Py_DECREF (handle);
-  (void) fd;
   return failed;
 }
 
@@ -599,7 +597,7 @@ fd_fast (Core            *self,
   if ((events & (GBRIDGE_IO_EVENTS_READ | GBRIDGE_IO_EVENTS_ERROR))
       && (key_events & EVENT_READ))
     {
-      if (run_fd_side (self, loop, key, fd, 0) < 0)
+      if (run_fd_side (self, loop, key, 0) < 0)
         exc = gbn_fetch_exception ();
       else if (events & (GBRIDGE_IO_EVENTS_WRITE | GBRIDGE_IO_EVENTS_ERROR))
         {
@@ -613,7 +611,7 @@ fd_fast (Core            *self,
       && (events & (GBRIDGE_IO_EVENTS_WRITE | GBRIDGE_IO_EVENTS_ERROR))
       && (key_events & EVENT_WRITE))
     {
-      if (run_fd_side (self, loop, key, fd, 1) < 0)
+      if (run_fd_side (self, loop, key, 1) < 0)
         exc = gbn_fetch_exception ();
     }
   Py_XDECREF (key);
@@ -1351,7 +1349,6 @@ gbn_asyncio_init (PyObject *module)
   INTERN (str_leave, "_leave");
   INTERN (str_drain, "_drain");
   INTERN (str_drain_remote, "_drain_remote");
-  INTERN (str_on_fd, "_on_fd");
   INTERN (str_remove_reader, "_remove_reader");
   INTERN (str_remove_writer, "_remove_writer");
   INTERN (str_request_exit, "_request_exit");
