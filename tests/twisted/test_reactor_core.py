@@ -604,7 +604,13 @@ def contexts():
 
 
 def messages(events, text):
-    return [e for e in events if e.get("message") == (text,)]
+    """The events whose text (its first line, a final full stop aside) is
+    @text: a legacy log.msg() or log.err(why), or a new-style event that
+    reached the legacy observers (Twisted 25 and later log "Unexpected
+    error in main loop." through twisted.logger)."""
+    def first_line(e):
+        return (log.textFromEventDict(e) or "").split("\n", 1)[0].rstrip(".")
+    return [e for e in events if first_line(e) == text.rstrip(".")]
 
 
 def test_log_prefix_is_the_system_inside_do_read_and_do_write(any_reactor, pair, logged):
