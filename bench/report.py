@@ -241,44 +241,42 @@ TW_HTTP = [
 ]
 
 
+def server_rows(res, prefix, impls, cases, anchors, run_by):
+    """For served(): the rate and CPU rows of one family of servers (@prefix
+    "aio-" or "twisted-", its @impls), gbridge's rate against each of
+    @anchors and its CPU against the first; @run_by(case) is the
+    implementations that run the case (the others show "—"). Returns the
+    two lists of rows and the medians {case: {impl: value}} of each."""
+    rate_rows, cpu_rows, rates, cpus = [], [], {}, {}
+    for label, case in cases:
+        shown = run_by(case)
+        m = rates[case] = {i: res.median(prefix + i, case, "per_second")
+                           for i in impls}
+        c = cpus[case] = {i: res.median(prefix + i, case, "server_cpu_ns_per_request")
+                          for i in impls}
+        rate_rows.append(
+            [label] + [cell(res, prefix + i, case, "per_second")
+                       if i in shown else "—" for i in impls] +
+            [fmt_ratio(ratio(m["gbridge"], m[a])) if a in shown else "—"
+             for a in anchors])
+        cpu_rows.append(
+            [label] + [cell(res, prefix + i, case, "server_cpu_ns_per_request", 1e-3)
+                       if i in shown else "—" for i in impls] +
+            [fmt_ratio(ratio(c["gbridge"], c[anchors[0]]))])
+    return rate_rows, cpu_rows, rates, cpus
+
+
 def served(res, aio_cases, tw_cases):
     """The servers' tables (TCP echo or HTTP): requests per second and
     server CPU per request, asyncio loops and Twisted reactors; with the
     medians {case: {impl: value}} of each, for the targets."""
-    t = {"aio_rate": [], "aio_cpu": [], "tw_rate": [], "tw_cpu": [],
-         "aio": {}, "aio_cpu_of": {}, "tw": {}, "tw_cpu_of": {}}
-    for label, case in aio_cases:
-        impls = (("gbridge", "default") if "tornado" in case else AIO_IMPLS)
-        m = t["aio"][case] = {i: res.median("aio-" + i, case, "per_second")
-                              for i in AIO_IMPLS}
-        c = t["aio_cpu_of"][case] = {
-            i: res.median("aio-" + i, case, "server_cpu_ns_per_request")
-            for i in AIO_IMPLS}
-        t["aio_rate"].append(
-            [label] + [cell(res, "aio-" + i, case, "per_second")
-                       if i in impls else "—" for i in AIO_IMPLS] +
-            [fmt_ratio(ratio(m["gbridge"], m["default"])),
-             fmt_ratio(ratio(m["gbridge"], m["uvloop"])) if "uvloop" in impls else "—"])
-        t["aio_cpu"].append(
-            [label] + [cell(res, "aio-" + i, case, "server_cpu_ns_per_request", 1e-3)
-                       if i in impls else "—" for i in AIO_IMPLS] +
-            [fmt_ratio(ratio(c["gbridge"], c["default"]))])
-    for label, case in tw_cases:
-        m = t["tw"][case] = {i: res.median("twisted-" + i, case, "per_second")
-                             for i in TW_IMPLS}
-        c = t["tw_cpu_of"][case] = {
-            i: res.median("twisted-" + i, case, "server_cpu_ns_per_request")
-            for i in TW_IMPLS}
-        t["tw_rate"].append(
-            [label] + [cell(res, "twisted-" + i, case, "per_second")
-                       for i in TW_IMPLS] +
-            [fmt_ratio(ratio(m["gbridge"], m["epoll"])),
-             fmt_ratio(ratio(m["gbridge"], m["asyncio"]))])
-        t["tw_cpu"].append(
-            [label] + [cell(res, "twisted-" + i, case,
-                            "server_cpu_ns_per_request", 1e-3)
-                       for i in TW_IMPLS] +
-            [fmt_ratio(ratio(c["gbridge"], c["epoll"]))])
+    t = {}
+    (t["aio_rate"], t["aio_cpu"], t["aio"], t["aio_cpu_of"]) = server_rows(
+        res, "aio-", AIO_IMPLS, aio_cases, ("default", "uvloop"),
+        lambda case: ("gbridge", "default") if "tornado" in case else AIO_IMPLS)
+    (t["tw_rate"], t["tw_cpu"], t["tw"], t["tw_cpu_of"]) = server_rows(
+        res, "twisted-", TW_IMPLS, tw_cases, ("epoll", "asyncio"),
+        lambda case: TW_IMPLS)
     return t
 
 
