@@ -542,7 +542,7 @@ def syscalls_report(path):
     # The syscalls some implementation makes at least 0.2 times per round.
     names = sorted({name for i in impls for name, v in per[i].items()
                     if v >= 0.2 and name != "total"},
-                   key=lambda name: -max(per[i].get(name, 0) for i in impls))
+                   key=lambda name: (-max(per[i].get(name, 0) for i in impls), name))
     rows = [[name] + [f"{per[i].get(name, 0):.2f}" for i in impls] for name in names]
     rows.append(["all syscalls (startup included)"] +
                 [f"{per[i].get('total', 0):.2f}" for i in impls])
