@@ -6,6 +6,7 @@ dispatch in the hostile cases, against what Twisted's epollreactor does."""
 import gc
 import os
 import socket
+import sys
 import weakref
 
 import pytest
@@ -751,6 +752,66 @@ def test_exception_out_of_connection_lost_is_logged_by_call_with_logger(any_reac
     [e] = errors(logged)
     assert e["failure"].check(KeyError) and e["system"] == "test-selectable"
     assert sel not in reactor.getReaders()   # (epollreactor's waker is one)
+
+
+def test_a_failing_pop_of_the_log_context_keeps_no_extra_reference(any_reactor, pair,
+                                                                     logged):
+    # connectionLost() raises, then ContextTracker.callWithContext()'s
+    # finally (contexts.pop()) raises too, from inside an except block: the
+    # second exception is logged, with its own __context__; nothing keeps a
+    # reference to that context afterwards beyond the exception itself.
+    from twisted.python import context
+
+    reactor = any_reactor
+    a, b = pair
+    b.send(b"x")
+    ct = context.theContextTracker.currentContext()
+    handled = []
+
+    class FailingPop:
+        def __init__(self, contexts):
+            self.contexts = contexts
+
+        def append(self, item):
+            self.contexts.append(item)
+
+        def __reversed__(self):
+            return reversed(self.contexts)
+
+        def pop(self):
+            try:
+                raise KeyError("handled in pop")
+            except KeyError:   # (unnamed: the frame keeps no reference)
+                handled.append(sys.exc_info()[1])
+                raise ValueError("pop failed")
+
+    def read(sel):
+        reactor.callLater(0, reactor.stop)
+        return error.ConnectionDone()
+
+    def lost(reason):
+        ct.contexts = FailingPop(ct.contexts)
+        raise KeyError("in connectionLost")
+
+    sel = Selectable(a, read=read)
+    sel.connectionLost = lost
+    reactor.addReader(sel)
+    saved = ct.contexts
+    before = contexts()
+    try:
+        run(reactor)
+    finally:
+        ct.contexts = saved
+        del saved[before:]
+    [e] = errors(logged)
+    assert e["failure"].check(ValueError)
+    assert e["failure"].value.__context__ is handled[0]
+    e["failure"].value.__context__ = None
+    del e, logged[:]
+    gc.collect()
+    # (counted outside the assert, which pytest rewrites to keep its operands)
+    references = sys.getrefcount(handled[0])
+    assert references == 2   # the list's and getrefcount()'s argument
 
 
 def test_keyboard_interrupt_out_of_log_prefix_leaves_the_dispatch(any_reactor, pair, logged):

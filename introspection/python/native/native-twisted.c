@@ -830,11 +830,13 @@ failed:
   if (exc != NULL)
     {
       PyObject *raised = gbn_fetch_exception ();
+      PyObject *context = PyException_GetContext (raised);   /* new reference */
 
-      if (raised != exc && PyException_GetContext (raised) == NULL)
+      if (raised != exc && context == NULL)
         PyException_SetContext (raised, exc);   /* steals exc */
       else
         Py_DECREF (exc);
+      Py_XDECREF (context);
       gbn_restore_exception (raised);
     }
 }
